@@ -1,0 +1,43 @@
+# Two commands: `make demo` and `make test`. Everything else is set up on the way.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# The shared corpora sit beside the checkout on CI and developer machines.
+ifneq ($(wildcard ../shared/corpora),)
+export TAGWATCH_CORPORA_DIR ?= $(abspath ../shared/corpora)
+endif
+
+.PHONY: demo test bench airflow airflow-setup clean
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tagwatch demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_loader.py
+	$(BIN)/python bench/bench_scoring.py
+
+# Airflow on this machine (scheduler, API server, UI on http://127.0.0.1:8080).
+airflow-setup: $(STAMP)
+	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
+	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags $(BIN)/airflow db migrate
+	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
+	$(BIN)/airflow pools set tagwatch_warehouse 1 "the single DuckDB writer"
+
+airflow: airflow-setup
+	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
+	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags $(BIN)/airflow standalone
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

@@ -1,0 +1,162 @@
+"""A polite HTTP client for the collectors.
+
+Politeness is part of honest collection (docs: platform-apis.md): an honest
+User-Agent, timeouts, a bounded number of retries, and waiting as long as the
+server asks on 429/503. Every way of giving up raises one exception,
+`SourceError`, whose message names the URL and the reason, so a collector can
+turn any source problem into a failed manifest instead of a crash.
+"""
+from __future__ import annotations
+
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+import requests
+
+from collectors.staging import utcnow
+
+# Transport failures worth another attempt: the server may be restarting or a
+# proxy may have cut the body short.
+_TRANSIENT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+
+
+class SourceError(Exception):
+    """A source could not be read; the message says which URL and why."""
+
+
+class PoliteClient:
+    """GETs JSON with retries and backoff; `retries` counts the extra attempts made.
+
+    `sleep` is injectable so tests can see every wait without waiting.
+    """
+
+    def __init__(self, user_agent: str, *, connect_timeout: float = 10.0,
+                 read_timeout: float = 30.0, max_retries: int = 5,
+                 backoff_base: float = 1.0, backoff_cap: float = 120.0,
+                 max_retry_after: float = 900.0,
+                 sleep: Callable[[float], None] = time.sleep,
+                 session: requests.Session | None = None):
+        if not user_agent:
+            raise ValueError("an honest User-Agent is required")
+        self.timeout = (connect_timeout, read_timeout)
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.max_retry_after = max_retry_after
+        self.sleep = sleep
+        self.retries = 0
+        self.session = session or requests.Session()
+        self.session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
+
+    def get_json(self, url: str, params: dict[str, Any] | None = None) -> tuple[Any, requests.Response]:
+        """GET `url` and return (parsed JSON body, response), retrying what may pass.
+
+        The response is returned too because callers need its headers (Link).
+        """
+        attempt = 0
+        while True:
+            try:
+                response = self.session.get(url, params=params, timeout=self.timeout)
+            except _TRANSIENT_ERRORS as exc:
+                reason, wait = f"{_describe(exc)} ({exc})", self._backoff(attempt)
+                where = _with_params(url, params)
+            except requests.RequestException as exc:  # bad URL, redirect loop...: retrying will not help
+                raise SourceError(f"GET {_with_params(url, params)} failed: {exc}") from exc
+            else:
+                where = response.url
+                if response.ok:
+                    try:
+                        return response.json(), response
+                    except ValueError:
+                        reason = (f"HTTP {response.status_code} with a body that is not valid "
+                                  "JSON (truncated?)")
+                        wait = self._backoff(attempt)
+                elif _retryable(response.status_code):
+                    reason = f"HTTP {response.status_code} {response.reason}"
+                    asked = self._server_wait(response, where)
+                    wait = self._backoff(attempt) if asked is None else asked
+                else:
+                    raise SourceError(f"GET {where} failed with HTTP {response.status_code} "
+                                      f"{response.reason}{_error_detail(response)}")
+            if attempt == self.max_retries:
+                raise SourceError(f"GET {where} gave up after {attempt + 1} attempts; last: {reason}")
+            attempt += 1
+            self.retries += 1
+            self.sleep(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.backoff_cap, self.backoff_base * 2 ** attempt)
+
+    def _server_wait(self, response: requests.Response, where: str) -> float | None:
+        """The wait a 429/503 asks for, in seconds; refuses a wait beyond `max_retry_after`.
+
+        The server's wait is never shortened: coming back early would only be
+        refused again and counts against us.
+        """
+        if response.status_code not in (429, 503):
+            return None
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        if wait is not None and wait > self.max_retry_after:
+            raise SourceError(f"GET {where} answered HTTP {response.status_code} asking to wait "
+                              f"{wait:.0f} s, more than the {self.max_retry_after:.0f} s allowed")
+        return wait
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> "PoliteClient":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date).
+
+    None when the header is absent or unreadable: the caller then backs off on its own.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # HTTP-dates are GMT by definition
+        return None
+    return max(0.0, (when - utcnow()).total_seconds())
+
+
+def _retryable(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "connection broke while reading the body"
+    return "could not connect"
+
+
+def _with_params(url: str, params: dict[str, Any] | None) -> str:
+    """The URL as it would have been requested, for error messages."""
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def _error_detail(response: requests.Response) -> str:
+    """Mastodon-style `{"error": ...}` text, if the body has one, to make failures readable."""
+    try:
+        detail = response.json().get("error")
+    except (ValueError, AttributeError):
+        return ""
+    return f": {detail}" if detail else ""

@@ -1,0 +1,223 @@
+"""Mastodon collector: the public timeline of one hashtag on one instance -> staging.
+
+A first run walks back from the newest post (Link rel="next"); an incremental
+run starts at the watermark with ``min_id`` and walks forward in time
+(Link rel="prev"), so it only asks for what is new. Every page is written to
+staging as it arrives. Source problems end in a manifest with status "failed"
+rather than an exception, so one bad instance never stops the others.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import quote
+
+from bs4 import BeautifulSoup
+
+from collectors.http import PoliteClient, SourceError
+from collectors.staging import Manifest, StagingWriter, pseudonymise, utcnow
+
+PLATFORM = "mastodon"
+PAGE_LIMIT = 40  # the API's maximum
+SPOILER_PREFIX = "CW: "
+
+log = logging.getLogger(__name__)
+
+# A '#tag' typed in the text, as Mastodon reads one: not inside a word or a URL
+# fragment, and with at least one letter ("#1" is not a tag).
+_HASHTAG_IN_TEXT = re.compile(r"(?<![\w/)])#(\w*[^\W\d_]\w*)")
+
+
+def collect_tag(base_url: str, tag: str, *, staging_dir: Path | str, run_id: str,
+                pseudonym_key: bytes, user_agent: str, watermark: str | None = None,
+                max_pages: int = 10000, client: PoliteClient | None = None) -> Manifest:
+    """Collect the statuses under `tag` on the instance at `base_url` into staging.
+
+    `watermark` is the newest status id already loaded for this (instance, tag);
+    with it only newer statuses are fetched. Returns the manifest written.
+    """
+    source = normalise_base_url(base_url)
+    tag = normalise_tag(tag)
+    own_client = client is None
+    client = client or PoliteClient(user_agent)
+    retries_before = client.retries  # a shared client may have retried for other tasks
+    asked = {"instance": source, "tag": tag, "limit": PAGE_LIMIT, "min_id": watermark,
+             "max_pages": max_pages}
+    try:
+        with StagingWriter(staging_dir, run_id, PLATFORM, source, tag, asked=asked,
+                           watermark_before=watermark) as writer:
+            try:
+                capped = _collect_pages(client, writer, source, tag, watermark, max_pages,
+                                        pseudonym_key)
+            except SourceError as exc:
+                status, error = "failed", str(exc)
+            else:
+                status, error = ("capped" if capped else "ok"), None
+            writer.manifest.retries = client.retries - retries_before
+            writer.close(status, error)
+    finally:
+        if own_client:
+            client.close()
+    return writer.manifest
+
+
+def _collect_pages(client: PoliteClient, writer: StagingWriter, source: str, tag: str,
+                   watermark: str | None, max_pages: int, key: bytes) -> bool:
+    """Fetch and write pages until the timeline ends; True if `max_pages` stopped it early."""
+    manifest = writer.manifest
+    manifest.watermark_after = watermark
+    url = f"{source}/api/v1/timelines/tag/{quote(tag, safe='')}"
+    params: dict[str, Any] = {"limit": PAGE_LIMIT}
+    if watermark is None:
+        rel = "next"   # newest first, walking back in time
+    else:
+        rel = "prev"   # from the watermark, walking forward in time
+        params["min_id"] = watermark
+    for statuses, more in _timeline_pages(client, url, params, rel):
+        manifest.pages += 1
+        fresh = _newer_than(statuses, watermark)
+        collected_at = utcnow().isoformat()
+        writer.write_posts(status_to_post(s, source, key, collected_at) for s in fresh)
+        manifest.watermark_after = _newest_id([manifest.watermark_after, *(s["id"] for s in fresh)])
+        if more and manifest.pages >= max_pages:
+            log.warning("%s #%s: stopped at max_pages=%d with more to fetch", source, tag, max_pages)
+            return True
+    return False
+
+
+def _timeline_pages(client: PoliteClient, url: str, params: dict[str, Any] | None,
+                    rel: str) -> Iterator[tuple[list[dict], bool]]:
+    """Yield (statuses, more) per page, following the Link header `rel`.
+
+    Ends on an empty page, a missing link, or a link already visited (a server
+    that points back to a page would otherwise keep us going forever).
+    """
+    visited: set[str] = set()
+    while True:
+        statuses, response = client.get_json(url, params)
+        if not isinstance(statuses, list):
+            raise SourceError(f"GET {response.url} returned a JSON {type(statuses).__name__}, "
+                              "not a list of statuses")
+        visited.add(response.url)
+        if params is None:
+            visited.add(url)  # the link as given, in case requests re-encoded it
+        link = response.links.get(rel, {}).get("url")
+        if statuses and link in visited:
+            log.warning("%s: Link rel=%s points back to a visited page; stopping", response.url, rel)
+        more = bool(statuses) and link is not None and link not in visited
+        yield statuses, more
+        if not more:
+            return
+        url, params = link, None
+
+
+def _newer_than(statuses: list[dict], watermark: str | None) -> list[dict]:
+    """Statuses strictly newer than the watermark.
+
+    The API promises this with min_id; checking again costs nothing and keeps an
+    off-by-one server from re-sending what the warehouse already has.
+    """
+    if watermark is None:
+        return statuses
+    fresh = [s for s in statuses if id_order_key(s["id"]) > id_order_key(watermark)]
+    if len(fresh) < len(statuses):
+        log.warning("dropped %d statuses not newer than watermark %s",
+                    len(statuses) - len(fresh), watermark)
+    return fresh
+
+
+def id_order_key(status_id: str) -> tuple[int, int, str]:
+    """Sort key for Mastodon ids: numeric for digit strings, else textual.
+
+    Ids are strings in the API; compared as text, "99" would be newer than "100".
+    """
+    text = str(status_id)
+    return (1, int(text), "") if text.isdigit() else (0, 0, text)
+
+
+def _newest_id(ids: list[str | None]) -> str | None:
+    present = [i for i in ids if i is not None]
+    return max(present, key=id_order_key) if present else None
+
+
+def status_to_post(status: dict[str, Any], source: str, key: bytes, collected_at: str) -> dict[str, Any]:
+    """One Mastodon Status as a staging post (see staging.POST_FIELDS).
+
+    A reblog stands for the post it shares, so the reblogged status is stored.
+    The author is kept only as a keyed pseudonym.
+    """
+    status = status.get("reblog") or status
+    text = html_to_text(status.get("content") or "")
+    if status.get("spoiler_text"):
+        text = f"{SPOILER_PREFIX}{status['spoiler_text']}\n\n{text}"
+    return {
+        "platform": PLATFORM,
+        "post_id": status.get("uri") or status.get("url") or f"{source}/api/v1/statuses/{status['id']}",
+        "url": status.get("url") or status.get("uri"),
+        "text": text,
+        "created_at": status.get("created_at"),
+        "hashtags": _hashtags(status, text),
+        "author_key": pseudonymise(key, PLATFORM, author_ref(status["account"], source)),
+        "lang": status.get("language"),
+        "reply_count": status.get("replies_count"),
+        "share_count": status.get("reblogs_count"),
+        "like_count": status.get("favourites_count"),
+        "view_count": None,
+        "source": source,
+        "source_post_id": str(status["id"]),
+        "collected_at": collected_at,
+    }
+
+
+def author_ref(account: dict[str, Any], source: str) -> str:
+    """A stable, instance-independent reference to an account (to pseudonymise, never to store).
+
+    The profile URL is the same whichever instance we read the post on; a bare
+    local `acct` gets the instance's host so "alice" here and "alice" elsewhere differ.
+    """
+    if account.get("url"):
+        return account["url"]
+    acct = account["acct"]
+    return acct if "@" in acct else f"{acct}@{source.split('://', 1)[-1]}"
+
+
+def _hashtags(status: dict[str, Any], text: str) -> list[str]:
+    """Lower-cased tags from the status entity, then any other '#tag' in the text, in order."""
+    names = [t["name"] for t in status.get("tags") or []] + _HASHTAG_IN_TEXT.findall(text)
+    return list(dict.fromkeys(n.lower() for n in names))
+
+
+def html_to_text(html: str) -> str:
+    """Status HTML as plain text: link, hashtag and mention text kept, paragraphs and
+    line breaks as newlines, entities decoded.
+
+    The result is text, never markup: a `<script>` element becomes its bare
+    text, and encoded markup (`&lt;script&gt;`) stays as literal characters,
+    which whoever displays it must escape.
+    """
+    soup = BeautifulSoup(html, "html.parser")
+    for element in soup.find_all(["script", "style"]):
+        # get_text() skips script and style strings; keep them so nothing is hidden from reviewers.
+        element.replace_with(element.get_text())
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for paragraph in soup.find_all("p"):
+        paragraph.append("\n")
+    lines = (line.strip() for line in soup.get_text().splitlines())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def normalise_base_url(base_url: str) -> str:
+    """The instance URL as stored in `source`: with a scheme, without a trailing slash."""
+    url = base_url.strip().rstrip("/")
+    return url if "://" in url else f"https://{url}"
+
+
+def normalise_tag(tag: str) -> str:
+    """'#Tag' or 'tag' -> 'tag' (Mastodon tags are case-insensitive)."""
+    name = tag.strip().lstrip("#").lower()
+    if not name:
+        raise ValueError(f"not a hashtag: {tag!r}")
+    return name

@@ -1,0 +1,226 @@
+"""Staging files: the only thing collectors write.
+
+A collect task for one (source, tag) writes two files into
+``<staging_dir>/<run_id>/``:
+
+* ``<stem>.parquet``: one row per post (columns: ``POST_SCHEMA``), written a row
+  group at a time so memory stays flat however many posts a tag has; Parquet
+  because the loader reads it several times faster than JSON and with its
+  types (timestamps, lists) already in place;
+* ``<stem>.manifest.json``: written last and atomically (tmp + rename), it is
+  what the loader reads; a data file without a manifest is an unfinished task
+  and is ignored.
+
+A retry of the same task writes the same file names again, so a rerun replaces
+its own earlier output instead of adding to it. The loader (warehouse.loader) is
+the only writer of the warehouse.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+_TS = pa.timestamp("us", tz="UTC")
+# Every row of a staging data file has exactly these columns.
+POST_SCHEMA = pa.schema([
+    ("platform", pa.string()),        # 'mastodon', 'bluesky', 'tiktok', ...
+    ("post_id", pa.string()),         # globally unique id on that platform (Mastodon: the status URI)
+    ("url", pa.string()),             # link a reviewer can open
+    ("text", pa.string()),            # plain text (HTML already turned into text)
+    ("created_at", _TS),              # given as datetime or ISO 8601 text
+    ("hashtags", pa.list_(pa.string())),  # lower-cased tags without '#'
+    ("author_key", pa.string()),      # keyed pseudonym, never the handle
+    ("lang", pa.string()),
+    ("reply_count", pa.int64()),      # platform counts where given, else null
+    ("share_count", pa.int64()),
+    ("like_count", pa.int64()),
+    ("view_count", pa.int64()),
+    ("source", pa.string()),          # where it was fetched from (e.g. the instance base URL)
+    ("source_post_id", pa.string()),  # the id at that source (for re-checks through the same API)
+    ("collected_at", _TS),            # when the collector saw it (default: now)
+])
+POST_FIELDS = tuple(POST_SCHEMA.names)
+ROW_GROUP_ROWS = 5000
+
+STATUSES = ("ok", "failed", "capped")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A timezone-aware datetime from a datetime, ISO 8601 text or epoch seconds; None if unreadable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    try:
+        if isinstance(value, (int, float)):
+            return datetime.fromtimestamp(value, timezone.utc)
+        parsed = datetime.fromisoformat(str(value).strip())
+    except (ValueError, OverflowError, OSError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _clean(value: Any) -> Any:
+    """Text that UTF-8 can hold: a lone surrogate from a hostile JSON escape becomes U+FFFD."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "replace").decode("utf-8")
+    elif isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def pseudonymise(key: bytes, platform: str, author_ref: str) -> str:
+    """Keyed pseudonym (HMAC-SHA256) of an author: stable, not reversible without the key."""
+    msg = f"{platform}\x00{author_ref}".encode("utf-8", "surrogatepass")
+    return hmac.new(key, msg, hashlib.sha256).hexdigest()[:32]
+
+
+def file_stem(platform: str, source: str, tag: str) -> str:
+    """A filesystem-safe, collision-free name for one (platform, source, tag)."""
+    ident = f"{platform}|{source}|{tag}"
+    readable = re.sub(r"[^a-z0-9]+", "-", f"{platform}-{source}-{tag}".lower()).strip("-")[:80]
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:10]
+    return f"{readable}-{digest}"
+
+
+@dataclass
+class Manifest:
+    """What one collect task asked for, got, and how it ended."""
+
+    run_id: str
+    platform: str
+    source: str
+    tag: str
+    data_file: str                      # file name of the NDJSON beside the manifest
+    asked: dict[str, Any] = field(default_factory=dict)   # request parameters
+    pages: int = 0
+    received: int = 0                   # posts received (before dedup)
+    duplicates: int = 0                 # dropped as repeats within this task
+    retries: int = 0
+    status: str = "ok"                  # one of STATUSES
+    error: str | None = None
+    watermark_before: str | None = None
+    watermark_after: str | None = None  # proposed; the loader stores it only if status == 'ok'
+    started_at: str = ""
+    finished_at: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=1)
+
+    @classmethod
+    def read(cls, path: Path) -> "Manifest":
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class StagingWriter:
+    """Writes one task's posts and, on close, its manifest.
+
+    Use as a context manager; posts are flushed page by page.
+    """
+
+    def __init__(self, staging_dir: Path, run_id: str, platform: str, source: str, tag: str,
+                 asked: dict[str, Any] | None = None, watermark_before: str | None = None):
+        self.dir = Path(staging_dir) / run_id
+        self.dir.mkdir(parents=True, exist_ok=True)
+        stem = file_stem(platform, source, tag)
+        self.data_path = self.dir / f"{stem}.parquet"
+        self.manifest_path = self.dir / f"{stem}.manifest.json"
+        # A retry replaces an earlier attempt of the same task.
+        self.manifest_path.unlink(missing_ok=True)
+        self.manifest = Manifest(
+            run_id=run_id, platform=platform, source=source, tag=tag,
+            data_file=self.data_path.name, asked=dict(asked or {}),
+            watermark_before=watermark_before, started_at=utcnow().isoformat(),
+        )
+        self._writer = pq.ParquetWriter(self.data_path, POST_SCHEMA)
+        self._buffer: list[dict[str, Any]] = []
+        self._seen: set[str] = set()
+        self.closed = False
+
+    def write_posts(self, posts: Iterable[dict[str, Any]]) -> int:
+        """Append posts; repeats of a post_id already written by this task are dropped."""
+        written = 0
+        now = utcnow()
+        for post in posts:
+            self.manifest.received += 1
+            if post["post_id"] in self._seen:
+                self.manifest.duplicates += 1
+                continue
+            self._seen.add(post["post_id"])
+            row = {k: _clean(post.get(k)) for k in POST_FIELDS}
+            row["created_at"] = parse_time(row["created_at"])
+            row["collected_at"] = parse_time(row["collected_at"]) or now
+            for count in ("reply_count", "share_count", "like_count", "view_count"):
+                row[count] = _as_int(row[count])
+            self._buffer.append(row)
+            written += 1
+        if len(self._buffer) >= ROW_GROUP_ROWS:
+            self._flush()
+        return written
+
+    def _flush(self) -> None:
+        if self._buffer:
+            self._writer.write_table(pa.Table.from_pylist(self._buffer, schema=POST_SCHEMA))
+            self._buffer = []
+
+    def close(self, status: str = "ok", error: str | None = None) -> Path:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        self._flush()
+        self._writer.close()
+        self.closed = True
+        self.manifest.status = status
+        self.manifest.error = error
+        self.manifest.finished_at = utcnow().isoformat()
+        tmp = self.manifest_path.with_suffix(".tmp")
+        tmp.write_text(self.manifest.to_json(), encoding="utf-8")
+        os.replace(tmp, self.manifest_path)
+        return self.manifest_path
+
+    def __enter__(self) -> "StagingWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self.closed:
+            if exc is None:
+                self.close("ok")
+            else:
+                self.close("failed", f"{type(exc).__name__}: {exc}")
+
+
+def find_manifests(staging_dir: Path, run_id: str | None = None) -> list[Path]:
+    base = Path(staging_dir)
+    pattern = f"{run_id}/*.manifest.json" if run_id else "*/*.manifest.json"
+    return sorted(base.glob(pattern))
+
+
+def read_staged_posts(manifest_path: Path) -> list[dict[str, Any]]:
+    """The posts a finished task staged (for tests and debugging; the loader reads in SQL)."""
+    manifest = Manifest.read(manifest_path)
+    return pq.read_table(Path(manifest_path).parent / manifest.data_file).to_pylist()

@@ -1,0 +1,69 @@
+"""hashtag_monitor: watched hashtags -> staged posts -> warehouse -> scores -> flagged list.
+
+This file only wires tasks; the steps live in tagwatch.pipeline. Trigger with
+conf {"tags": [...], "sources": [{"platform": "mastodon", "source": URL}]} to
+narrow a run; by default it covers the whole watchlist and every enabled source.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, get_current_context, task
+
+from tagwatch import pipeline
+from tagwatch.config import Settings
+
+# Loader and scorer write the DuckDB file, which takes one writer at a time.
+WAREHOUSE_POOL = "tagwatch_warehouse"
+
+
+@dag(
+    dag_id="hashtag_monitor",
+    schedule=os.environ.get("TAGWATCH_SCHEDULE", "@hourly"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    params={"tags": [], "sources": []},
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30),
+                  "retry_exponential_backoff": 2.0, "max_retry_delay": timedelta(minutes=10)},
+    tags=["tagwatch"],
+)
+def hashtag_monitor():
+    @task
+    def plan_targets(params=None) -> list[dict]:
+        return pipeline.plan(Settings.from_env(), tags=params.get("tags") or None,
+                             targets=params.get("sources") or None)
+
+    @task(map_index_template="{{ collect_label }}", max_active_tis_per_dag=4)
+    def collect(target: dict, run_id=None) -> dict:
+        get_current_context()["collect_label"] = f"{target['source']} #{target['tag']}"
+        manifest = pipeline.collect(target, run_id, Settings.from_env())
+        if manifest["status"] == "failed":
+            # Staged and recorded all the same; failing makes Airflow retry and show it.
+            raise pipeline.CollectionFailed(manifest["error"])
+        return {k: manifest[k] for k in ("source", "tag", "status", "received", "pages")}
+
+    @task(trigger_rule="all_done", pool=WAREHOUSE_POOL)
+    def load(run_id=None) -> dict:
+        return pipeline.load(run_id, Settings.from_env())
+
+    @task(pool=WAREHOUSE_POOL)
+    def score(loaded: dict) -> dict:
+        return pipeline.score_new(Settings.from_env())
+
+    @task(retries=0)
+    def flagged_list(scored: dict, loaded: dict) -> dict:
+        result = pipeline.flagged_list(Settings.from_env())
+        if loaded["failed"]:
+            raise pipeline.CollectionFailed("; ".join(loaded["failed"]))
+        return result
+
+    collected = collect.expand(target=plan_targets())
+    loaded = load()
+    collected >> loaded
+    flagged_list(score(loaded), loaded)
+
+
+hashtag_monitor()

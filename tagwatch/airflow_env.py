@@ -1,0 +1,39 @@
+"""Pointing Airflow at this project before anything imports it.
+
+Airflow reads its configuration when first imported, so these variables must be
+set first. Values already in the environment win: an operator's deployment
+(PostgreSQL metadata database, another executor) is configured the usual way.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def configure(airflow_home: Path | None = None) -> Path:
+    home = Path(os.environ.get("AIRFLOW_HOME") or airflow_home or ROOT / "data" / "airflow").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("AIRFLOW_HOME", str(home))
+    os.environ.setdefault("AIRFLOW_CONFIG", str(ROOT / "airflow.cfg"))
+    os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home}/airflow.db")
+    return home
+
+
+def migrate_metadata_db() -> None:
+    """Create or upgrade Airflow's metadata database (idempotent)."""
+    from airflow.utils import db
+
+    db.initdb()
+
+
+def load_dag(dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    if bag.import_errors:
+        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
+    return bag.get_dag(dag_id)

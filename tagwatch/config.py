@@ -1,0 +1,102 @@
+"""One place for configuration: environment variables with defaults.
+
+Every path is resolved when `Settings.from_env()` is called, so tests and the
+DAG can point a run somewhere else by setting the environment first.
+
+| variable                 | default                      |
+|--------------------------|------------------------------|
+| TAGWATCH_DB              | data/tagwatch.duckdb         |
+| TAGWATCH_DATA_DIR        | data                         |
+| TAGWATCH_STAGING_DIR     | $TAGWATCH_DATA_DIR/staging   |
+| TAGWATCH_MODELS_DIR      | $TAGWATCH_DATA_DIR/models    |
+| TAGWATCH_CACHE_DIR       | $TAGWATCH_DATA_DIR/cache     |
+| TAGWATCH_CORPORA_DIR     | (unset: no local corpora)    |
+| TAGWATCH_PSEUDONYM_KEY   | (unset: a random key is made once in $TAGWATCH_DATA_DIR/pseudonym.key) |
+| TAGWATCH_USER_AGENT      | tagwatch/<version> (+contact) |
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+VERSION = "0.1.0"
+DEFAULT_USER_AGENT = (
+    f"tagwatch/{VERSION} (school-staff abuse monitoring; "
+    "+https://example.org/tagwatch; contact: set TAGWATCH_USER_AGENT)"
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_path: Path
+    data_dir: Path
+    staging_dir: Path
+    models_dir: Path
+    cache_dir: Path
+    corpora_dir: Path | None
+    user_agent: str
+    _pseudonym_key: bytes | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        env = os.environ
+        data_dir = Path(env.get("TAGWATCH_DATA_DIR", "data"))
+        corpora = env.get("TAGWATCH_CORPORA_DIR") or None
+        key = env.get("TAGWATCH_PSEUDONYM_KEY")
+        settings = cls(
+            db_path=Path(env.get("TAGWATCH_DB", data_dir / "tagwatch.duckdb")),
+            data_dir=data_dir,
+            staging_dir=Path(env.get("TAGWATCH_STAGING_DIR", data_dir / "staging")),
+            models_dir=Path(env.get("TAGWATCH_MODELS_DIR", data_dir / "models")),
+            cache_dir=Path(env.get("TAGWATCH_CACHE_DIR", data_dir / "cache")),
+            corpora_dir=Path(corpora) if corpora else None,
+            user_agent=env.get("TAGWATCH_USER_AGENT", DEFAULT_USER_AGENT),
+            _pseudonym_key=key.encode() if key else None,
+        )
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        if "db_path" in overrides:
+            overrides["db_path"] = Path(overrides["db_path"])
+        return replace(settings, **overrides) if overrides else settings
+
+    def to_env(self) -> dict[str, str]:
+        """The variables that make Settings.from_env() in another task or process equal this."""
+        env = {
+            "TAGWATCH_DB": str(self.db_path.resolve()),
+            "TAGWATCH_DATA_DIR": str(self.data_dir.resolve()),
+            "TAGWATCH_STAGING_DIR": str(self.staging_dir.resolve()),
+            "TAGWATCH_MODELS_DIR": str(self.models_dir.resolve()),
+            "TAGWATCH_CACHE_DIR": str(self.cache_dir.resolve()),
+            "TAGWATCH_USER_AGENT": self.user_agent,
+        }
+        if self.corpora_dir:
+            env["TAGWATCH_CORPORA_DIR"] = str(self.corpora_dir.resolve())
+        return env
+
+    @property
+    def pseudonym_key(self) -> bytes:
+        """The secret behind author pseudonyms.
+
+        Without TAGWATCH_PSEUDONYM_KEY a random key is created once and kept
+        beside the data (never in git): the same author keeps the same
+        pseudonym across runs, and nobody without the key can reverse it.
+        """
+        if self._pseudonym_key:
+            return self._pseudonym_key
+        path = self.data_dir / "pseudonym.key"
+        if not path.exists():
+            # Parallel collect tasks may race here: write a private temp file and
+            # link it into place, so every process ends up reading one whole key.
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".pseudonym.key.{os.getpid()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip().encode()

@@ -1,0 +1,341 @@
+"""An offline Mastodon: serves a fixed set of statuses through the real API shape.
+
+Tests and demos run the collector against it instead of a live instance. It
+implements what the collector relies on with Mastodon's own semantics
+(app/models/concerns/paginable.rb, Api::V1::Timelines::TagController):
+
+* ``GET /api/v1/timelines/tag/:hashtag`` with limit (default 20, max 40),
+  max_id, since_id and min_id. Newest first; ``min_id`` returns the statuses
+  immediately newer than it (still newest first), ``since_id`` the newest ones
+  down to it. A non-empty page carries a ``Link`` header: rel="next"
+  (max_id = oldest on the page) and rel="prev" (min_id = newest on the page).
+* ``GET /api/v1/statuses/:id`` (404 once absent) and ``GET /api/v1/tags/:name``.
+
+`Faults` makes it misbehave on chosen requests, so every fault the collector
+handles can be produced in a test. Servers stop themselves after
+`max_lifetime` seconds, so a failed test cannot leave one running.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 40
+HISTORY_DAYS = 7
+
+# path pattern -> the MastodonReplayServer method answering it (with the captured name or id)
+_ROUTES = [
+    (re.compile(r"/api/v1/timelines/tag/([^/]+)"), "_tag_timeline"),
+    (re.compile(r"/api/v1/statuses/([^/]+)"), "_status"),
+    (re.compile(r"/api/v1/tags/([^/]+)"), "_tag"),
+]
+
+
+@dataclass
+class Faults:
+    """Misbehaviour to inject. Requests are numbered from 1 in the order the server receives them."""
+
+    rate_limit_requests: set[int] = field(default_factory=set)   # answered 429 + Retry-After
+    error_requests: dict[int, int] = field(default_factory=dict)  # request number -> HTTP status
+    truncate_requests: set[int] = field(default_factory=set)     # 200 with half the JSON body
+    cut_requests: set[int] = field(default_factory=set)  # 200 that promises the whole body, sends half
+    retry_after: str = "1"        # Retry-After sent with 429 and 503 (seconds or an HTTP-date)
+    overlap: int = 0              # repeat this many items of the previous page on the next one
+    page_size_cap: int | None = None  # serve fewer items per page than the limit asks
+
+
+@dataclass
+class _Reply:
+    status: int
+    payload: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class MastodonReplayServer:
+    """A Mastodon API on 127.0.0.1 in a daemon thread; use as a context manager."""
+
+    def __init__(self, statuses: list[dict] | None = None, host: str = "127.0.0.1", port: int = 0,
+                 faults: Faults | None = None, max_lifetime: float | None = 600):
+        self.host, self.port = host, port
+        self.faults = faults or Faults()
+        self.max_lifetime = max_lifetime
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._statuses: dict[int, dict] = {}
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._timer: threading.Timer | None = None
+        self._url: str | None = None
+        for status in statuses or []:
+            self.add_status(status)
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self) -> "MastodonReplayServer":
+        httpd = ThreadingHTTPServer((self.host, self.port), _Handler)
+        httpd.replay = self  # type: ignore[attr-defined]
+        self._httpd = httpd
+        self._url = f"http://{self.host}:{httpd.server_address[1]}"
+        # A short poll interval makes stop() quick; tests start and stop many servers.
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"replay {self._url}", daemon=True)
+        self._thread.start()
+        if self.max_lifetime:
+            self._timer = threading.Timer(self.max_lifetime, self.stop)
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; safe to call twice and from the lifetime timer."""
+        with self._lock:
+            httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        httpd.shutdown()
+        httpd.server_close()
+
+    def wait(self) -> None:
+        """Block until the server stops (used by `serve`)."""
+        if self._thread is not None:
+            self._thread.join()
+
+    @property
+    def url(self) -> str:
+        """Base URL of the instance, e.g. http://127.0.0.1:54321 (no trailing slash)."""
+        if self._url is None:
+            raise RuntimeError("server not started")
+        return self._url
+
+    def __enter__(self) -> "MastodonReplayServer":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    # -- data ------------------------------------------------------------------
+
+    def add_status(self, status: dict) -> None:
+        """Publish a status (its id must be a digit string, as Mastodon's are)."""
+        with self._lock:
+            self._statuses[int(status["id"])] = status
+
+    def _snapshot(self) -> list[dict]:
+        """All statuses, oldest first."""
+        with self._lock:
+            return [self._statuses[k] for k in sorted(self._statuses)]
+
+    # -- requests --------------------------------------------------------------
+
+    def handle(self, path: str, query: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+        """Answer one GET: (status, body, headers including Content-Length), faults applied."""
+        with self._lock:
+            self.requests.append((path, query))
+            number = len(self.requests)
+        reply = self._fault(number) or self._route(path, query)
+        body = json.dumps(reply.payload, ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json; charset=utf-8",
+                   "Content-Length": str(len(body)), **reply.headers}
+        if reply.status == 200 and number in self.faults.truncate_requests:
+            body = body[: len(body) // 2]
+            headers["Content-Length"] = str(len(body))
+        elif reply.status == 200 and number in self.faults.cut_requests:
+            body = body[: len(body) // 2]  # Content-Length still promises all of it
+        return reply.status, body, headers
+
+    def _fault(self, number: int) -> _Reply | None:
+        faults = self.faults
+        status = 429 if number in faults.rate_limit_requests else faults.error_requests.get(number)
+        if status is None:
+            return None
+        headers = {"Retry-After": faults.retry_after} if status in (429, 503) else {}
+        return _Reply(status, {"error": HTTPStatus(status).phrase}, headers)
+
+    def _route(self, path: str, query: dict[str, str]) -> _Reply:
+        for pattern, endpoint in _ROUTES:
+            match = pattern.fullmatch(path)
+            if match:
+                try:
+                    return getattr(self, endpoint)(unquote(match.group(1)), query)
+                except ValueError as exc:
+                    return _Reply(400, {"error": str(exc)})
+        return _Reply(404, {"error": "Not found"})
+
+    def _tag_timeline(self, name: str, query: dict[str, str]) -> _Reply:
+        tagged = [s for s in self._snapshot() if _has_tag(s, name)]
+        limit = self._page_size(query.get("limit"))
+        max_id, since_id, min_id = (_id_param(query, p) for p in ("max_id", "since_id", "min_id"))
+        page = _paginate(tagged, limit, max_id, since_id, min_id)
+        page = _with_overlap(page, tagged, self.faults.overlap, max_id, min_id)
+        return _Reply(200, page, self._link_header(name, query, page))
+
+    def _page_size(self, limit: str | None) -> int:
+        size = min(abs(int(limit)), MAX_LIMIT) if limit else DEFAULT_LIMIT
+        cap = self.faults.page_size_cap
+        return min(size, cap) if cap else size
+
+    def _link_header(self, name: str, query: dict[str, str], page: list[dict]) -> dict[str, str]:
+        """Link rel=next/prev as Mastodon builds them: absolute, only `limit` carried over."""
+        if not page:
+            return {}
+        base = f"{self.url}/api/v1/timelines/tag/{quote(name, safe='')}"
+        kept = {"limit": query["limit"]} if "limit" in query else {}
+        next_url = f"{base}?{urlencode({**kept, 'max_id': page[-1]['id']})}"
+        prev_url = f"{base}?{urlencode({**kept, 'min_id': page[0]['id']})}"
+        return {"Link": f'<{next_url}>; rel="next", <{prev_url}>; rel="prev"'}
+
+    def _status(self, status_id: str, query: dict[str, str]) -> _Reply:
+        with self._lock:
+            status = self._statuses.get(int(status_id)) if status_id.isdigit() else None
+        if status is None:
+            return _Reply(404, {"error": "Record not found"})
+        return _Reply(200, status)
+
+    def _tag(self, name: str, query: dict[str, str]) -> _Reply:
+        tagged = [s for s in self._snapshot() if _has_tag(s, name)]
+        if not tagged:
+            return _Reply(404, {"error": "Record not found"})
+        return _Reply(200, {"name": name.lower(), "url": f"{self.url}/tags/{name.lower()}",
+                            "history": _tag_history(tagged), "following": False})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ThreadingHTTPServer
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        parts = urlsplit(self.path)
+        status, body, headers = self.server.replay.handle(parts.path, dict(parse_qsl(parts.query)))
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests assert on `MastodonReplayServer.requests` instead."""
+
+
+def _has_tag(status: dict, name: str) -> bool:
+    wanted = name.lower()
+    return any(t["name"].lower() == wanted for t in status.get("tags") or [])
+
+
+def _id_param(query: dict[str, str], name: str) -> int | None:
+    value = query.get(name)
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ValueError(f"{name} must be a status id, got {value!r}")
+    return int(value)
+
+
+def _paginate(oldest_first: list[dict], limit: int, max_id: int | None, since_id: int | None,
+              min_id: int | None) -> list[dict]:
+    """Mastodon's to_a_paginated_by_id: a page, newest first.
+
+    With min_id the page is the `limit` statuses immediately newer than min_id;
+    otherwise it is the newest `limit` below max_id (and above since_id).
+    """
+    def below_max(s: dict) -> bool:
+        return max_id is None or int(s["id"]) < max_id
+
+    if min_id is not None:
+        newer = [s for s in oldest_first if int(s["id"]) > min_id and below_max(s)]
+        return newer[:limit][::-1]
+    floor = since_id if since_id is not None else -1
+    return [s for s in reversed(oldest_first) if int(s["id"]) > floor and below_max(s)][:limit]
+
+
+def _with_overlap(page: list[dict], oldest_first: list[dict], overlap: int, max_id: int | None,
+                  min_id: int | None) -> list[dict]:
+    """The overlap fault: also serve the `overlap` items of the page the client came from.
+
+    Going back (max_id) they sit at the top; going forward (min_id) at the bottom.
+    """
+    if not overlap:
+        return page
+    if min_id is not None:
+        before = [s for s in oldest_first if int(s["id"]) <= min_id][-overlap:]
+        return page + before[::-1]
+    if max_id is not None:
+        after = [s for s in oldest_first if int(s["id"]) >= max_id][:overlap]
+        return after[::-1] + page
+    return page
+
+
+def _tag_history(tagged: list[dict]) -> list[dict[str, str]]:
+    """Uses and accounts per day for the week ending on the newest status's day, newest day first."""
+    days = [_created_at(s).date() for s in tagged]
+    last = max(days)
+    history = []
+    for offset in range(HISTORY_DAYS):
+        day = last - timedelta(days=offset)
+        on_day = [s for s, d in zip(tagged, days) if d == day]
+        midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        history.append({"day": str(int(midnight.timestamp())), "uses": str(len(on_day)),
+                        "accounts": str(len({s["account"]["id"] for s in on_day}))})
+    return history
+
+
+def _created_at(status: dict) -> datetime:
+    return datetime.fromisoformat(status["created_at"])
+
+
+def make_status(status_id: int | str, tags: tuple[str, ...] = ("teachersoftiktok",), *,
+                content: str | None = None, username: str = "someone",
+                domain: str = "replay.example", **fields: Any) -> dict:
+    """A minimal but complete public Status, e.g. to `add_status` a new post in a test.
+
+    `created_at` follows the id (one second per id) so time and id order agree, as
+    they do on Mastodon. Any other Status field can be given as a keyword.
+    """
+    created = datetime(2021, 11, 20, tzinfo=timezone.utc) + timedelta(seconds=int(status_id))
+    links = " ".join(f'<a href="https://{domain}/tags/{t}" class="mention hashtag" rel="tag">'
+                     f"#<span>{t}</span></a>" for t in tags)
+    status = {
+        "id": str(status_id),
+        "created_at": created.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "uri": f"https://{domain}/users/{username}/statuses/{status_id}",
+        "url": f"https://{domain}/@{username}/{status_id}",
+        "content": content if content is not None else f"<p>Post {status_id} {links}</p>",
+        "spoiler_text": "",
+        "visibility": "public",
+        "language": "en",
+        "replies_count": 0,
+        "reblogs_count": 0,
+        "favourites_count": 0,
+        "reblog": None,
+        "account": {"id": str(zlib.crc32(username.encode())), "username": username,
+                    "acct": username, "url": f"https://{domain}/@{username}",
+                    "display_name": username.title()},
+        "tags": [{"name": t.lower(), "url": f"https://{domain}/tags/{t.lower()}"} for t in tags],
+    }
+    return {**status, **fields}
+
+
+def load_sample() -> list[dict]:
+    """The bundled sample of invented statuses (tagwatch/sample/mastodon_sample.json)."""
+    text = resources.files("tagwatch").joinpath("sample/mastodon_sample.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def serve(host: str = "127.0.0.1", port: int = 8089) -> None:
+    """Serve the sample in the foreground until Ctrl-C (for demos and manual testing)."""
+    with MastodonReplayServer(load_sample(), host=host, port=port, max_lifetime=None) as server:
+        print(f"Mastodon replay of the sample at {server.url} (Ctrl-C to stop)", flush=True)
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            pass

@@ -1,0 +1,54 @@
+"""Shared fixtures. Airflow is pointed at a throw-away home BEFORE anything imports it."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="tagwatch-airflow-")
+os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ["AIRFLOW_CONFIG"] = str(ROOT / "airflow.cfg")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
+# Nothing a test does may land in the developer's data/ folder.
+_DATA = tempfile.mkdtemp(prefix="tagwatch-data-")
+os.environ["TAGWATCH_DATA_DIR"] = _DATA
+os.environ.pop("TAGWATCH_DB", None)
+os.environ["TAGWATCH_PSEUDONYM_KEY"] = "test-key-not-secret"
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch, trained_models_dir):
+    """A fresh warehouse, staging and data dir per test, sharing one trained model."""
+    from tagwatch.config import Settings
+
+    monkeypatch.setenv("TAGWATCH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TAGWATCH_DB", str(tmp_path / "data" / "tagwatch.duckdb"))
+    monkeypatch.setenv("TAGWATCH_MODELS_DIR", str(trained_models_dir))
+    return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def trained_models_dir(tmp_path_factory):
+    """One small model for the whole session: the seed set plus a slice of Davidson if present."""
+    from classifiers import model as m
+    from tagwatch.config import Settings
+
+    models = tmp_path_factory.mktemp("models")
+    datasets = [m.seed_dataset()]
+    trained = m.train(datasets)
+    m.save(trained, models)
+    return models
+
+
+@pytest.fixture
+def replay():
+    """The bundled sample served as a Mastodon instance on 127.0.0.1."""
+    from tagwatch.replay import MastodonReplayServer, load_sample
+
+    with MastodonReplayServer(load_sample(), max_lifetime=120) as server:
+        yield server

@@ -1,0 +1,130 @@
+"""Opening the DuckDB warehouse, applying numbered migrations, taking turns on the lock.
+
+DuckDB lets one process hold a database file for writing and then refuses every
+other process, readers included. Connections here are short (open, work, close)
+and opening retries for a while on the lock, so the loader, the CLI and a web
+app can take turns instead of failing.
+"""
+from __future__ import annotations
+
+import re
+import time
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+LOCK_WAIT_SECONDS = 60.0
+
+
+class WarehouseError(Exception):
+    """A problem with the warehouse that the user can act on (message says how)."""
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(number, file name, SQL) of every migration shipped in warehouse/migrations, in order."""
+    found = []
+    for entry in resources.files("warehouse").joinpath("migrations").iterdir():
+        m = MIGRATION_NAME.match(entry.name)
+        if m:
+            found.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    numbers = [n for n, _, _ in found]
+    if len(set(numbers)) != len(numbers):
+        raise WarehouseError(f"two migrations share a number: {numbers}")
+    return found
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the migrations this file has not had yet, each in its own transaction."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+        " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+    )
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for number, name, sql in migrations():
+        if number in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [number, name])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+def connect(db_path: str | Path, *, read_only: bool = False,
+            lock_wait: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; a writer also brings the schema up to date.
+
+    Waits up to `lock_wait` seconds while another process holds the file.
+    """
+    path = Path(db_path)
+    if read_only and not path.exists():
+        raise WarehouseError(
+            f"no warehouse at {path}: collect something first "
+            "(tagwatch collect / tagwatch run), or pass --db / set TAGWATCH_DB"
+        )
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + lock_wait
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc) or time.monotonic() >= deadline:
+                if _is_lock_error(exc):
+                    raise WarehouseError(
+                        f"the warehouse {path} stayed locked by another process for "
+                        f"{lock_wait:.0f} s; try again when the running load has finished"
+                    ) from exc
+                raise WarehouseError(f"cannot open the warehouse {path}: {exc}") from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot open the warehouse {path}: {exc}") from exc
+    if not read_only:
+        try:
+            migrate(con)
+        except Exception:
+            con.close()
+            raise
+    return con
+
+
+@contextmanager
+def session(db_path: str | Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection, closed on exit so the next process can have the file."""
+    con = connect(db_path, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: on any error the warehouse is left as it was."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")

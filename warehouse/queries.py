@@ -1,0 +1,168 @@
+"""Reads and small writes on the warehouse that the CLI, the DAG and the web app share."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+import pyarrow as pa
+
+from warehouse.db import WarehouseError, transaction
+
+WATCH_STATUSES = ("banned", "flagged", "watch")
+_TAG = re.compile(r"^[^\s#,]{1,100}$")
+_DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def normalise_tag(tag: str) -> str:
+    """'#TeachersOfTikTok' -> 'teachersoftiktok'; refuses what cannot be a hashtag."""
+    cleaned = (tag or "").strip().lstrip("#").lower()
+    if not _TAG.match(cleaned):
+        raise WarehouseError(f"not a hashtag: {tag!r} (one word, no spaces or commas)")
+    return cleaned
+
+
+def parse_since(text: str | None) -> datetime | None:
+    """'1d', '12h', '30m', '2w' -> the moment that long ago; 'all' or None -> no limit."""
+    if text is None or text.strip().lower() == "all":
+        return None
+    m = _DURATION.match(text.strip().lower())
+    if not m:
+        raise WarehouseError(f"cannot read the period {text!r}: use e.g. 30m, 12h, 1d, 2w or all")
+    return datetime.now(timezone.utc) - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+# --- watchlist -------------------------------------------------------------------------
+
+def watchlist_add(con, tag: str, status: str = "watch", note: str | None = None) -> str:
+    if status not in WATCH_STATUSES:
+        raise WarehouseError(f"status must be one of {', '.join(WATCH_STATUSES)}, not {status!r}")
+    tag = normalise_tag(tag)
+    con.execute(
+        "INSERT INTO watchlist (tag, status, note) VALUES (?, ?, ?) "
+        "ON CONFLICT (tag) DO UPDATE SET status = excluded.status, "
+        "note = coalesce(excluded.note, note)",
+        [tag, status, note],
+    )
+    return tag
+
+
+def watchlist_remove(con, tag: str) -> bool:
+    tag = normalise_tag(tag)
+    return bool(con.execute("DELETE FROM watchlist WHERE tag = ? RETURNING tag", [tag]).fetchall())
+
+
+def watchlist(con) -> list[dict]:
+    cur = con.execute("SELECT tag, status, note, added_at FROM watchlist ORDER BY tag")
+    return _dicts(cur)
+
+
+# --- sources ---------------------------------------------------------------------------
+
+def source_add(con, platform: str, base_url: str) -> str:
+    base_url = base_url.strip().rstrip("/")
+    if not re.match(r"^https?://[^\s/]+", base_url):
+        raise WarehouseError(f"not an http(s) base URL: {base_url!r}")
+    con.execute(
+        "INSERT INTO sources (platform, base_url) VALUES (?, ?) "
+        "ON CONFLICT (platform, base_url) DO UPDATE SET enabled = TRUE",
+        [platform, base_url],
+    )
+    return base_url
+
+
+def source_remove(con, platform: str, base_url: str) -> bool:
+    return bool(con.execute(
+        "DELETE FROM sources WHERE platform = ? AND base_url = ? RETURNING base_url",
+        [platform, base_url.strip().rstrip("/")],
+    ).fetchall())
+
+
+def sources(con, enabled_only: bool = False) -> list[dict]:
+    where = "WHERE enabled" if enabled_only else ""
+    return _dicts(con.execute(
+        f"SELECT platform, base_url, enabled, added_at FROM sources {where} ORDER BY platform, base_url"
+    ))
+
+
+# --- scores ----------------------------------------------------------------------------
+
+def unscored_posts(con, model_version: str, limit: int = 5000) -> list[tuple]:
+    """Up to `limit` (platform, post_id, text) of posts with no score from `model_version`."""
+    return con.execute(
+        """
+        SELECT p.platform, p.post_id, p.text FROM posts p
+        ANTI JOIN (SELECT platform, post_id FROM scores WHERE model_version = ?) s
+            USING (platform, post_id)
+        LIMIT ?
+        """,
+        [model_version, limit],
+    ).fetchall()
+
+
+def write_scores(con, rows: list[tuple], model_version: str, threshold: float) -> int:
+    """Bulk-insert (platform, post_id, score) rows; NaN/None is stored as NULL (not scorable)."""
+    if not rows:
+        return 0
+    scored = pa.table({
+        "platform": [r[0] for r in rows],
+        "post_id": [r[1] for r in rows],
+        "score": [None if r[2] is None or r[2] != r[2] else float(r[2]) for r in rows],
+    })
+    with transaction(con):
+        con.execute(
+            """
+            INSERT INTO scores
+            SELECT platform, post_id, ?, score, score >= ?, now() FROM scored
+            ON CONFLICT DO NOTHING
+            """,
+            [model_version, threshold],
+        )
+    return len(rows)
+
+
+# --- the flagged list ------------------------------------------------------------------
+
+def flagged(con, model_version: str | None = None, since: datetime | None = None,
+            limit: int | None = None) -> list[dict]:
+    """Flagged posts by the given model (default: the newest model that scored anything)."""
+    if model_version is None:
+        row = con.execute("SELECT model_version FROM scores ORDER BY scored_at DESC LIMIT 1").fetchone()
+        if row is None:
+            return []
+        model_version = row[0]
+    params: list = [model_version]
+    where = ""
+    if since is not None:
+        where = "AND p.first_seen_at >= ?"
+        params.append(since)
+    sql = f"""
+        SELECT s.score, p.platform, p.url, p.hashtags, p.text, p.created_at, p.first_seen_at,
+               p.post_id, s.model_version
+        FROM scores s JOIN posts p USING (platform, post_id)
+        WHERE s.model_version = ? AND s.label {where}
+        ORDER BY s.score DESC, p.first_seen_at DESC
+    """
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    return _dicts(con.execute(sql, params))
+
+
+def summary(con, run_id: str | None = None) -> dict:
+    """Counts for the end-of-run summary: per (source, tag) collected, and the totals."""
+    where, params = ("WHERE run_id = ?", [run_id]) if run_id else ("", [])
+    per_tag = _dicts(con.execute(
+        f"""
+        SELECT platform, source, tag, sum(received) AS received, sum(new) AS new,
+               string_agg(DISTINCT status, ',') AS status
+        FROM collection_runs {where} GROUP BY ALL ORDER BY platform, source, tag
+        """, params))
+    posts, scored = con.execute(
+        "SELECT (SELECT count(*) FROM posts), (SELECT count(*) FROM scores)").fetchone()
+    return {"per_tag": per_tag, "posts": posts, "scores": scored}
+
+
+def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict]:
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
