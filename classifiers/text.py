@@ -224,6 +224,8 @@ class HashedNgrams(TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> sp.csr_matrix:
         texts = list(X)
+        if not texts:
+            return sp.csr_matrix((0, 1 << self.n_bits))
         codes, doc_of = _encode(texts)
         ngrams = _word_ngrams if self.analyzer == "word" else _char_wb_ngrams
         bits = np.uint64(self.n_bits)
@@ -232,7 +234,7 @@ class HashedNgrams(TransformerMixin, BaseEstimator):
         # Sorting the keys once counts duplicates, and gives the CSR arrays
         # directly: much cheaper than scipy's COO -> CSR conversion.
         keys = np.concatenate([
-            (rows.astype(np.uint64) << bits) | ((hashes * _MIX) >> (np.uint64(64) - bits))
+            (rows << bits) | ((hashes * _MIX) >> (np.uint64(64) - bits))
             for rows, hashes in ngrams(codes, doc_of, self.ngram_range)
         ] or [np.zeros(0, np.uint64)])
         keys.sort()
@@ -241,10 +243,11 @@ class HashedNgrams(TransformerMixin, BaseEstimator):
         starts = np.flatnonzero(first)
         counts = np.diff(np.append(starts, len(keys))).astype(np.float64)
         keys = keys[starts]
-        rows = (keys >> bits).astype(np.int64)
+        # Both parts are far below 2**63, so viewing them as int64 is exact.
+        rows = (keys >> bits).view(np.int64)
         indptr = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=len(texts)), out=indptr[1:])
-        cols = (keys & ((np.uint64(1) << bits) - np.uint64(1))).astype(np.int64)
+        cols = (keys & ((np.uint64(1) << bits) - np.uint64(1))).view(np.int64)
         return sp.csr_matrix((counts, cols, indptr), shape=(len(texts), 1 << self.n_bits))
 
 
@@ -255,12 +258,14 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio, odd
 def _encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """All texts as one array of code points, separated (and bounded) by spaces.
 
-    Returns the code points and, for each position, the index of its text.
+    Returns the code points and, for each position, the index of its text
+    (both uint64, the type the hashing works in).
     """
     joined = " " + " ".join(texts) + " "
     codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
-    doc_of = np.concatenate([[0], np.repeat(np.arange(len(texts)), lengths + 1)])
+    doc_of = np.zeros(len(codes), dtype=np.uint64)
+    doc_of[1:] = np.repeat(np.arange(len(texts), dtype=np.uint64), lengths + 1)
     return codes.astype(np.uint64), doc_of
 
 
@@ -295,7 +300,7 @@ def _char_wb_ngrams(codes, doc_of, ngram_range):
 def _word_ngrams(codes, doc_of, ngram_range):
     """Like `_char_wb_ngrams`, for runs of word characters and consecutive runs in a text."""
     lo, hi = ngram_range
-    is_word = _word_table()[codes.astype(np.int64)]
+    is_word = _word_table()[codes]
     edges = np.diff(np.concatenate([[False], is_word, [False]]).astype(np.int8))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     if len(starts) == 0:

@@ -298,10 +298,16 @@ def make_status(status_id: int | str, tags: tuple[str, ...] = ("teachersoftiktok
                 domain: str = "replay.example", **fields: Any) -> dict:
     """A minimal but complete public Status, e.g. to `add_status` a new post in a test.
 
-    `created_at` follows the id (one second per id) so time and id order agree, as
-    they do on Mastodon. Any other Status field can be given as a keyword.
+    `created_at` follows the id so time and id order agree, as they do on Mastodon:
+    a snowflake id (as in the sample) carries its milliseconds since 1970 above
+    its low 16 bits; a small id counts seconds from 20 Nov 2021. Any other
+    Status field can be given as a keyword.
     """
-    created = datetime(2021, 11, 20, tzinfo=timezone.utc) + timedelta(seconds=int(status_id))
+    n = int(status_id)
+    if n >= 1 << 32:
+        created = datetime.fromtimestamp((n >> 16) / 1000, timezone.utc)
+    else:
+        created = datetime(2021, 11, 20, tzinfo=timezone.utc) + timedelta(seconds=n)
     links = " ".join(f'<a href="https://{domain}/tags/{t}" class="mention hashtag" rel="tag">'
                      f"#<span>{t}</span></a>" for t in tags)
     status = {

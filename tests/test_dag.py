@@ -1,0 +1,67 @@
+"""The hashtag_monitor DAG: it imports cleanly, has the expected shape, and a real
+Airflow run (dag.test()) carries sample posts from the replay server into DuckDB."""
+from __future__ import annotations
+
+import os
+
+import duckdb
+import pytest
+
+from tagwatch.replay import load_sample
+
+
+@pytest.fixture(scope="module")
+def airflow_db():
+    from airflow.utils import db
+
+    db.resetdb()
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+
+
+def test_dags_import_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert "hashtag_monitor" in dagbag.dag_ids
+
+
+def test_hashtag_monitor_shape(dagbag):
+    dag = dagbag.get_dag("hashtag_monitor")
+    tasks = {t.task_id: t for t in dag.tasks}
+    assert set(tasks) == {"plan_targets", "collect", "load", "score", "flagged_list"}
+    assert tasks["plan_targets"].downstream_task_ids == {"collect"}
+    assert tasks["collect"].downstream_task_ids == {"load"}
+    assert tasks["load"].downstream_task_ids == {"score", "flagged_list"}
+    assert tasks["score"].downstream_task_ids == {"flagged_list"}
+    assert tasks["load"].trigger_rule == "all_done"  # failed sources are still recorded
+    assert tasks["load"].pool == tasks["score"].pool == "tagwatch_warehouse"
+    assert dag.catchup is False and dag.max_active_runs == 1
+
+
+def test_a_real_airflow_run_collects_loads_and_scores(dagbag, settings, replay, monkeypatch):
+    for key, value in settings.to_env().items():
+        monkeypatch.setenv(key, value)
+    from warehouse import queries
+    from warehouse.db import session
+
+    with session(settings.db_path) as con:
+        queries.watchlist_add(con, "slapateacher", "banned")
+        queries.watchlist_add(con, "exposeyourteacher", "flagged")
+    dag = dagbag.get_dag("hashtag_monitor")
+    dag_run = dag.test(run_conf={"sources": [{"platform": "mastodon", "source": replay.url}]})
+    assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
+
+    sample = load_sample()
+    want = {s["uri"] for s in sample
+            if {t["name"] for t in s["tags"]} & {"slapateacher", "exposeyourteacher"}}
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        got = {r[0] for r in con.execute("SELECT post_id FROM posts").fetchall()}
+        scores = con.execute("SELECT count(*), sum(label::INT) FROM scores").fetchone()
+        runs = con.execute("SELECT tag, status FROM collection_runs ORDER BY tag").fetchall()
+    assert got == want
+    assert scores[0] == len(want) and scores[1] > 0
+    assert runs == [("exposeyourteacher", "ok"), ("slapateacher", "ok")]
