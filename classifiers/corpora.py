@@ -66,13 +66,13 @@ def convert_davidson(original: Path, out: Path) -> int:
         reader = csv.DictReader(src)
         missing = {"class", "tweet"} - set(reader.fieldnames or ())
         if missing:
-            raise CorpusError(f"{original}: missing column(s) {sorted(missing)}")
+            raise CorpusError(f"{original}: line 1: missing column(s) {sorted(missing)}")
         writer = csv.writer(dst, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
         writer.writerow(["text", "label"])
         for record in reader:
             if record["class"] not in ("0", "1", "2"):
                 raise CorpusError(
-                    f"{original}:{reader.line_num}: class {record['class']!r} is not 0, 1 or 2"
+                    f"{original}: line {reader.line_num}: class {record['class']!r} is not 0, 1 or 2"
                 )
             writer.writerow([record["tweet"], 0 if record["class"] == "2" else 1])
             rows += 1

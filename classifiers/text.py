@@ -1,8 +1,7 @@
 """Text handling shared by training and scoring: normalisation and n-gram features.
 
-Both halves live here so that a model can never be trained on one version of
-the text and scored on another: the pipeline calls `normalise_many` and
-`HashedNgrams`, and so does nothing else.
+Both live here, and the model pipeline is built from them (`normalise_many`,
+`HashedNgrams`), so training and scoring cannot see text prepared two ways.
 
 Normalisation folds away the cheap tricks used to dodge filters (leetspeak,
 look-alike letters, zero-width characters, accents) and the Twitter furniture
@@ -44,14 +43,18 @@ _ASCII_CONTROLS = str.maketrans(
 )
 
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+")
-# Every "@" with what follows it: a handle, the domain of an e-mail address, or
-# leetspeak ("b@d"); `_replace_at` tells them apart. Starting the pattern with
-# the literal "@" lets the regex engine skip to candidates quickly.
-_AT_RE = re.compile(r"@[\w-]+(?:\.[\w-]+)*(?:@[\w-]+(?:\.[\w-]+)+)?")
+# Every "@" with what follows it: a handle (also "@user@instance.social"), the
+# domain of an e-mail address, or leetspeak ("b@d"); `_replace_at` tells them
+# apart. Starting the pattern with the literal "@" lets the regex engine skip
+# to candidates quickly; taking chained "@" and "." parts whole keeps a
+# replacement from changing what the next "@" looks like.
+_AT_RE = re.compile(r"@[\w-]+(?:[.@][\w-]+)*")
 _EMOJI_RE = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]")
 _LOOKALIKE_RE = re.compile("[" + "".join(chr(c) for c in _LOOKALIKES) + "]")
+# Accents and overlays on Latin letters, and on the characters leetspeak turns
+# into letters, are dropped ("fück" -> "fuck"); other scripts keep their marks.
 _COMBINING_AFTER_LATIN_RE = re.compile(
-    "(?<=[a-z])[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+"
+    "(?<=[a-z0-9@$])[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+"
 )
 # A whole run of word-ish ASCII characters that holds a digit, "@" or "$".
 # Possessive quantifiers keep the scan linear.

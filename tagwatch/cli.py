@@ -325,18 +325,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    from classifiers.corpora import CorpusError
-    from classifiers.model import ModelIntegrityError, ModelNotFound
-
     try:
         return args.func(args)
-    except (UserError, WarehouseError, CorpusError, ModelNotFound, ModelIntegrityError,
-            ValueError, FileNotFoundError) as exc:
-        _err(f"tagwatch: error: {exc}")
-        return 1
     except KeyboardInterrupt:
         _err("tagwatch: interrupted")
         return 130
+    except Exception as exc:
+        if not _is_user_error(exc) or args.verbose:
+            raise
+        _err(f"tagwatch: error: {exc}")
+        return 1
+
+
+def _is_user_error(exc: Exception) -> bool:
+    """Errors whose message tells the user what to fix (no traceback needed)."""
+    # Imported here: scikit-learn takes seconds to import, and most commands never need it.
+    from classifiers.corpora import CorpusError
+    from classifiers.model import ModelIntegrityError
+
+    return isinstance(exc, (UserError, WarehouseError, CorpusError, ModelIntegrityError,
+                            ValueError, FileNotFoundError))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ DAG can point a run somewhere else by setting the environment first.
 | TAGWATCH_CORPORA_DIR     | (unset: no local corpora)    |
 | TAGWATCH_PSEUDONYM_KEY   | (unset: a random key is made once in $TAGWATCH_DATA_DIR/pseudonym.key) |
 | TAGWATCH_USER_AGENT      | tagwatch/<version> (+contact) |
+| TAGWATCH_HTTP_BACKOFF    | 1.0 (seconds; first wait between retries when no Retry-After) |
+| TAGWATCH_HTTP_RETRIES    | 5 |
 """
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ class Settings:
     cache_dir: Path
     corpora_dir: Path | None
     user_agent: str
+    http_backoff: float = 1.0
+    http_retries: int = 5
     _pseudonym_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
@@ -53,6 +57,8 @@ class Settings:
             cache_dir=Path(env.get("TAGWATCH_CACHE_DIR", data_dir / "cache")),
             corpora_dir=Path(corpora) if corpora else None,
             user_agent=env.get("TAGWATCH_USER_AGENT", DEFAULT_USER_AGENT),
+            http_backoff=_number(env, "TAGWATCH_HTTP_BACKOFF", 1.0, float),
+            http_retries=_number(env, "TAGWATCH_HTTP_RETRIES", 5, int),
             _pseudonym_key=key.encode() if key else None,
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -69,6 +75,8 @@ class Settings:
             "TAGWATCH_MODELS_DIR": str(self.models_dir.resolve()),
             "TAGWATCH_CACHE_DIR": str(self.cache_dir.resolve()),
             "TAGWATCH_USER_AGENT": self.user_agent,
+            "TAGWATCH_HTTP_BACKOFF": str(self.http_backoff),
+            "TAGWATCH_HTTP_RETRIES": str(self.http_retries),
         }
         if self.corpora_dir:
             env["TAGWATCH_CORPORA_DIR"] = str(self.corpora_dir.resolve())
@@ -100,3 +108,16 @@ class Settings:
             finally:
                 tmp.unlink()
         return path.read_text().strip().encode()
+
+
+def _number(env, name: str, default, kind):
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a {kind.__name__}") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative")
+    return value

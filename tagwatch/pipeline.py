@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from collectors import mastodon
+from collectors.http import PoliteClient
 from tagwatch.config import Settings
 from warehouse import queries
 from warehouse.db import session
@@ -67,12 +68,14 @@ def plan(settings: Settings, tags: list[str] | None = None,
 def collect(target: dict, run_id: str, settings: Settings) -> dict:
     """Collect one (source, tag) into staging. Never touches the warehouse."""
     collect_tag = COLLECTORS[target["platform"]]
-    manifest = collect_tag(
-        target["source"], target["tag"],
-        staging_dir=settings.staging_dir, run_id=safe_run_id(run_id),
-        pseudonym_key=settings.pseudonym_key, user_agent=settings.user_agent,
-        watermark=target.get("watermark"),
-    )
+    with PoliteClient(settings.user_agent, backoff_base=settings.http_backoff,
+                      max_retries=settings.http_retries) as client:
+        manifest = collect_tag(
+            target["source"], target["tag"],
+            staging_dir=settings.staging_dir, run_id=safe_run_id(run_id),
+            pseudonym_key=settings.pseudonym_key, user_agent=settings.user_agent,
+            watermark=target.get("watermark"), client=client,
+        )
     return asdict(manifest)
 
 

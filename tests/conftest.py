@@ -19,6 +19,7 @@ _DATA = tempfile.mkdtemp(prefix="tagwatch-data-")
 os.environ["TAGWATCH_DATA_DIR"] = _DATA
 os.environ.pop("TAGWATCH_DB", None)
 os.environ["TAGWATCH_PSEUDONYM_KEY"] = "test-key-not-secret"
+os.environ["TAGWATCH_HTTP_BACKOFF"] = "0.05"  # retries still happen, just without long waits
 
 
 @pytest.fixture
