@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import json
 import logging
 import sys
@@ -244,6 +245,10 @@ def cmd_demo(args) -> int:
 
 # --- wiring ----------------------------------------------------------------------------
 
+# Command groups that live in modules of their own; each has register(sub, common),
+# adding its subparsers with set_defaults(func=...). Add a module here to add commands.
+COMMAND_MODULES: tuple[str, ...] = ()
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", help="warehouse file (default: $TAGWATCH_DB or data/tagwatch.duckdb)")
@@ -317,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=["airflow", "inprocess"], default="airflow",
                    help="run the DAG with Airflow's dag.test() (default) or the same steps in-process")
     p.set_defaults(func=cmd_demo)
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub, common)
     return parser
 
 
