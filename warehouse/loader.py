@@ -118,7 +118,7 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path]) -
         if con.execute("SELECT count(*) FROM posts").fetchone()[0] == 0:
             _bulk_insert_into_empty(con, _rows("TRUE"))
         else:
-            con.execute(f"INSERT INTO posts {_rows('k.is_new')}")
+            con.execute(f"INSERT INTO posts {POST_COLUMNS} {_rows('k.is_new')}")
             _refresh_seen(con, _rows("NOT k.is_new"))
         report.new_posts = sum(new_by_file.values())
         for manifest, data_path, sha in todo:
@@ -136,6 +136,11 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path]) -
         con.execute("DROP VIEW staged")
         con.execute("DROP TABLE keep")
     return report
+
+
+POST_COLUMNS = """(platform, post_id, url, text, created_at, hashtags, author_key, lang,
+    reply_count, share_count, like_count, view_count, source, source_post_id,
+    first_seen_at, last_seen_at)"""
 
 
 def _rows(condition: str) -> str:
@@ -190,11 +195,11 @@ def _bulk_insert_into_empty(con: duckdb.DuckDBPyConnection, rows_sql: str) -> No
     ).fetchall() if r[0]]
     without_key, found = _PRIMARY_KEY.subn("", ddl)
     if found != 1:  # an unexpected definition: take the ordinary path
-        con.execute(f"INSERT INTO posts {rows_sql}")
+        con.execute(f"INSERT INTO posts {POST_COLUMNS} {rows_sql}")
         return
     con.execute("DROP TABLE posts")
     con.execute(without_key)
-    con.execute(f"INSERT INTO posts {rows_sql}")
+    con.execute(f"INSERT INTO posts {POST_COLUMNS} {rows_sql}")
     con.execute("ALTER TABLE posts ADD PRIMARY KEY (platform, post_id)")
     for sql in indexes:
         con.execute(sql)
@@ -204,7 +209,10 @@ def _record_run(con, manifest: Manifest, data_path: Path, sha: str, new: int, no
     """One collection_runs row per (run, source, tag); a re-run task adds its new posts."""
     con.execute(
         """
-        INSERT INTO collection_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+        INSERT INTO collection_runs (run_id, platform, source, tag, asked, pages, received, new,
+            duplicates, retries, watermark_before, watermark_after, status, error, started_at,
+            finished_at, loaded_at, staging_file, staging_sha256)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
                                             TRY_CAST(? AS TIMESTAMPTZ), TRY_CAST(? AS TIMESTAMPTZ),
                                             ?, ?, ?)
         ON CONFLICT (run_id, platform, source, tag) DO UPDATE SET
@@ -237,7 +245,8 @@ def _advance_watermark(con, manifest: Manifest, now) -> None:
     if row is not None and not _newer(manifest.watermark_after, row[0]):
         return
     con.execute(
-        "INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO watermarks (platform, source, tag, value, run_id, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
         [manifest.platform, manifest.source, manifest.tag, manifest.watermark_after,
          manifest.run_id, now],
     )

@@ -113,7 +113,7 @@ def write_scores(con, rows: list[tuple], model_version: str, threshold: float) -
     with transaction(con):
         con.execute(
             """
-            INSERT INTO scores
+            INSERT INTO scores (platform, post_id, model_version, score, label, scored_at)
             SELECT platform, post_id, ?, score, score >= ?, now() FROM scored
             ON CONFLICT DO NOTHING
             """,
