@@ -12,7 +12,7 @@ import logging
 import re
 from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup
 
@@ -69,21 +69,39 @@ def _collect_pages(client: PoliteClient, writer: StagingWriter, source: str, tag
     manifest = writer.manifest
     manifest.watermark_after = watermark
     url = f"{source}/api/v1/timelines/tag/{quote(tag, safe='')}"
-    params: dict[str, Any] = {"limit": PAGE_LIMIT}
-    if watermark is None:
-        rel = "next"   # newest first, walking back in time
-    else:
-        rel = "prev"   # from the watermark, walking forward in time
-        params["min_id"] = watermark
-    for statuses, more in _timeline_pages(client, url, params, rel):
-        manifest.pages += 1
+
+    def write(statuses: list[dict]) -> None:
         fresh = _newer_than(statuses, watermark)
         collected_at = utcnow().isoformat()
         writer.write_posts(status_to_post(s, source, key, collected_at) for s in fresh)
         manifest.watermark_after = _newest_id([manifest.watermark_after, *(s["id"] for s in fresh)])
-        if more and manifest.pages >= max_pages:
-            log.warning("%s #%s: stopped at max_pages=%d with more to fetch", source, tag, max_pages)
-            return True
+
+    if watermark is None:
+        walks = [("next", {"limit": PAGE_LIMIT}, None)]   # newest first, back in time
+    else:
+        walks = [("prev", {"limit": PAGE_LIMIT, "min_id": watermark}, None)]  # forward in time
+    first_page: list[dict] | None = None
+    while walks:
+        rel, params, stop_at = walks.pop(0)
+        for statuses, more in _timeline_pages(client, url, params, rel):
+            manifest.pages += 1
+            if first_page is None:
+                first_page = statuses
+            write(statuses)
+            reached = stop_at is not None and any(
+                id_order_key(s["id"]) <= id_order_key(stop_at) for s in statuses)
+            if more and not reached and manifest.pages >= max_pages:
+                log.warning("%s #%s: stopped at max_pages=%d with more to fetch", source, tag, max_pages)
+                return True
+            if reached:
+                break
+        if rel == "prev" and first_page and len(first_page) >= PAGE_LIMIT:
+            # A full first page: a server that reads min_id like since_id (the newest
+            # page rather than the one right after the watermark) would leave a gap
+            # below it. Walk back from that page's oldest post to the watermark; on a
+            # server that follows the documentation this costs one request.
+            oldest = min((s["id"] for s in first_page), key=id_order_key)
+            walks.append(("next", {"limit": PAGE_LIMIT, "max_id": oldest}, watermark))
     return False
 
 
@@ -91,8 +109,11 @@ def _timeline_pages(client: PoliteClient, url: str, params: dict[str, Any] | Non
                     rel: str) -> Iterator[tuple[list[dict], bool]]:
     """Yield (statuses, more) per page, following the Link header `rel`.
 
-    Ends on an empty page, a missing link, or a link already visited (a server
-    that points back to a page would otherwise keep us going forever).
+    A server that sends no Link header (or a relative one) still paginates: the
+    next request is built from the page's own ids (max_id = its oldest for
+    "next", min_id = its newest for "prev"), as the Link header would have.
+    Ends on an empty page or a request already made (a server that points back
+    to a page would otherwise keep us going forever).
     """
     visited: set[str] = set()
     while True:
@@ -101,16 +122,31 @@ def _timeline_pages(client: PoliteClient, url: str, params: dict[str, Any] | Non
             raise SourceError(f"GET {response.url} returned a JSON {type(statuses).__name__}, "
                               "not a list of statuses")
         visited.add(response.url)
-        if params is None:
-            visited.add(url)  # the link as given, in case requests re-encoded it
         link = response.links.get(rel, {}).get("url")
+        if link:
+            link = urljoin(response.url, link)
+        elif statuses:
+            ids = [s["id"] for s in statuses if isinstance(s, dict) and "id" in s]
+            if ids:
+                edge = (min if rel == "next" else max)(ids, key=id_order_key)
+                cursor = {"max_id" if rel == "next" else "min_id": edge}
+                link = _with_query(response.url, {"limit": PAGE_LIMIT, **cursor},
+                                   drop=("max_id", "min_id", "since_id"))
         if statuses and link in visited:
-            log.warning("%s: Link rel=%s points back to a visited page; stopping", response.url, rel)
+            log.warning("%s: the next page (rel=%s) was already fetched; stopping", response.url, rel)
         more = bool(statuses) and link is not None and link not in visited
         yield statuses, more
         if not more:
             return
         url, params = link, None
+
+
+def _with_query(url: str, params: dict[str, Any], drop: tuple[str, ...] = ()) -> str:
+    """`url` with `params` set in its query (and the `drop` parameters removed)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in drop and k not in params]
+    query += [(k, str(v)) for k, v in params.items()]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _newer_than(statuses: list[dict], watermark: str | None) -> list[dict]:

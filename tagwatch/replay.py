@@ -52,6 +52,8 @@ class Faults:
     retry_after: str = "1"        # Retry-After sent with 429 and 503 (seconds or an HTTP-date)
     overlap: int = 0              # repeat this many items of the previous page on the next one
     page_size_cap: int | None = None  # serve fewer items per page than the limit asks
+    no_link_header: bool = False  # omit Link headers (some servers and proxies drop them)
+    min_id_as_since_id: bool = False  # read min_id like since_id: the NEWEST page above it
 
 
 @dataclass
@@ -177,6 +179,8 @@ class MastodonReplayServer:
         tagged = [s for s in self._snapshot() if _has_tag(s, name)]
         limit = self._page_size(query.get("limit"))
         max_id, since_id, min_id = (_id_param(query, p) for p in ("max_id", "since_id", "min_id"))
+        if self.faults.min_id_as_since_id and min_id is not None:
+            since_id, min_id = min_id, None
         page = _paginate(tagged, limit, max_id, since_id, min_id)
         page = _with_overlap(page, tagged, self.faults.overlap, max_id, min_id)
         return _Reply(200, page, self._link_header(name, query, page))
@@ -188,7 +192,7 @@ class MastodonReplayServer:
 
     def _link_header(self, name: str, query: dict[str, str], page: list[dict]) -> dict[str, str]:
         """Link rel=next/prev as Mastodon builds them: absolute, only `limit` carried over."""
-        if not page:
+        if not page or self.faults.no_link_header:
             return {}
         base = f"{self.url}/api/v1/timelines/tag/{quote(name, safe='')}"
         kept = {"limit": query["limit"]} if "limit" in query else {}

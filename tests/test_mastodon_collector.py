@@ -125,8 +125,30 @@ def test_run_after_new_posts_appear_collects_exactly_those(servers, collect):
     assert ids(rows) == list(range(51, 141))
     assert second.watermark_after == "140"
     assert second.duplicates == 0
-    # Forward in time from the watermark, following rel="prev".
-    assert [q.get("min_id") for _, q in server.requests[-4:]] == ["50", "90", "130", "140"]
+    # Forward in time from the watermark, following rel="prev"; the first page was
+    # full, so one request back from its oldest post checks there is no gap.
+    assert [q.get("min_id") for _, q in server.requests[-5:-1]] == ["50", "90", "130", "140"]
+    assert server.requests[-1][1].get("max_id") == "51"
+
+
+def test_a_server_reading_min_id_like_since_id_leaves_no_gap(servers, collect):
+    server = servers(statuses(1, 50), Faults(min_id_as_since_id=True))
+    first, _ = collect(server)
+    for status in statuses(51, 140):
+        server.add_status(status)
+    second, rows = collect(server, watermark=first.watermark_after)
+    assert ids(rows) == list(range(51, 141))
+    assert second.watermark_after == "140"
+
+
+def test_pagination_without_link_headers_follows_the_ids(servers, collect):
+    server = servers(statuses(1, 130), Faults(no_link_header=True))
+    first, rows = collect(server)
+    assert ids(rows) == list(range(1, 131))
+    for status in statuses(131, 200):
+        server.add_status(status)
+    second, rows = collect(server, watermark=first.watermark_after)
+    assert ids(rows) == list(range(131, 201))
 
 
 def test_incremental_run_drops_what_is_not_newer_than_the_watermark(servers, collect):
