@@ -14,12 +14,15 @@ source problem into a manifest status; only a missing credential raises.
 """
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from collectors.staging import pseudonymise, utcnow
 
@@ -98,3 +101,41 @@ def as_dict(value: Any, what: str, where: str) -> dict:
     if not isinstance(value, dict):
         raise SourceError(f"{where} returned a JSON {type(value).__name__}, not {what}")
     return value
+
+
+@contextmanager
+def locked_state(path: Path) -> Iterator[dict]:
+    """A small JSON file read and written under an exclusive lock.
+
+    Collect tasks run as separate processes; a per-platform request count or a
+    cached session must be read-modify-written by one of them at a time. The
+    file is private (0600): it may hold a session token.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_suffix(path.suffix + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            state = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        except (OSError, ValueError):
+            state = {}  # a damaged state file is started afresh, never trusted
+        if not isinstance(state, dict):
+            state = {}
+        before = json.dumps(state, sort_keys=True)
+        yield state
+        if json.dumps(state, sort_keys=True) != before:
+            tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+            fh = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fh, "w", encoding="utf-8") as out:
+                json.dump(state, out)
+            os.replace(tmp, path)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def state_file(options: CollectOptions, name: str) -> Path:
+    """Where a collector keeps a piece of state (under TAGWATCH_DATA_DIR/state by default)."""
+    base = options.state_dir or Path(os.environ.get("TAGWATCH_DATA_DIR", "data")) / "state"
+    return Path(base) / name
