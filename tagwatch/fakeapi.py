@@ -108,6 +108,7 @@ class FakeAPIServer:
         with self.lock:
             self.requests.append(request)
             number = len(self.requests)
+        self.received(request)
         if self.latency:
             time.sleep(self.latency)
         reply = self._fault(number) or self.route(request)
@@ -130,6 +131,9 @@ class FakeAPIServer:
         if status in (429, 503):
             reply.headers["Retry-After"] = faults.retry_after
         return reply
+
+    def received(self, request: Request) -> None:
+        """Called for every request, faulty answers included (to count quota use)."""
 
     def error_reply(self, status: int, message: str) -> Reply:
         """An error in the platform's own shape (subclasses override)."""
