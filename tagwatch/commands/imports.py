@@ -48,8 +48,7 @@ def cmd_import(args) -> int:
         raise cli.UserError(f"no such file: {path}")
     run_id = stage_export(path, args.format, settings)
     report = pipeline.load(run_id, settings)
-    cli._out(f"imported {path.name}: {report['received']} item(s), {report['new_posts']} new post(s)"
-             + (" (already imported)" if report["skipped"] else ""))
+    cli._out(f"imported {path.name}: {report['received']} item(s), {report['new_posts']} new post(s)")
     if not args.no_score:
         cli.ensure_model(settings)
         scored = pipeline.score_new(settings)
