@@ -34,6 +34,13 @@ airflow-setup: $(STAMP)
 	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags $(BIN)/airflow db migrate
 	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
 	$(BIN)/airflow pools set tagwatch_warehouse 1 "the single DuckDB writer"
+	# One pool per platform: its slots bound parallel collect tasks, so rate limits hold.
+	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
+	$(BIN)/airflow pools set tagwatch_mastodon 4 "Mastodon collect tasks (300 requests / 5 min per instance)"
+	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
+	$(BIN)/airflow pools set tagwatch_bluesky 2 "Bluesky collect tasks (one shared session)"
+	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
+	$(BIN)/airflow pools set tagwatch_tiktok 1 "TikTok Research API collect tasks (daily request budget)"
 
 airflow: airflow-setup
 	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \

@@ -27,7 +27,14 @@ _TRANSIENT_ERRORS = (
 
 
 class SourceError(Exception):
-    """A source could not be read; the message says which URL and why."""
+    """A source could not be read; the message says which URL and why.
+
+    `status` is the HTTP status of a refused request (e.g. 401), else None.
+    """
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class PoliteClient:
@@ -54,22 +61,44 @@ class PoliteClient:
         self.session = session or requests.Session()
         self.session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
 
-    def get_json(self, url: str, params: dict[str, Any] | None = None) -> tuple[Any, requests.Response]:
+    def get_json(self, url: str, params: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> tuple[Any, requests.Response]:
         """GET `url` and return (parsed JSON body, response), retrying what may pass.
 
         The response is returned too because callers need its headers (Link).
         """
+        return self.request_json("GET", url, params=params, headers=headers)
+
+    def request_json(self, method: str, url: str, *, params: dict[str, Any] | None = None,
+                     json_body: Any = None, form: dict[str, Any] | None = None,
+                     headers: dict[str, str] | None = None,
+                     before_attempt: Callable[[], None] | None = None,
+                     refuse: Callable[[requests.Response], Exception | None] | None = None,
+                     ) -> tuple[Any, requests.Response]:
+        """Send one request (JSON or form body) and return (parsed JSON body, response).
+
+        `before_attempt` runs before every attempt, retries included (a request
+        budget counts each one: a 500 still uses quota). `refuse` may turn a
+        response into an exception raised at once instead of retried (e.g. a
+        daily quota that no wait within this run will lift).
+        """
         attempt = 0
         while True:
+            if before_attempt is not None:
+                before_attempt()
             try:
-                response = self.session.get(url, params=params, timeout=self.timeout)
+                response = self.session.request(method, url, params=params, json=json_body,
+                                                data=form, headers=headers, timeout=self.timeout)
             except _TRANSIENT_ERRORS as exc:
                 reason, wait = f"{_describe(exc)} ({exc})", self._backoff(attempt)
                 where = _with_params(url, params)
             except requests.RequestException as exc:  # bad URL, redirect loop...: retrying will not help
-                raise SourceError(f"GET {_with_params(url, params)} failed: {exc}") from exc
+                raise SourceError(f"{method} {_with_params(url, params)} failed: {exc}") from exc
             else:
                 where = response.url
+                refused = refuse(response) if refuse is not None else None
+                if refused is not None:
+                    raise refused
                 if response.ok:
                     try:
                         return response.json(), response
@@ -82,10 +111,11 @@ class PoliteClient:
                     asked = self._server_wait(response, where)
                     wait = self._backoff(attempt) if asked is None else asked
                 else:
-                    raise SourceError(f"GET {where} failed with HTTP {response.status_code} "
-                                      f"{response.reason}{_error_detail(response)}")
+                    raise SourceError(f"{method} {where} failed with HTTP {response.status_code} "
+                                      f"{response.reason}{_error_detail(response)}",
+                                      status=response.status_code)
             if attempt == self.max_retries:
-                raise SourceError(f"GET {where} gave up after {attempt + 1} attempts; last: {reason}")
+                raise SourceError(f"{method} {where} gave up after {attempt + 1} attempts; last: {reason}")
             attempt += 1
             self.retries += 1
             self.sleep(wait)
@@ -103,7 +133,7 @@ class PoliteClient:
             return None
         wait = parse_retry_after(response.headers.get("Retry-After"))
         if wait is not None and wait > self.max_retry_after:
-            raise SourceError(f"GET {where} answered HTTP {response.status_code} asking to wait "
+            raise SourceError(f"{response.request.method} {where} answered HTTP {response.status_code} asking to wait "
                               f"{wait:.0f} s, more than the {self.max_retry_after:.0f} s allowed")
         return wait
 
@@ -154,9 +184,17 @@ def _with_params(url: str, params: dict[str, Any] | None) -> str:
 
 
 def _error_detail(response: requests.Response) -> str:
-    """Mastodon-style `{"error": ...}` text, if the body has one, to make failures readable."""
+    """The error text of the body, if it has one, to make failures readable.
+
+    Mastodon sends `{"error": "text"}`, XRPC `{"error": name, "message": text}`,
+    TikTok `{"error": {"code": ..., "message": ...}}`.
+    """
     try:
-        detail = response.json().get("error")
+        body = response.json()
+        detail, message = body.get("error"), body.get("message")
     except (ValueError, AttributeError):
         return ""
-    return f": {detail}" if detail else ""
+    if isinstance(detail, dict):
+        detail, message = detail.get("code"), detail.get("message")
+    text = ": ".join(str(part) for part in (detail, message) if part)
+    return f": {text}" if text else ""

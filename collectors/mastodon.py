@@ -5,6 +5,15 @@ run starts at the watermark with ``min_id`` and walks forward in time
 (Link rel="prev"), so it only asks for what is new. Every page is written to
 staging as it arrives. Source problems end in a manifest with status "failed"
 rather than an exception, so one bad instance never stops the others.
+
+A failed run needs no checkpoint: the watermark only moves after a finished
+run, so the next run walks the same range again and the loader keeps each post
+once. After the timeline, the tag's daily use history (GET /api/v1/tags/:name)
+goes into the manifest for the trend view (table tag_history).
+
+An instance that wants a token for tag timelines gets one from
+TAGWATCH_MASTODON_TOKEN_<HOST> (host upper-cased, other characters as "_",
+e.g. TAGWATCH_MASTODON_TOKEN_MASTODON_SOCIAL); without it requests are anonymous.
 """
 from __future__ import annotations
 
@@ -16,8 +25,9 @@ from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsp
 
 from bs4 import BeautifulSoup
 
+from collectors.base import CollectOptions, author_fields, parse_since_date
 from collectors.http import PoliteClient, SourceError
-from collectors.staging import Manifest, StagingWriter, pseudonymise, utcnow
+from collectors.staging import Manifest, StagingWriter, parse_time, utcnow
 
 PLATFORM = "mastodon"
 PAGE_LIMIT = 40  # the API's maximum
@@ -32,25 +42,38 @@ _HASHTAG_IN_TEXT = re.compile(r"(?<![\w/)])#(\w*[^\W\d_]\w*)")
 
 def collect_tag(base_url: str, tag: str, *, staging_dir: Path | str, run_id: str,
                 pseudonym_key: bytes, user_agent: str, watermark: str | None = None,
-                max_pages: int = 10000, client: PoliteClient | None = None) -> Manifest:
+                since=None, checkpoint: dict | None = None, max_pages: int = 10000,
+                client: PoliteClient | None = None,
+                options: CollectOptions | None = None) -> Manifest:
     """Collect the statuses under `tag` on the instance at `base_url` into staging.
 
     `watermark` is the newest status id already loaded for this (instance, tag);
-    with it only newer statuses are fetched. Returns the manifest written.
+    with it only newer statuses are fetched. `since` (a date) backfills instead:
+    the walk goes back from the newest status to that date, whatever the
+    watermark. `checkpoint` is not needed here (see the module docstring).
+    Returns the manifest written.
     """
+    options = options or CollectOptions()
     source = normalise_base_url(base_url)
     tag = normalise_tag(tag)
+    floor = parse_since_date(since) if since is not None else None
+    if floor is not None:
+        watermark = None  # a backfill walks back from the newest post to the date
     own_client = client is None
     client = client or PoliteClient(user_agent)
+    headers = _auth_headers(source, options)
     retries_before = client.retries  # a shared client may have retried for other tasks
     asked = {"instance": source, "tag": tag, "limit": PAGE_LIMIT, "min_id": watermark,
              "max_pages": max_pages}
+    if floor is not None:
+        asked["since"] = floor.isoformat()
     try:
         with StagingWriter(staging_dir, run_id, PLATFORM, source, tag, asked=asked,
                            watermark_before=watermark) as writer:
             try:
                 capped = _collect_pages(client, writer, source, tag, watermark, max_pages,
-                                        pseudonym_key)
+                                        pseudonym_key, floor, headers, options)
+                writer.manifest.extra.update(_tag_history(client, source, tag, headers))
             except SourceError as exc:
                 status, error = "failed", str(exc)
             else:
@@ -63,18 +86,68 @@ def collect_tag(base_url: str, tag: str, *, staging_dir: Path | str, run_id: str
     return writer.manifest
 
 
+def _auth_headers(source: str, options: CollectOptions) -> dict[str, str] | None:
+    token = options.credentials.get(token_variable(source))
+    return {"Authorization": f"Bearer {token.strip()}"} if token and token.strip() else None
+
+
+def token_variable(source: str) -> str:
+    """The environment variable that holds the optional token for an instance."""
+    host = source.split("://", 1)[-1].split("/", 1)[0]
+    return "TAGWATCH_MASTODON_TOKEN_" + re.sub(r"[^A-Z0-9]+", "_", host.upper()).strip("_")
+
+
+def _tag_history(client: PoliteClient, source: str, tag: str,
+                 headers: dict[str, str] | None) -> dict:
+    """{"tag_history": [{day, uses, accounts}, ...]} from GET /api/v1/tags/:name.
+
+    An instance that does not know the tag (404) has no history; any other
+    failure is kept as `tag_history_error` rather than failing the collection,
+    whose posts are already staged.
+    """
+    url = f"{source}/api/v1/tags/{quote(tag, safe='')}"
+    try:
+        body, _ = client.get_json(url, headers=headers)
+    except SourceError as exc:
+        return {} if exc.status == 404 else {"tag_history_error": str(exc)}
+    history = []
+    for entry in (body.get("history") if isinstance(body, dict) else None) or []:
+        day = parse_time(_as_number(entry.get("day")))
+        if day is not None:
+            history.append({"day": day.date().isoformat(), "uses": _as_number(entry.get("uses")),
+                            "accounts": _as_number(entry.get("accounts"))})
+    return {"tag_history": history}
+
+
+def _as_number(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _collect_pages(client: PoliteClient, writer: StagingWriter, source: str, tag: str,
-                   watermark: str | None, max_pages: int, key: bytes) -> bool:
+                   watermark: str | None, max_pages: int, key: bytes, floor=None,
+                   headers: dict[str, str] | None = None,
+                   options: CollectOptions | None = None) -> bool:
     """Fetch and write pages until the timeline ends; True if `max_pages` stopped it early."""
     manifest = writer.manifest
     manifest.watermark_after = watermark
     url = f"{source}/api/v1/timelines/tag/{quote(tag, safe='')}"
+    store_handles = bool(options and options.store_handles)
 
-    def write(statuses: list[dict]) -> None:
+    def write(statuses: list[dict]) -> bool:
+        """Stage the new statuses of a page; True once the page reaches below the backfill floor."""
         fresh = _newer_than(statuses, watermark)
+        reached_floor = False
+        if floor is not None:
+            kept = [s for s in fresh if (parse_time(s.get("created_at")) or floor) >= floor]
+            reached_floor = len(kept) < len(fresh)
+            fresh = kept
         collected_at = utcnow().isoformat()
-        writer.write_posts(status_to_post(s, source, key, collected_at) for s in fresh)
+        writer.write_posts(status_to_post(s, source, key, collected_at, store_handles) for s in fresh)
         manifest.watermark_after = _newest_id([manifest.watermark_after, *(s["id"] for s in fresh)])
+        return reached_floor
 
     if watermark is None:
         walks = [("next", {"limit": PAGE_LIMIT}, None)]   # newest first, back in time
@@ -83,11 +156,12 @@ def _collect_pages(client: PoliteClient, writer: StagingWriter, source: str, tag
     first_page: list[dict] | None = None
     while walks:
         rel, params, stop_at = walks.pop(0)
-        for statuses, more in _timeline_pages(client, url, params, rel):
+        for statuses, more in _timeline_pages(client, url, params, rel, headers):
             manifest.pages += 1
             if first_page is None:
                 first_page = statuses
-            write(statuses)
+            if write(statuses) and rel == "next":
+                return False  # older than the backfill date from here on
             reached = stop_at is not None and any(
                 id_order_key(s["id"]) <= id_order_key(stop_at) for s in statuses)
             if more and not reached and manifest.pages >= max_pages:
@@ -106,7 +180,8 @@ def _collect_pages(client: PoliteClient, writer: StagingWriter, source: str, tag
 
 
 def _timeline_pages(client: PoliteClient, url: str, params: dict[str, Any] | None,
-                    rel: str) -> Iterator[tuple[list[dict], bool]]:
+                    rel: str, headers: dict[str, str] | None = None
+                    ) -> Iterator[tuple[list[dict], bool]]:
     """Yield (statuses, more) per page, following the Link header `rel`.
 
     A server that sends no Link header (or a relative one) still paginates: the
@@ -117,7 +192,7 @@ def _timeline_pages(client: PoliteClient, url: str, params: dict[str, Any] | Non
     """
     visited: set[str] = set()
     while True:
-        statuses, response = client.get_json(url, params)
+        statuses, response = client.get_json(url, params, headers=headers)
         if not isinstance(statuses, list):
             raise SourceError(f"GET {response.url} returned a JSON {type(statuses).__name__}, "
                               "not a list of statuses")
@@ -178,7 +253,8 @@ def _newest_id(ids: list[str | None]) -> str | None:
     return max(present, key=id_order_key) if present else None
 
 
-def status_to_post(status: dict[str, Any], source: str, key: bytes, collected_at: str) -> dict[str, Any]:
+def status_to_post(status: dict[str, Any], source: str, key: bytes, collected_at: str,
+                   store_handles: bool = False) -> dict[str, Any]:
     """One Mastodon Status as a staging post (see staging.POST_FIELDS).
 
     A reblog stands for the post it shares, so the reblogged status is stored.
@@ -195,7 +271,8 @@ def status_to_post(status: dict[str, Any], source: str, key: bytes, collected_at
         "text": text,
         "created_at": status.get("created_at"),
         "hashtags": _hashtags(status, text),
-        "author_key": pseudonymise(key, PLATFORM, author_ref(status["account"], source)),
+        **author_fields(key, PLATFORM, author_ref(status["account"], source),
+                        status["account"].get("acct"), store_handles),
         "lang": status.get("language"),
         "reply_count": status.get("replies_count"),
         "share_count": status.get("reblogs_count"),

@@ -40,6 +40,7 @@ POST_SCHEMA = pa.schema([
     ("created_at", _TS),              # given as datetime or ISO 8601 text
     ("hashtags", pa.list_(pa.string())),  # lower-cased tags without '#'
     ("author_key", pa.string()),      # keyed pseudonym, never the handle
+    ("author_handle", pa.string()),   # null unless the operator turned TAGWATCH_STORE_HANDLES on
     ("lang", pa.string()),
     ("reply_count", pa.int64()),      # platform counts where given, else null
     ("share_count", pa.int64()),
@@ -52,7 +53,10 @@ POST_SCHEMA = pa.schema([
 POST_FIELDS = tuple(POST_SCHEMA.names)
 ROW_GROUP_ROWS = 5000
 
-STATUSES = ("ok", "failed", "capped")
+# ok: everything asked for was fetched; failed: a source problem stopped it (see error);
+# capped: a page or result cap stopped it; quota: the daily request budget stopped it.
+# A failed or quota collection with a checkpoint continues from there next time.
+STATUSES = ("ok", "failed", "capped", "quota")
 
 
 def utcnow() -> datetime:
@@ -125,6 +129,11 @@ class Manifest:
     error: str | None = None
     watermark_before: str | None = None
     watermark_after: str | None = None  # proposed; the loader stores it only if status == 'ok'
+    requests: int = 0                   # HTTP requests sent, retries included
+    cap_hit: bool = False               # the source's result cap was reached (even if worked around)
+    quota_hit: bool = False             # the request budget or the platform's quota was reached
+    checkpoint: dict[str, Any] | None = None  # where an unfinished collection continues
+    extra: dict[str, Any] = field(default_factory=dict)  # side data for the loader (tag history)
     started_at: str = ""
     finished_at: str = ""
 
@@ -145,23 +154,58 @@ class StagingWriter:
     """
 
     def __init__(self, staging_dir: Path, run_id: str, platform: str, source: str, tag: str,
-                 asked: dict[str, Any] | None = None, watermark_before: str | None = None):
+                 asked: dict[str, Any] | None = None, watermark_before: str | None = None,
+                 resume: bool = False):
         self.dir = Path(staging_dir) / run_id
         self.dir.mkdir(parents=True, exist_ok=True)
         stem = file_stem(platform, source, tag)
         self.data_path = self.dir / f"{stem}.parquet"
         self.manifest_path = self.dir / f"{stem}.manifest.json"
-        # A retry replaces an earlier attempt of the same task.
+        previous = self._resumable(resume)
+        # A retry replaces an earlier attempt of the same task (carrying its posts over if resuming).
         self.manifest_path.unlink(missing_ok=True)
         self.manifest = Manifest(
             run_id=run_id, platform=platform, source=source, tag=tag,
             data_file=self.data_path.name, asked=dict(asked or {}),
             watermark_before=watermark_before, started_at=utcnow().isoformat(),
         )
-        self._writer = pq.ParquetWriter(self.data_path, POST_SCHEMA)
         self._buffer: list[dict[str, Any]] = []
         self._seen: set[str] = set()
         self.closed = False
+        # Where the earlier attempt of this task stopped, when this one continues it.
+        self.resumed_from: dict[str, Any] | None = None
+        if previous is None:
+            self._writer = pq.ParquetWriter(self.data_path, POST_SCHEMA)
+        else:
+            self._carry_over(previous)
+
+    def _resumable(self, resume: bool) -> Manifest | None:
+        """The earlier attempt's manifest, if it stopped at a checkpoint this attempt can continue."""
+        if not resume or not self.manifest_path.exists() or not self.data_path.exists():
+            return None
+        try:
+            previous = Manifest.read(self.manifest_path)
+        except (OSError, ValueError, TypeError):
+            return None
+        return previous if previous.checkpoint and previous.status in ("failed", "quota") else None
+
+    def _carry_over(self, previous: Manifest) -> None:
+        """Copy the earlier attempt's posts into this attempt's file, a row group at a time."""
+        earlier = self.data_path.with_suffix(".earlier.parquet")
+        os.replace(self.data_path, earlier)
+        self._writer = pq.ParquetWriter(self.data_path, POST_SCHEMA)
+        for batch in pq.ParquetFile(earlier).iter_batches(batch_size=ROW_GROUP_ROWS):
+            table = pa.Table.from_batches([batch]).select(POST_FIELDS).cast(POST_SCHEMA)
+            self._writer.write_table(table)
+            self._seen.update(table.column("post_id").to_pylist())
+        earlier.unlink()
+        m = self.manifest
+        m.pages, m.received, m.duplicates = previous.pages, previous.received, previous.duplicates
+        m.retries, m.requests = previous.retries, previous.requests
+        m.cap_hit, m.quota_hit = previous.cap_hit, previous.quota_hit
+        m.watermark_after = previous.watermark_after
+        m.extra = dict(previous.extra)
+        self.resumed_from = previous.checkpoint
 
     def write_posts(self, posts: Iterable[dict[str, Any]]) -> int:
         """Append posts; repeats of a post_id already written by this task are dropped."""
@@ -192,6 +236,8 @@ class StagingWriter:
     def close(self, status: str = "ok", error: str | None = None) -> Path:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
+        if status == "ok":
+            self.manifest.checkpoint = None  # nothing left to continue
         self._flush()
         self._writer.close()
         self.closed = True

@@ -3,6 +3,8 @@
 This file only wires tasks; the steps live in tagwatch.pipeline. Trigger with
 conf {"tags": [...], "sources": [{"platform": "mastodon", "source": URL}]} to
 narrow a run; by default it covers the whole watchlist and every enabled source.
+Each platform's collect tasks run in that platform's pool (tagwatch_<platform>,
+created by `make airflow-setup`), so its rate limits hold however many run.
 """
 from __future__ import annotations
 
@@ -13,10 +15,27 @@ import pendulum
 from airflow.sdk import dag, get_current_context, task
 
 from tagwatch import pipeline
+from tagwatch.airflow_env import platform_credentials
 from tagwatch.config import Settings
 
 # Loader and scorer write the DuckDB file, which takes one writer at a time.
 WAREHOUSE_POOL = "tagwatch_warehouse"
+PLATFORMS = tuple(sorted(pipeline.COLLECTORS))
+
+
+def collect_task(platform: str):
+    @task(task_id=f"collect_{platform}", pool=f"tagwatch_{platform}",
+          map_index_template="{{ collect_label }}", max_active_tis_per_dag=4)
+    def collect(target: dict, run_id=None) -> dict:
+        get_current_context()["collect_label"] = f"{target['source']} #{target['tag']}"
+        manifest = pipeline.collect(target, run_id, Settings.from_env(),
+                                    credentials=platform_credentials(platform))
+        if manifest["status"] == "failed":
+            # Staged and recorded all the same; failing makes Airflow retry (from the
+            # checkpoint) and show it.
+            raise pipeline.CollectionFailed(manifest["error"])
+        return {k: manifest[k] for k in ("source", "tag", "status", "received", "pages")}
+    return collect
 
 
 @dag(
@@ -36,14 +55,9 @@ def hashtag_monitor():
         return pipeline.plan(Settings.from_env(), tags=params.get("tags") or None,
                              targets=params.get("sources") or None)
 
-    @task(map_index_template="{{ collect_label }}", max_active_tis_per_dag=4)
-    def collect(target: dict, run_id=None) -> dict:
-        get_current_context()["collect_label"] = f"{target['source']} #{target['tag']}"
-        manifest = pipeline.collect(target, run_id, Settings.from_env())
-        if manifest["status"] == "failed":
-            # Staged and recorded all the same; failing makes Airflow retry and show it.
-            raise pipeline.CollectionFailed(manifest["error"])
-        return {k: manifest[k] for k in ("source", "tag", "status", "received", "pages")}
+    @task
+    def targets_of(planned: list[dict], platform: str) -> list[dict]:
+        return [t for t in planned if t["platform"] == platform]
 
     @task(trigger_rule="all_done", pool=WAREHOUSE_POOL)
     def load(run_id=None) -> dict:
@@ -60,9 +74,11 @@ def hashtag_monitor():
             raise pipeline.CollectionFailed("; ".join(loaded["failed"]))
         return result
 
-    collected = collect.expand(target=plan_targets())
+    planned = plan_targets()
     loaded = load()
-    collected >> loaded
+    for platform in PLATFORMS:
+        mine = targets_of.override(task_id=f"targets_{platform}")(planned, platform)
+        collect_task(platform).expand(target=mine) >> loaded
     flagged_list(score(loaded), loaded)
 
 

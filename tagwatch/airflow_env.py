@@ -37,3 +37,25 @@ def load_dag(dag_id: str):
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
     return bag.get_dag(dag_id)
+
+
+def platform_credentials(platform: str) -> dict[str, str]:
+    """Credentials for a platform from the Airflow Connection `tagwatch_<platform>`, over the
+    environment: login/password become the platform's two variables (Bluesky identifier and
+    app password; TikTok client key and secret). Without the Connection, the environment alone."""
+    from tagwatch.pipeline import REQUIRED_CREDENTIALS
+
+    credentials = dict(os.environ)
+    names = REQUIRED_CREDENTIALS.get(platform)
+    if not names:
+        return credentials
+    try:
+        from airflow.sdk import Connection
+
+        conn = Connection.get(f"tagwatch_{platform}")
+    except Exception:  # no such Connection (its type differs across Airflow versions)
+        return credentials
+    for name, value in zip(names, (conn.login, conn.password)):
+        if value:
+            credentials[name] = value
+    return credentials

@@ -91,8 +91,13 @@ def cmd_collect(args) -> int:
     tags = [queries.normalise_tag(t) for t in args.tag]
     if not args.no_score:
         ensure_model(settings)
+    if args.since is not None:
+        from collectors.base import parse_since_date
+
+        args.since = parse_since_date(args.since).isoformat()  # a bad date stops here, nothing written
     targets = [{"platform": args.platform, "source": args.base_url}]
-    summary = pipeline.run(settings, tags=tags, targets=targets, score=not args.no_score)
+    summary = pipeline.run(settings, tags=tags, targets=targets, score=not args.no_score,
+                           since=args.since)
     _print_run(summary, settings)
     return 1 if summary.failures else 0
 
@@ -134,6 +139,8 @@ def _print_run(summary: pipeline.RunSummary, settings: Settings) -> None:
         _out(f"flagged list: {summary.flagged['path']} ({summary.flagged['count']} post(s) first seen today)")
     for failure in summary.failures:
         _err(f"collection failed: {failure}")
+    for stopped in summary.stopped:
+        _err(f"collection stopped (continues next run): {stopped}")
 
 
 # --- the classifier --------------------------------------------------------------------
@@ -247,7 +254,7 @@ def cmd_demo(args) -> int:
 
 # Command groups that live in modules of their own; each has register(sub, common),
 # adding its subparsers with set_defaults(func=...). Add a module here to add commands.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("tagwatch.commands.imports",)
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -280,9 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sources)
 
     p = sub.add_parser("collect", parents=[common], help="collect tags from one source, load and score")
-    p.add_argument("--platform", required=True)
-    p.add_argument("--base-url", required=True, help="e.g. https://mastodon.social")
+    p.add_argument("--platform", required=True, help=", ".join(sorted(pipeline.COLLECTORS)))
+    p.add_argument("--base-url", required=True,
+                   help="e.g. https://mastodon.social, https://bsky.social, https://open.tiktokapis.com")
     p.add_argument("--tag", action="append", required=True, help="repeat for several tags")
+    p.add_argument("--since", metavar="DATE",
+                   help="backfill from this date (YYYY-MM-DD) instead of the last position")
     p.add_argument("--no-score", action="store_true", help="collect and load only")
     p.set_defaults(func=cmd_collect)
 

@@ -15,6 +15,11 @@ DAG can point a run somewhere else by setting the environment first.
 | TAGWATCH_USER_AGENT      | tagwatch/<version> (+contact) |
 | TAGWATCH_HTTP_BACKOFF    | 1.0 (seconds; first wait between retries when no Retry-After) |
 | TAGWATCH_HTTP_RETRIES    | 5 |
+| TAGWATCH_STATE_DIR       | $TAGWATCH_DATA_DIR/state (sessions, tokens, request budgets) |
+| TAGWATCH_STORE_HANDLES   | 0 (1: also store authors' raw handles; off by default) |
+| TAGWATCH_FIRST_RUN_DAYS  | 7 (how far back a source with no watermark starts) |
+| TAGWATCH_TIKTOK_DAILY_REQUESTS | 1000 (the Research API's daily request quota) |
+| TAGWATCH_TIKTOK_REGION   | (unset: all regions; e.g. GB) |
 """
 from __future__ import annotations
 
@@ -41,6 +46,11 @@ class Settings:
     user_agent: str
     http_backoff: float = 1.0
     http_retries: int = 5
+    state_dir: Path | None = None
+    store_handles: bool = False
+    first_run_days: int = 7
+    tiktok_daily_requests: int = 1000
+    tiktok_region: str | None = None
     _pseudonym_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
@@ -59,6 +69,11 @@ class Settings:
             user_agent=env.get("TAGWATCH_USER_AGENT", DEFAULT_USER_AGENT),
             http_backoff=_number(env, "TAGWATCH_HTTP_BACKOFF", 1.0, float),
             http_retries=_number(env, "TAGWATCH_HTTP_RETRIES", 5, int),
+            state_dir=Path(env.get("TAGWATCH_STATE_DIR", data_dir / "state")),
+            store_handles=_flag(env, "TAGWATCH_STORE_HANDLES"),
+            first_run_days=_number(env, "TAGWATCH_FIRST_RUN_DAYS", 7, int),
+            tiktok_daily_requests=_number(env, "TAGWATCH_TIKTOK_DAILY_REQUESTS", 1000, int),
+            tiktok_region=(env.get("TAGWATCH_TIKTOK_REGION") or "").strip().upper() or None,
             _pseudonym_key=key.encode() if key else None,
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -77,7 +92,13 @@ class Settings:
             "TAGWATCH_USER_AGENT": self.user_agent,
             "TAGWATCH_HTTP_BACKOFF": str(self.http_backoff),
             "TAGWATCH_HTTP_RETRIES": str(self.http_retries),
+            "TAGWATCH_STATE_DIR": str(Path(self.state_dir or self.data_dir / "state").resolve()),
+            "TAGWATCH_STORE_HANDLES": "1" if self.store_handles else "0",
+            "TAGWATCH_FIRST_RUN_DAYS": str(self.first_run_days),
+            "TAGWATCH_TIKTOK_DAILY_REQUESTS": str(self.tiktok_daily_requests),
         }
+        if self.tiktok_region:
+            env["TAGWATCH_TIKTOK_REGION"] = self.tiktok_region
         if self.corpora_dir:
             env["TAGWATCH_CORPORA_DIR"] = str(self.corpora_dir.resolve())
         return env
@@ -108,6 +129,13 @@ class Settings:
             finally:
                 tmp.unlink()
         return path.read_text().strip().encode()
+
+
+def _flag(env, name: str) -> bool:
+    raw = (env.get(name) or "0").strip().lower()
+    if raw not in ("0", "1", "true", "false", "yes", "no", "on", "off", ""):
+        raise ValueError(f"{name}={raw!r}: use 1 (on) or 0 (off)")
+    return raw in ("1", "true", "yes", "on")
 
 
 def _number(env, name: str, default, kind):

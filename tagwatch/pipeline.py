@@ -15,18 +15,30 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from collectors import mastodon
+import os
+from typing import Mapping
+
+from collectors import bluesky, mastodon, tiktok
+from collectors.base import CollectOptions, MissingCredential
 from collectors.http import PoliteClient
 from tagwatch.config import Settings
 from warehouse import queries
 from warehouse.db import session
-from warehouse.loader import load_staging, watermarks
+from warehouse.loader import checkpoints, load_staging, watermarks
 
 log = logging.getLogger(__name__)
 
-# A new platform is one module in collectors/ with a collect_tag() of this shape.
+# A new platform is one module in collectors/ with a collect_tag() of the shape
+# described in collectors.base.
 COLLECTORS = {
     mastodon.PLATFORM: mastodon.collect_tag,
+    bluesky.PLATFORM: bluesky.collect_tag,
+    tiktok.PLATFORM: tiktok.collect_tag,
+}
+# The credentials each platform cannot do without (Mastodon tokens are optional).
+REQUIRED_CREDENTIALS = {
+    bluesky.PLATFORM: (bluesky.IDENTIFIER_VAR, bluesky.PASSWORD_VAR),
+    tiktok.PLATFORM: (tiktok.KEY_VAR, tiktok.SECRET_VAR),
 }
 
 
@@ -51,6 +63,7 @@ def plan(settings: Settings, tags: list[str] | None = None,
     """
     with session(settings.db_path) as con:
         marks = watermarks(con)
+        resume = checkpoints(con)
         watched = [t["tag"] for t in queries.watchlist(con)]
         enabled = [(s["platform"], s["base_url"]) for s in queries.sources(con, enabled_only=True)]
     chosen_tags = [queries.normalise_tag(t) for t in tags] if tags else watched
@@ -59,14 +72,39 @@ def plan(settings: Settings, tags: list[str] | None = None,
     if unknown:
         raise ValueError(f"no collector for platform(s) {sorted(unknown)}; known: {sorted(COLLECTORS)}")
     return [
-        {"platform": p, "source": src, "tag": tag, "watermark": marks.get((p, src, tag))}
+        {"platform": p, "source": src, "tag": tag, "watermark": marks.get((p, src, tag)),
+         "checkpoint": resume.get((p, src, tag))}
         for p, src in chosen_sources
         for tag in dict.fromkeys(chosen_tags)
     ]
 
 
-def collect(target: dict, run_id: str, settings: Settings) -> dict:
-    """Collect one (source, tag) into staging. Never touches the warehouse."""
+def check_credentials(platforms, credentials: Mapping[str, str] | None = None) -> None:
+    """Refuse to start when a platform's credential is missing, naming every variable to set."""
+    credentials = os.environ if credentials is None else credentials
+    missing = [name for platform in dict.fromkeys(platforms)
+               for name in REQUIRED_CREDENTIALS.get(platform, ())
+               if not (credentials.get(name) or "").strip()]
+    if missing:
+        raise MissingCredential("missing credential(s): set " + ", ".join(missing)
+                                + " (environment variables, or the Airflow Connection per platform)")
+
+
+def collect_options(settings: Settings, credentials: Mapping[str, str] | None = None) -> CollectOptions:
+    return CollectOptions(
+        credentials=os.environ if credentials is None else credentials,
+        state_dir=settings.state_dir or settings.data_dir / "state",
+        store_handles=settings.store_handles, first_run_days=settings.first_run_days,
+        tiktok_daily_requests=settings.tiktok_daily_requests, tiktok_region=settings.tiktok_region,
+    )
+
+
+def collect(target: dict, run_id: str, settings: Settings,
+            credentials: Mapping[str, str] | None = None) -> dict:
+    """Collect one (source, tag) into staging. Never touches the warehouse.
+
+    `target` may carry `since` (a backfill date), a `watermark` and a `checkpoint`.
+    """
     collect_tag = COLLECTORS[target["platform"]]
     with PoliteClient(settings.user_agent, backoff_base=settings.http_backoff,
                       max_retries=settings.http_retries) as client:
@@ -74,7 +112,9 @@ def collect(target: dict, run_id: str, settings: Settings) -> dict:
             target["source"], target["tag"],
             staging_dir=settings.staging_dir, run_id=safe_run_id(run_id),
             pseudonym_key=settings.pseudonym_key, user_agent=settings.user_agent,
-            watermark=target.get("watermark"), client=client,
+            watermark=target.get("watermark"), since=target.get("since"),
+            checkpoint=target.get("checkpoint"), client=client,
+            options=collect_options(settings, credentials),
         )
     return asdict(manifest)
 
@@ -155,21 +195,29 @@ class RunSummary:
     score: dict = field(default_factory=dict)
     flagged: dict = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)   # quota reached: continues next run
 
 
 def run(settings: Settings, run_id: str | None = None, tags: list[str] | None = None,
-        targets: list[dict] | None = None, score: bool = True) -> RunSummary:
-    """All steps in this process, in the DAG's order (for cron users and tests)."""
+        targets: list[dict] | None = None, score: bool = True, since: str | None = None) -> RunSummary:
+    """All steps in this process, in the DAG's order (for cron users and tests).
+
+    `since` (a date) backfills every target from that date instead of its watermark.
+    """
     run_id = run_id or new_run_id()
     summary = RunSummary(run_id=run_id)
     planned = plan(settings, tags=tags, targets=targets)
+    check_credentials(t["platform"] for t in planned)
     summary.targets = len(planned)
     for target in planned:
+        if since is not None:
+            target["since"] = since
         manifest = collect(target, run_id, settings)
         if manifest["status"] == "failed":
             log.warning("collection failed: %s #%s: %s", target["source"], target["tag"], manifest["error"])
     summary.load = load(run_id, settings)
     summary.failures = summary.load["failed"]
+    summary.stopped = summary.load.get("stopped", [])
     if score:
         summary.score = score_new(settings)
         summary.flagged = flagged_list(settings)

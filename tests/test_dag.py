@@ -32,9 +32,15 @@ def test_dags_import_without_errors(dagbag):
 def test_hashtag_monitor_shape(dagbag):
     dag = dagbag.get_dag("hashtag_monitor")
     tasks = {t.task_id: t for t in dag.tasks}
-    assert set(tasks) == {"plan_targets", "collect", "load", "score", "flagged_list"}
-    assert tasks["plan_targets"].downstream_task_ids == {"collect"}
-    assert tasks["collect"].downstream_task_ids == {"load"}
+    platforms = ("bluesky", "mastodon", "tiktok")
+    picks = {f"targets_{p}" for p in platforms}
+    assert set(tasks) == {"plan_targets", "load", "score", "flagged_list"} | picks | {
+        f"collect_{p}" for p in platforms}
+    assert tasks["plan_targets"].downstream_task_ids == picks
+    for platform in platforms:
+        assert tasks[f"targets_{platform}"].downstream_task_ids == {f"collect_{platform}"}
+        assert tasks[f"collect_{platform}"].downstream_task_ids == {"load"}
+        assert tasks[f"collect_{platform}"].pool == f"tagwatch_{platform}"  # one pool per platform
     assert tasks["load"].downstream_task_ids == {"score", "flagged_list"}
     assert tasks["score"].downstream_task_ids == {"flagged_list"}
     assert tasks["load"].trigger_rule == "all_done"  # failed sources are still recorded

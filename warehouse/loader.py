@@ -28,6 +28,7 @@ class LoadReport:
     received: int = 0              # staging rows read
     new_posts: int = 0             # rows added to `posts`
     failed: list[str] = field(default_factory=list)   # "source tag: error" of failed collections
+    stopped: list[str] = field(default_factory=list)  # stopped by a quota; they continue next run
     per_task: list[dict] = field(default_factory=list)
 
 
@@ -92,6 +93,11 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path]) -
                 f"CREATE OR REPLACE TEMP VIEW staged AS SELECT * FROM read_parquet([{listing}], "
                 "filename = true, file_row_number = true, union_by_name = true)"
             )
+            columns = {r[0] for r in con.execute("DESCRIBE staged").fetchall()}
+            if "author_handle" not in columns:  # staged before the column existed
+                con.execute("CREATE OR REPLACE TEMP VIEW staged AS SELECT *, NULL::VARCHAR AS "
+                            f"author_handle FROM read_parquet([{listing}], filename = true, "
+                            "file_row_number = true, union_by_name = true)")
             report.received = con.execute("SELECT count(*) FROM staged").fetchone()[0]
         except duckdb.Error as exc:
             raise WarehouseError(f"a staging file could not be read: {exc}") from exc
@@ -125,6 +131,8 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path]) -
             new = new_by_file.get(str(data_path), 0)
             _record_run(con, manifest, data_path, sha, new, now)
             _advance_watermark(con, manifest, now)
+            _keep_checkpoint(con, manifest, now)
+            _store_tag_history(con, manifest, now)
             report.files += 1
             if manifest.status == "failed":
                 report.failed.append(f"{manifest.source} #{manifest.tag}: {manifest.error}")
@@ -133,13 +141,15 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path]) -
                 "status": manifest.status, "received": manifest.received, "new": new,
                 "error": manifest.error,
             })
+            if manifest.status == "quota":
+                report.stopped.append(f"{manifest.source} #{manifest.tag}: {manifest.error}")
         con.execute("DROP VIEW staged")
         con.execute("DROP TABLE keep")
     return report
 
 
-POST_COLUMNS = """(platform, post_id, url, text, created_at, hashtags, author_key, lang,
-    reply_count, share_count, like_count, view_count, source, source_post_id,
+POST_COLUMNS = """(platform, post_id, url, text, created_at, hashtags, author_key, author_handle,
+    lang, reply_count, share_count, like_count, view_count, source, source_post_id,
     first_seen_at, last_seen_at)"""
 
 
@@ -147,7 +157,7 @@ def _rows(condition: str) -> str:
     """The kept staging rows matching `condition` on `keep k`, shaped as `posts` rows."""
     return f"""
         SELECT s.platform, s.post_id, s.url, s.text, s.created_at, s.hashtags, s.author_key,
-               s.lang, s.reply_count, s.share_count, s.like_count, s.view_count, s.source,
+               s.author_handle, s.lang, s.reply_count, s.share_count, s.like_count, s.view_count, s.source,
                s.source_post_id, s.collected_at AS first_seen_at, s.collected_at AS last_seen_at
         FROM staged s SEMI JOIN (SELECT filename, file_row_number FROM keep k WHERE {condition})
             USING (filename, file_row_number)
@@ -205,16 +215,28 @@ def _bulk_insert_into_empty(con: duckdb.DuckDBPyConnection, rows_sql: str) -> No
         con.execute(sql)
 
 
+def _unexpected_zero(con, manifest: Manifest) -> bool:
+    """Nothing came back although the previous collection of this (source, tag) got posts."""
+    if manifest.received or manifest.status != "ok":
+        return False
+    row = con.execute(
+        "SELECT received FROM collection_runs WHERE platform = ? AND source = ? AND tag = ? "
+        "AND run_id <> ? ORDER BY loaded_at DESC LIMIT 1",
+        [manifest.platform, manifest.source, manifest.tag, manifest.run_id],
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def _record_run(con, manifest: Manifest, data_path: Path, sha: str, new: int, now) -> None:
     """One collection_runs row per (run, source, tag); a re-run task adds its new posts."""
     con.execute(
         """
         INSERT INTO collection_runs (run_id, platform, source, tag, asked, pages, received, new,
             duplicates, retries, watermark_before, watermark_after, status, error, started_at,
-            finished_at, loaded_at, staging_file, staging_sha256)
+            finished_at, loaded_at, staging_file, staging_sha256, requests, cap_hit, quota_hit,
+            unexpected_zero, checkpoint)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                                            TRY_CAST(? AS TIMESTAMPTZ), TRY_CAST(? AS TIMESTAMPTZ),
-                                            ?, ?, ?)
+                TRY_CAST(? AS TIMESTAMPTZ), TRY_CAST(? AS TIMESTAMPTZ), ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (run_id, platform, source, tag) DO UPDATE SET
             asked = excluded.asked, pages = excluded.pages, received = excluded.received,
             new = new + excluded.new, duplicates = excluded.duplicates,
@@ -222,7 +244,10 @@ def _record_run(con, manifest: Manifest, data_path: Path, sha: str, new: int, no
             watermark_after = excluded.watermark_after, status = excluded.status,
             error = excluded.error, started_at = excluded.started_at,
             finished_at = excluded.finished_at, loaded_at = excluded.loaded_at,
-            staging_file = excluded.staging_file, staging_sha256 = excluded.staging_sha256
+            staging_file = excluded.staging_file, staging_sha256 = excluded.staging_sha256,
+            requests = excluded.requests, cap_hit = excluded.cap_hit,
+            quota_hit = excluded.quota_hit, unexpected_zero = excluded.unexpected_zero,
+            checkpoint = excluded.checkpoint
         """,
         [
             manifest.run_id, manifest.platform, manifest.source, manifest.tag,
@@ -230,8 +255,44 @@ def _record_run(con, manifest: Manifest, data_path: Path, sha: str, new: int, no
             manifest.duplicates, manifest.retries, manifest.watermark_before,
             manifest.watermark_after, manifest.status, manifest.error,
             manifest.started_at or None, manifest.finished_at or None, now,
-            str(data_path), sha,
+            str(data_path), sha, manifest.requests, manifest.cap_hit, manifest.quota_hit,
+            _unexpected_zero(con, manifest),
+            json.dumps(manifest.checkpoint) if manifest.checkpoint else None,
         ],
+    )
+
+
+def _keep_checkpoint(con, manifest: Manifest, now) -> None:
+    """Remember where an unfinished collection continues; forget it once one finishes."""
+    key = [manifest.platform, manifest.source, manifest.tag]
+    if manifest.checkpoint:
+        con.execute(
+            "INSERT OR REPLACE INTO collection_checkpoints (platform, source, tag, checkpoint, "
+            "run_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [*key, json.dumps(manifest.checkpoint), manifest.run_id, now],
+        )
+    elif manifest.status == "ok":
+        con.execute("DELETE FROM collection_checkpoints WHERE platform = ? AND source = ? "
+                    "AND tag = ?", key)
+
+
+def _store_tag_history(con, manifest: Manifest, now) -> None:
+    """The per-day use counts a source reported for the tag (few rows: one per day)."""
+    history = manifest.extra.get("tag_history") or []
+    if not history:
+        return
+    import pyarrow as pa
+
+    rows = pa.table({  # noqa: F841 (read by the SQL below)
+        "day": [h["day"] for h in history],
+        "uses": [h.get("uses") for h in history],
+        "accounts": [h.get("accounts") for h in history],
+    })
+    con.execute(
+        "INSERT OR REPLACE INTO tag_history (platform, source, tag, day, uses, accounts, "
+        "fetched_at) SELECT ?, ?, ?, TRY_CAST(day AS DATE), uses, accounts, ? FROM rows "
+        "WHERE TRY_CAST(day AS DATE) IS NOT NULL",
+        [manifest.platform, manifest.source, manifest.tag, now],
     )
 
 
@@ -256,6 +317,15 @@ def load_staging(con: duckdb.DuckDBPyConnection, staging_dir: Path,
                  run_id: str | None = None) -> LoadReport:
     """Load every finished staging task under `staging_dir` (or only one run's)."""
     return load_manifests(con, find_manifests(staging_dir, run_id))
+
+
+def checkpoints(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], dict]:
+    """Where each unfinished (platform, source, tag) collection continues."""
+    return {
+        (r[0], r[1], r[2]): json.loads(r[3])
+        for r in con.execute(
+            "SELECT platform, source, tag, checkpoint FROM collection_checkpoints").fetchall()
+    }
 
 
 def watermarks(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], str]:

@@ -1,0 +1,141 @@
+"""What every collector shares: its options, credentials, author fields, the time window.
+
+Every platform module in collectors/ has a `collect_tag` of one shape:
+
+    collect_tag(source, tag, *, staging_dir, run_id, pseudonym_key, user_agent,
+                watermark=None, since=None, checkpoint=None, client=None,
+                options=None) -> Manifest
+
+`watermark` is the position the loader stored after the last finished collection,
+`since` a backfill start chosen by the operator (it overrides the watermark),
+`checkpoint` where an unfinished collection stopped (the loader keeps it), and
+`options` the settings below. A collector writes staging only and turns every
+source problem into a manifest status; only a missing credential raises.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from collectors.staging import pseudonymise, utcnow
+
+
+class MissingCredential(ValueError):
+    """A credential the platform needs is not configured; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    """Settings a collector may need beyond where to write (see tagwatch.config.Settings)."""
+
+    # Where credentials are looked up: the environment, or an Airflow Connection mapped to
+    # the same variable names (tagwatch.airflow_env.platform_credentials).
+    credentials: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    state_dir: Path | None = None       # per-source state outside the warehouse (request budgets)
+    store_handles: bool = False         # TAGWATCH_STORE_HANDLES: keep raw handles (default off)
+    first_run_days: int = 7             # how far back a source with no watermark starts
+    tiktok_daily_requests: int = 1000   # the Research API's daily request quota
+    tiktok_region: str | None = None    # e.g. "GB": only videos from that region
+    tiktok_comments: bool = True        # also fetch comments of videos whose text looks abusive
+    clock: Callable[[], datetime] = utcnow
+
+
+def require(credentials: Mapping[str, str], name: str, platform: str) -> str:
+    """The value of a credential, or a clear error naming the variable to set."""
+    value = (credentials.get(name) or "").strip()
+    if not value:
+        raise MissingCredential(
+            f"{platform} needs the credential {name}: set the environment variable {name} "
+            f"(or the Airflow Connection tagwatch_{platform})")
+    return value
+
+
+def author_fields(key: bytes, platform: str, ref: str, handle: str | None,
+                  store_handles: bool) -> dict[str, str | None]:
+    """author_key (always a keyed pseudonym) and author_handle (only if the operator asked)."""
+    return {"author_key": pseudonymise(key, platform, ref) if ref else None,
+            "author_handle": handle if store_handles else None}
+
+
+def start_of_collection(since: datetime | str | None, watermark_time: datetime | None,
+                        options: CollectOptions, overlap: timedelta) -> datetime:
+    """Where a time-based collection starts: --since, else the watermark minus an overlap
+    (late-indexed posts are caught; repeats are dropped by URI/id), else first_run_days back."""
+    if since is not None:
+        return parse_since_date(since)
+    if watermark_time is not None:
+        return watermark_time - overlap
+    return options.clock() - timedelta(days=options.first_run_days)
+
+
+def parse_since_date(value: datetime | str) -> datetime:
+    """'2026-01-31', '20260131' or an ISO datetime -> an aware UTC datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    text = str(value).strip()
+    if re.fullmatch(r"\d{8}", text):
+        text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"cannot read the date {value!r}: use YYYY-MM-DD") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def iso_z(moment: datetime) -> str:
+    """A UTC timestamp in one fixed format, so that text order is time order (watermarks)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def as_dict(value: Any, what: str, where: str) -> dict:
+    """A JSON object from a response, or a SourceError saying what came instead."""
+    from collectors.http import SourceError
+
+    if not isinstance(value, dict):
+        raise SourceError(f"{where} returned a JSON {type(value).__name__}, not {what}")
+    return value
+
+
+@contextmanager
+def locked_state(path: Path) -> Iterator[dict]:
+    """A small JSON file read and written under an exclusive lock.
+
+    Collect tasks run as separate processes; a per-platform request count or a
+    cached session must be read-modify-written by one of them at a time. The
+    file is private (0600): it may hold a session token.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_suffix(path.suffix + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            state = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        except (OSError, ValueError):
+            state = {}  # a damaged state file is started afresh, never trusted
+        if not isinstance(state, dict):
+            state = {}
+        before = json.dumps(state, sort_keys=True)
+        yield state
+        if json.dumps(state, sort_keys=True) != before:
+            tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+            fh = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fh, "w", encoding="utf-8") as out:
+                json.dump(state, out)
+            os.replace(tmp, path)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def state_file(options: CollectOptions, name: str) -> Path:
+    """Where a collector keeps a piece of state (under TAGWATCH_DATA_DIR/state by default)."""
+    base = options.state_dir or Path(os.environ.get("TAGWATCH_DATA_DIR", "data")) / "state"
+    return Path(base) / name

@@ -1,0 +1,328 @@
+"""TikTok Research API collector: videos under one hashtag -> staging.
+
+* Client-credentials token (POST /v2/oauth/token/), cached in a private state
+  file and shared by every task; renewed TOKEN_MARGIN before its 2 hours run out,
+  and once more if the API calls it invalid.
+* Video query by `hashtag_name` (optionally also `region_code`, e.g. GB) with
+  the documented body; a date range longer than 30 days is split into windows of
+  at most 30 days; max_count 100; `cursor` + `search_id` pagination.
+* Both `video_description` and `voice_to_text` are asked for and end up in the
+  post text (much abuse is spoken, not written), so both are scored.
+* A daily request budget (TAGWATCH_TIKTOK_DAILY_REQUESTS, default 1000, reset at
+  00:00 UTC) counted per attempt in a state file shared by all tasks and never
+  exceeded: when it runs out, or the API answers daily_quota_limit_exceeded, the
+  collection stops with status "quota" and a checkpoint (window, search_id,
+  cursor) from which the next run continues. A failure leaves the same checkpoint.
+* Incremental: the watermark is the last day fully collected; the next run asks
+  again from that day (videos appear in the API with a delay) up to today.
+
+Credentials: TAGWATCH_TIKTOK_CLIENT_KEY and TAGWATCH_TIKTOK_CLIENT_SECRET.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from collectors.base import (CollectOptions, author_fields, locked_state, parse_since_date,
+                             require, state_file)
+from collectors.http import PoliteClient, SourceError
+from collectors.staging import Manifest, StagingWriter, utcnow
+
+PLATFORM = "tiktok"
+DEFAULT_BASE_URL = "https://open.tiktokapis.com"
+MAX_COUNT = 100
+WINDOW_DAYS = 30                      # start_date and end_date at most 30 days apart
+TOKEN_MARGIN = timedelta(minutes=5)   # renew the token this long before it expires
+SPOKEN_PREFIX = "[spoken] "
+VIDEO_FIELDS = ("id,video_description,voice_to_text,create_time,region_code,share_count,"
+                "view_count,like_count,comment_count,hashtag_names,username")
+COMMENT_FIELDS = "id,video_id,text,like_count,reply_count,parent_comment_id,create_time"
+KEY_VAR = "TAGWATCH_TIKTOK_CLIENT_KEY"
+SECRET_VAR = "TAGWATCH_TIKTOK_CLIENT_SECRET"
+
+log = logging.getLogger(__name__)
+
+
+class QuotaReached(SourceError):
+    """The daily request budget (ours or TikTok's) is used up until 00:00 UTC."""
+
+
+def collect_tag(base_url: str, tag: str, *, staging_dir: Path | str, run_id: str,
+                pseudonym_key: bytes, user_agent: str, watermark: str | None = None,
+                since=None, checkpoint: dict | None = None, client: PoliteClient | None = None,
+                options: CollectOptions | None = None) -> Manifest:
+    """Collect the videos tagged `tag` into staging, window by window."""
+    options = options or CollectOptions()
+    api = _Api(base_url, options, client or PoliteClient(user_agent), own_client=client is None)
+    tag = tag.strip().lstrip("#").lower()
+    if not tag:
+        raise ValueError("not a hashtag: empty tag")
+    today = options.clock().astimezone(timezone.utc).date()
+    start = _first_day(since, watermark, options, today)
+    asked = {"api": api.source, "hashtag_name": tag, "region_code": options.tiktok_region,
+             "start_date": _ymd(start), "end_date": _ymd(today), "max_count": MAX_COUNT,
+             "fields": VIDEO_FIELDS, "daily_budget": options.tiktok_daily_requests}
+    try:
+        with StagingWriter(staging_dir, run_id, PLATFORM, api.source, tag, asked=asked,
+                           watermark_before=watermark, resume=True) as writer:
+            api.manifest = writer.manifest
+            resume = writer.resumed_from or (checkpoint if since is None else None)
+            position = _Position.start(start, today) if not resume else _Position.resume(resume)
+            if resume:
+                writer.manifest.asked["resumed_from"] = resume
+            retries_before = api.client.retries
+            try:
+                _walk(api, writer, tag, position, pseudonym_key, options)
+            except QuotaReached as exc:
+                status, error = "quota", f"quota reached: {exc}"
+                writer.manifest.quota_hit = True
+                writer.manifest.checkpoint = position.as_checkpoint()
+            except SourceError as exc:
+                status, error = "failed", str(exc)
+                writer.manifest.checkpoint = position.as_checkpoint()
+            else:
+                status, error = "ok", None
+                writer.manifest.watermark_after = _ymd(position.end)
+            writer.manifest.retries += api.client.retries - retries_before
+            writer.close(status, error)
+    finally:
+        api.close()
+    return writer.manifest
+
+
+def _first_day(since, watermark: str | None, options: CollectOptions, today: date) -> date:
+    if since is not None:
+        return parse_since_date(since).date()
+    if watermark:
+        return min(parse_since_date(watermark).date(), today)  # the last day again: late videos
+    return today - timedelta(days=options.first_run_days)
+
+
+class _Position:
+    """Where the walk is: the current window and, inside it, search_id and cursor."""
+
+    def __init__(self, window_start: date, end: date, search_id: str | None = None,
+                 cursor: int | None = None):
+        self.window_start, self.end = window_start, end
+        self.search_id, self.cursor = search_id, cursor
+
+    @classmethod
+    def start(cls, start: date, end: date) -> "_Position":
+        return cls(start, end)
+
+    @classmethod
+    def resume(cls, checkpoint: dict) -> "_Position":
+        return cls(parse_since_date(checkpoint["window_start"]).date(),
+                   parse_since_date(checkpoint["end_date"]).date(),
+                   checkpoint.get("search_id"), checkpoint.get("cursor"))
+
+    @property
+    def window_end(self) -> date:
+        return min(self.end, self.window_start + timedelta(days=WINDOW_DAYS - 1))
+
+    def as_checkpoint(self) -> dict:
+        return {"window_start": _ymd(self.window_start), "end_date": _ymd(self.end),
+                "search_id": self.search_id, "cursor": self.cursor}
+
+
+def _walk(api: "_Api", writer: StagingWriter, tag: str, position: _Position, key: bytes,
+          options: CollectOptions) -> None:
+    manifest = writer.manifest
+    while position.window_start <= position.end:
+        body = {"query": {"and": _conditions(tag, options.tiktok_region)},
+                "start_date": _ymd(position.window_start), "end_date": _ymd(position.window_end),
+                "max_count": MAX_COUNT, "is_random": False}
+        windows = manifest.extra.setdefault("windows", [])
+        if [body["start_date"], body["end_date"]] not in windows:
+            windows.append([body["start_date"], body["end_date"]])
+        while True:
+            if position.search_id:
+                body["search_id"], body["cursor"] = position.search_id, position.cursor or 0
+            data = api.research("video/query/", VIDEO_FIELDS, body)
+            videos = data.get("videos") or []
+            if not isinstance(videos, list):
+                raise SourceError(f"the video query for #{tag} answered without a list of videos")
+            manifest.pages += 1
+            collected_at = utcnow().isoformat()
+            writer.write_posts(video_to_post(v, api.source, key, collected_at, options.store_handles)
+                               for v in videos if isinstance(v, dict) and v.get("id") is not None)
+            if not data.get("has_more") or not videos:
+                break
+            # Continue this query from here (also after a failure: the checkpoint keeps both).
+            position.search_id, position.cursor = data.get("search_id"), data.get("cursor")
+            if position.search_id is None or position.cursor is None:
+                raise SourceError(f"the video query for #{tag} says has_more but gives no "
+                                  "search_id/cursor to continue with")
+        position.window_start = position.window_end + timedelta(days=1)
+        position.search_id = position.cursor = None
+
+
+def _conditions(tag: str, region: str | None) -> list[dict]:
+    conditions = [{"operation": "IN", "field_name": "hashtag_name", "field_values": [tag]}]
+    if region:
+        conditions.append({"operation": "IN", "field_name": "region_code",
+                           "field_values": [region.upper()]})
+    return conditions
+
+
+class _Api:
+    """Research API requests with the shared token and the shared daily budget."""
+
+    def __init__(self, base_url: str | None, options: CollectOptions, client: PoliteClient,
+                 own_client: bool):
+        self.client_key = require(options.credentials, KEY_VAR, PLATFORM)
+        self.client_secret = require(options.credentials, SECRET_VAR, PLATFORM)
+        self.source = (base_url or DEFAULT_BASE_URL).strip().rstrip("/")
+        self.options, self.client, self.own_client = options, client, own_client
+        ident = hashlib.sha256(f"{self.source}\x00{self.client_key}".encode()).hexdigest()[:16]
+        self.token_path = state_file(options, f"tiktok-token-{ident}.json")
+        self.budget_path = state_file(options, f"tiktok-budget-{ident}.json")
+        self.manifest: Manifest | None = None
+        self._token: str | None = None
+
+    def close(self) -> None:
+        if self.own_client:
+            self.client.close()
+
+    # -- token -------------------------------------------------------------------
+
+    def token(self, refused: str | None = None) -> str:
+        """A valid access token: the cached one unless it is near expiry or was refused."""
+        now = self.options.clock()
+        with locked_state(self.token_path) as state:
+            expires = state.get("expires_at")
+            usable = (state.get("access_token") and state["access_token"] != refused and expires
+                      and datetime.fromisoformat(expires) - TOKEN_MARGIN > now)
+            if not usable:
+                body, _ = self.client.request_json(
+                    "POST", f"{self.source}/v2/oauth/token/",
+                    form={"client_key": self.client_key, "client_secret": self.client_secret,
+                          "grant_type": "client_credentials"},
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                    refuse=_refuse_credentials)
+                if not isinstance(body, dict) or not body.get("access_token"):
+                    raise SourceError(f"the TikTok token answer carries no access_token: {body!r:.200}")
+                state["access_token"] = body["access_token"]
+                state["expires_at"] = (now + timedelta(seconds=int(body.get("expires_in") or 7200))
+                                       ).isoformat()
+            self._token = state["access_token"]
+        return self._token
+
+    # -- budget ------------------------------------------------------------------
+
+    def _spend_one(self) -> None:
+        """Count one request against today's budget, or stop if none is left."""
+        today = _ymd(self.options.clock().astimezone(timezone.utc).date())
+        limit = self.options.tiktok_daily_requests
+        with locked_state(self.budget_path) as state:
+            if state.get("day") != today:
+                state.clear()
+                state.update(day=today, used=0)
+            if state["used"] >= limit:
+                raise QuotaReached(f"the daily budget of {limit} TikTok requests for {today} "
+                                   f"(UTC) is used up; continuing next run")
+            state["used"] += 1
+        if self.manifest is not None:
+            self.manifest.requests += 1
+
+    def _exhaust(self) -> None:
+        today = _ymd(self.options.clock().astimezone(timezone.utc).date())
+        with locked_state(self.budget_path) as state:
+            state.update(day=today, used=max(state.get("used", 0) if state.get("day") == today else 0,
+                                             self.options.tiktok_daily_requests))
+
+    def used_today(self) -> int:
+        with locked_state(self.budget_path) as state:
+            today = _ymd(self.options.clock().astimezone(timezone.utc).date())
+            return state.get("used", 0) if state.get("day") == today else 0
+
+    # -- requests ----------------------------------------------------------------
+
+    def research(self, endpoint: str, fields: str, body: dict) -> dict:
+        url = f"{self.source}/v2/research/{endpoint}"
+        refused = None
+        for attempt in (1, 2):
+            token = self.token(refused)
+            try:
+                answer, response = self.client.request_json(
+                    "POST", url, params={"fields": fields}, json_body=body,
+                    headers={"Authorization": f"Bearer {token}"},
+                    before_attempt=self._spend_one, refuse=self._refuse)
+            except SourceError as exc:
+                if attempt == 1 and exc.status == 401:
+                    refused = token  # expired or revoked early: one new token, one more try
+                    continue
+                raise
+            if not isinstance(answer, dict) or not isinstance(answer.get("data"), dict):
+                raise SourceError(f"POST {response.url} answered without a data object")
+            error = answer.get("error") or {}
+            if isinstance(error, dict) and error.get("code") not in (None, "ok"):
+                raise SourceError(f"POST {response.url} answered error {error.get('code')}: "
+                                  f"{error.get('message')}")
+            return answer["data"]
+        raise AssertionError("unreachable")
+
+    def _refuse(self, response: requests.Response) -> Exception | None:
+        if response.status_code != 429:
+            return None
+        try:
+            code = (response.json().get("error") or {}).get("code")
+        except (ValueError, AttributeError):
+            return None
+        if code == "daily_quota_limit_exceeded":
+            self._exhaust()
+            return QuotaReached("TikTok answered daily_quota_limit_exceeded; continuing next run")
+        return None
+
+
+def _refuse_credentials(response: requests.Response) -> Exception | None:
+    if response.status_code in (400, 401):
+        return SourceError(f"TikTok refused the client credentials ({KEY_VAR}/{SECRET_VAR}): "
+                           f"HTTP {response.status_code} {response.text[:200]}",
+                           status=response.status_code)
+    return None
+
+
+def _ymd(day: date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+def video_text(video: dict) -> str:
+    """Caption and speech together, so both are scored."""
+    parts = [str(video.get("video_description") or "").strip()]
+    spoken = str(video.get("voice_to_text") or "").strip()
+    if spoken:
+        parts.append(SPOKEN_PREFIX + spoken)
+    return "\n\n".join(p for p in parts if p)
+
+
+def video_to_post(video: dict, source: str, key: bytes, collected_at: str,
+                  store_handles: bool = False) -> dict[str, Any]:
+    """A Research API video as a staging post (the same post_id as an imported export item)."""
+    video_id = str(video["id"])
+    username = video.get("username")
+    tags = [str(t).lower() for t in video.get("hashtag_names") or []]
+    created = video.get("create_time")
+    return {
+        "platform": PLATFORM,
+        "post_id": video_id,
+        "url": f"https://www.tiktok.com/@{username}/video/{video_id}" if username
+        else f"https://www.tiktok.com/video/{video_id}",
+        "text": video_text(video),
+        "created_at": datetime.fromtimestamp(int(created), timezone.utc) if created else None,
+        "hashtags": list(dict.fromkeys(tags)),
+        **author_fields(key, PLATFORM, username or "", username, store_handles),
+        "lang": None,
+        "reply_count": video.get("comment_count"),
+        "share_count": video.get("share_count"),
+        "like_count": video.get("like_count"),
+        "view_count": video.get("view_count"),
+        "source": source,
+        "source_post_id": video_id,
+        "collected_at": collected_at,
+    }

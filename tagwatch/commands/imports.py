@@ -1,0 +1,141 @@
+"""`tagwatch import --format zeeschuimer|4cat FILE.ndjson`: captured TikTok items -> staging -> loader.
+
+Zeeschuimer (the browser extension) and 4CAT export TikTok's own item structure
+as NDJSON, one item per line: Zeeschuimer wraps each item as {"data": item, ...},
+4CAT writes the item itself (both layouts are accepted for either format). An
+item becomes the same post (platform "tiktok", post_id = the video id) as the
+Research API collector makes, so an export and the API never double a video.
+
+The whole file is read and checked before the warehouse is touched: a broken
+line stops the import with its line number and leaves the warehouse as it was.
+Importing the same file again adds nothing (same staging run, same checksum).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from collectors.base import author_fields
+from collectors.staging import StagingWriter, utcnow
+from collectors.tiktok import PLATFORM
+
+FORMATS = ("zeeschuimer", "4cat")
+BATCH = 1000
+
+
+class ImportFileError(ValueError):
+    """The export file cannot be imported; the message names the file and line."""
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("import", parents=[common],
+                       help="load a TikTok export (Zeeschuimer or 4CAT NDJSON) into the warehouse")
+    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("file", metavar="FILE.ndjson")
+    p.add_argument("--no-score", action="store_true", help="load only")
+    p.set_defaults(func=cmd_import)
+
+
+def cmd_import(args) -> int:
+    from tagwatch import cli, pipeline
+
+    settings = cli._settings(args)
+    path = Path(args.file)
+    if not path.is_file():
+        raise cli.UserError(f"no such file: {path}")
+    run_id = stage_export(path, args.format, settings)
+    report = pipeline.load(run_id, settings)
+    cli._out(f"imported {path.name}: {report['received']} item(s), {report['new_posts']} new post(s)")
+    if not args.no_score:
+        cli.ensure_model(settings)
+        scored = pipeline.score_new(settings)
+        cli._out(f"scored {scored['scored']} new post(s): {scored['flagged']} flagged")
+    return 0
+
+
+def stage_export(path: Path, fmt: str, settings) -> str:
+    """Write the export's items to staging (all or nothing); return the staging run id."""
+    if fmt not in FORMATS:
+        raise ImportFileError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    run_id = f"import__{fmt}__{digest}"
+    key, store_handles = settings.pseudonym_key, settings.store_handles
+    writer = StagingWriter(settings.staging_dir, run_id, PLATFORM, f"import:{fmt}", path.name,
+                           asked={"file": path.name, "format": fmt, "sha256_16": digest})
+    try:
+        batch: list[dict[str, Any]] = []
+        collected_at = utcnow().isoformat()
+        with open(path, encoding="utf-8", errors="strict") as lines:
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                batch.append(item_to_post(_item(line, path, number, fmt), fmt, key, collected_at,
+                                          store_handles, f"{path.name}:{number}"))
+                if len(batch) >= BATCH:
+                    writer.write_posts(batch)
+                    writer.manifest.pages += 1
+                    batch = []
+        if batch:
+            writer.write_posts(batch)
+            writer.manifest.pages += 1
+    except (ImportFileError, UnicodeDecodeError) as exc:
+        writer._writer.close()
+        writer.data_path.unlink(missing_ok=True)
+        if isinstance(exc, UnicodeDecodeError):
+            raise ImportFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise
+    writer.close("ok")
+    return run_id
+
+
+def _item(line: str, path: Path, number: int, fmt: str) -> dict:
+    try:
+        record = json.loads(line)
+    except ValueError as exc:
+        raise ImportFileError(f"{path}, line {number}: not valid JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise ImportFileError(f"{path}, line {number}: a JSON {type(record).__name__}, "
+                              "not a TikTok item object")
+    item = record.get("data") if isinstance(record.get("data"), dict) else record
+    if item.get("id") in (None, ""):
+        raise ImportFileError(f"{path}, line {number}: no item id: is this a {fmt} export of "
+                              "TikTok items?")
+    return item
+
+
+def item_to_post(item: dict, fmt: str, key: bytes, collected_at: str, store_handles: bool,
+                 where: str) -> dict[str, Any]:
+    """One TikTok item (web structure) as a staging post."""
+    video_id = str(item["id"])
+    author = item.get("author")
+    username = author.get("uniqueId") if isinstance(author, dict) else author
+    username = str(username) if username else None
+    stats = item.get("stats") if isinstance(item.get("stats"), dict) else {}
+    tags = [c.get("title") for c in item.get("challenges") or [] if isinstance(c, dict)]
+    tags += [t.get("hashtagName") for t in item.get("textExtra") or [] if isinstance(t, dict)]
+    try:
+        created = datetime.fromtimestamp(int(item["createTime"]), timezone.utc) \
+            if item.get("createTime") not in (None, "") else None
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise ImportFileError(f"{where}: createTime {item.get('createTime')!r} is not a time") from None
+    return {
+        "platform": PLATFORM,
+        "post_id": video_id,
+        "url": f"https://www.tiktok.com/@{username}/video/{video_id}" if username
+        else f"https://www.tiktok.com/video/{video_id}",
+        "text": str(item.get("desc") or ""),
+        "created_at": created,
+        "hashtags": list(dict.fromkeys(str(t).lower() for t in tags if t)),
+        **author_fields(key, PLATFORM, username or "", username, store_handles),
+        "lang": item.get("textLanguage") or None,
+        "reply_count": stats.get("commentCount"),
+        "share_count": stats.get("shareCount"),
+        "like_count": stats.get("diggCount"),
+        "view_count": stats.get("playCount"),
+        "source": f"import:{fmt}",
+        "source_post_id": video_id,
+        "collected_at": collected_at,
+    }
