@@ -34,7 +34,7 @@ def test_hashtag_monitor_shape(dagbag):
     tasks = {t.task_id: t for t in dag.tasks}
     platforms = ("bluesky", "mastodon", "tiktok")
     picks = {f"targets_{p}" for p in platforms}
-    assert set(tasks) == {"plan_targets", "load", "score", "flagged_list"} | picks | {
+    assert set(tasks) == {"plan_targets", "load", "score", "radar", "flagged_list"} | picks | {
         f"collect_{p}" for p in platforms}
     assert tasks["plan_targets"].downstream_task_ids == picks
     for platform in platforms:
@@ -42,7 +42,9 @@ def test_hashtag_monitor_shape(dagbag):
         assert tasks[f"collect_{platform}"].downstream_task_ids == {"load"}
         assert tasks[f"collect_{platform}"].pool == f"tagwatch_{platform}"  # one pool per platform
     assert tasks["load"].downstream_task_ids == {"score", "flagged_list"}
-    assert tasks["score"].downstream_task_ids == {"flagged_list"}
+    assert tasks["score"].downstream_task_ids == {"radar", "flagged_list"}
+    assert tasks["radar"].downstream_task_ids == {"flagged_list"}
+    assert tasks["radar"].pool == "tagwatch_warehouse"
     assert tasks["load"].trigger_rule == "all_done"  # failed sources are still recorded
     assert tasks["load"].pool == tasks["score"].pool == "tagwatch_warehouse"
     assert dag.catchup is False and dag.max_active_runs == 1
@@ -71,3 +73,6 @@ def test_a_real_airflow_run_collects_loads_and_scores(dagbag, settings, replay, 
     assert got == want
     assert scores[0] == len(want) and scores[1] > 0
     assert runs == [("exposeyourteacher", "ok"), ("slapateacher", "ok")]
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        variants = dict(con.execute("SELECT tag, method FROM tag_matches WHERE matched_tag = 'slapateacher'").fetchall())
+    assert variants["sl4pateacher"] == "leet" and variants["slap_a_teacher"] == "separator"
