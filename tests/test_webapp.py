@@ -114,3 +114,24 @@ def test_login_only_redirects_within_the_app(app_db):
     r = client.post("/login", data={"csrf": csrf(client.get("/login")), "name": "ana",
                                     "password": PASSWORD, "next": "//evil.example/x"})
     assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+def test_a_load_holding_the_file_too_long_gives_a_busy_page_and_changes_nothing(app_db):
+    import subprocess
+    import sys
+
+    db, (first, _) = app_db
+    client = TestClient(create_app(db, lock_wait=0.5))
+    token = login(client, "ana")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('held', flush=True); time.sleep(8)", str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        r = client.post(f"/cases/{first}/review", data={"csrf": token, "decision": "confirm"})
+        assert r.status_code == 503 and "nothing was read or changed" in r.text
+        assert "Traceback" not in r.text
+    finally:
+        holder.kill()
+        holder.wait()
+    assert state(client, first) == "DETECTED"
