@@ -271,6 +271,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagwatch.commands.imports",
     "tagwatch.commands.tags",
     "tagwatch.commands.resurfacing",
+    "tagwatch.commands.case",
+    "tagwatch.commands.user",
+    "tagwatch.commands.serve",
 )
 
 def build_parser() -> argparse.ArgumentParser:
