@@ -27,7 +27,14 @@ _TRANSIENT_ERRORS = (
 
 
 class SourceError(Exception):
-    """A source could not be read; the message says which URL and why."""
+    """A source could not be read; the message says which URL and why.
+
+    `status` is the HTTP status of a final error answer (404, 410...), None otherwise.
+    """
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class PoliteClient:
@@ -83,7 +90,8 @@ class PoliteClient:
                     wait = self._backoff(attempt) if asked is None else asked
                 else:
                     raise SourceError(f"GET {where} failed with HTTP {response.status_code} "
-                                      f"{response.reason}{_error_detail(response)}")
+                                      f"{response.reason}{_error_detail(response)}",
+                                      status=response.status_code)
             if attempt == self.max_retries:
                 raise SourceError(f"GET {where} gave up after {attempt + 1} attempts; last: {reason}")
             attempt += 1

@@ -257,3 +257,44 @@ def normalise_tag(tag: str) -> str:
     if not name:
         raise ValueError(f"not a hashtag: {tag!r}")
     return name
+
+
+# --- looking a post up again (re-checks, posts members report) ------------------------------
+
+# A status URL as instances show it: https://host/@user/123 (or /users/user/statuses/123).
+_STATUS_URL = re.compile(r"^(https?://[^/\s]+)/(?:@[^/\s]+|users/[^/\s]+/statuses)/(\d+)/?$")
+
+
+def parse_status_url(url: str) -> tuple[str, str]:
+    """'https://host/@someone/123' -> ('https://host', '123'); ValueError if it is not one."""
+    m = _STATUS_URL.match((url or "").strip())
+    if not m:
+        raise ValueError(f"not a Mastodon status URL: {url!r} (expected https://INSTANCE/@USER/ID)")
+    return m.group(1), m.group(2)
+
+
+def fetch_status(client: PoliteClient, source: str, status_id: str) -> dict[str, Any]:
+    """The status with this id on the instance; SourceError (with .status) if it cannot be had."""
+    status, _ = client.get_json(f"{normalise_base_url(source)}/api/v1/statuses/{quote(str(status_id), safe='')}")
+    if not isinstance(status, dict) or "id" not in status:
+        raise SourceError(f"{source}: status {status_id} came back as something that is not a status")
+    return status
+
+
+def lookup_status(client: PoliteClient, source: str, status_id: str) -> dict[str, Any]:
+    """Is the status still there? {"url", "http_status", "state", "detail"}.
+
+    state: "online"; "gone" (404: Mastodon answers the same whether the author or a
+    moderator removed it); "account_gone" (410, or the account is marked suspended);
+    "error" (no usable answer: nothing can be concluded).
+    """
+    url = f"{normalise_base_url(source)}/api/v1/statuses/{quote(str(status_id), safe='')}"
+    try:
+        status = fetch_status(client, source, status_id)
+    except SourceError as exc:
+        state = {404: "gone", 410: "account_gone"}.get(exc.status, "error")
+        return {"url": url, "http_status": exc.status, "state": state, "detail": str(exc)}
+    if (status.get("account") or {}).get("suspended"):
+        return {"url": url, "http_status": 200, "state": "account_gone",
+                "detail": "the status is served but its account is marked suspended"}
+    return {"url": url, "http_status": 200, "state": "online", "detail": None}

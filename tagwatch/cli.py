@@ -247,7 +247,9 @@ def cmd_demo(args) -> int:
 
 # Command groups that live in modules of their own; each has register(sub, common),
 # adding its subparsers with set_defaults(func=...). Add a module here to add commands.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "tagwatch.commands.case", "tagwatch.commands.user", "tagwatch.commands.serve",
+)
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from collectors import mastodon
 from collectors.http import PoliteClient
+from review.cases import open_flagged
 from tagwatch.config import Settings
 from warehouse import queries
 from warehouse.db import session
@@ -93,6 +94,7 @@ class ScoreReport:
     scored: int = 0
     flagged: int = 0
     unscorable: int = 0
+    cases_opened: int = 0
     note: str | None = None
 
 
@@ -111,6 +113,7 @@ def score_new(settings: Settings, batch_size: int = 5000) -> dict:
             report.scored += len(rows)
             report.flagged += sum(1 for *_, s in rows if s == s and s >= scorer.threshold)
             report.unscorable += sum(1 for *_, s in rows if s != s)
+        report.cases_opened = open_flagged(con)  # every flagged post gets a review case
     return asdict(report)
 
 

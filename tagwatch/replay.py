@@ -11,6 +11,10 @@ implements what the collector relies on with Mastodon's own semantics
   (max_id = oldest on the page) and rel="prev" (min_id = newest on the page).
 * ``GET /api/v1/statuses/:id`` (404 once absent) and ``GET /api/v1/tags/:name``.
 
+For re-checks, a status can be deleted (`delete_status`: 404, whether its author or a
+moderator removed it, as on Mastodon) and an account can be gone (`remove_account`:
+its statuses answer 410 Gone and leave the timelines).
+
 `Faults` makes it misbehave on chosen requests, so every fault the collector
 handles can be produced in a test. Servers stop themselves after
 `max_lifetime` seconds, so a failed test cannot leave one running.
@@ -73,6 +77,7 @@ class MastodonReplayServer:
         self.max_lifetime = max_lifetime
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._statuses: dict[int, dict] = {}
+        self._gone_accounts: set[str] = set()
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -134,10 +139,24 @@ class MastodonReplayServer:
         with self._lock:
             self._statuses[int(status["id"])] = status
 
-    def _snapshot(self) -> list[dict]:
-        """All statuses, oldest first."""
+    def delete_status(self, status_id: int | str) -> None:
+        """The status disappears: lookups answer 404 and timelines leave it out."""
         with self._lock:
-            return [self._statuses[k] for k in sorted(self._statuses)]
+            del self._statuses[int(status_id)]
+
+    def remove_account(self, username: str) -> None:
+        """The account is gone (suspended or deleted): its statuses answer 410 Gone."""
+        with self._lock:
+            self._gone_accounts.add(username)
+
+    def _account_gone(self, status: dict) -> bool:
+        return status["account"]["username"] in self._gone_accounts
+
+    def _snapshot(self) -> list[dict]:
+        """All statuses of accounts that still exist, oldest first."""
+        with self._lock:
+            return [self._statuses[k] for k in sorted(self._statuses)
+                    if not self._account_gone(self._statuses[k])]
 
     # -- requests --------------------------------------------------------------
 
@@ -203,8 +222,11 @@ class MastodonReplayServer:
     def _status(self, status_id: str, query: dict[str, str]) -> _Reply:
         with self._lock:
             status = self._statuses.get(int(status_id)) if status_id.isdigit() else None
+            gone = status is not None and self._account_gone(status)
         if status is None:
             return _Reply(404, {"error": "Record not found"})
+        if gone:
+            return _Reply(410, {"error": "This account has been suspended"})
         return _Reply(200, status)
 
     def _tag(self, name: str, query: dict[str, str]) -> _Reply:

@@ -1,0 +1,44 @@
+"""case_followup: the 48 h no-answer deadline and the due re-checks of reported posts.
+
+Wiring only; the work is review.rechecks.run (also `tagwatch case recheck`).
+Re-checks fall due at +1 h, +24 h, +48 h, +7 d, +30 d after each report and answer,
+so an hourly run catches each within the hour.
+"""
+from __future__ import annotations
+
+import os
+
+import pendulum
+from airflow.sdk import dag, task
+
+# Writes the DuckDB file in short sessions, between network calls.
+WAREHOUSE_POOL = "tagwatch_warehouse"
+
+
+@dag(
+    dag_id="case_followup",
+    schedule=os.environ.get("TAGWATCH_FOLLOWUP_SCHEDULE", "@hourly"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["tagwatch"],
+)
+def case_followup():
+    @task(pool=WAREHOUSE_POOL)
+    def deadlines_and_rechecks() -> dict:
+        from collectors.http import PoliteClient
+        from review.rechecks import run
+        from tagwatch.config import Settings
+
+        settings = Settings.from_env()
+        with PoliteClient(settings.user_agent, backoff_base=settings.http_backoff,
+                          max_retries=settings.http_retries) as client:
+            result = run(settings.db_path, client)
+        return {"no_response": result["no_response"],
+                "rechecked": [{k: r[k] for k in ("case_id", "outcome", "moved_to")}
+                              for r in result["rechecked"]]}
+
+    deadlines_and_rechecks()
+
+
+case_followup()

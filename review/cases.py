@@ -1,0 +1,360 @@
+"""Cases: opening, reviewing, reporting, platform answers, the 48 h deadline.
+
+Every function takes an open warehouse connection and does its writes in one
+transaction, so bad input or a refused move leaves the warehouse as it was.
+`now` is injectable everywhere so tests can move the clock.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta, timezone
+
+from review import states as st
+from warehouse.db import WarehouseError, transaction
+from warehouse.queries import _dicts
+
+AUTOMATION = "tagwatch"  # the actor of automated events
+CATEGORIES = ("allegation", "sexual", "threat", "insult", "doxxing", "impersonation", "other")
+TARGET_ROLES = ("teacher", "head_teacher", "teaching_assistant", "support_staff", "school", "other")
+SEVERITIES = ("low", "medium", "high")
+CHANNELS = ("in-app", "form", "helpline")
+OUTCOMES = {"removed": st.PLATFORM_ACTIONED, "no_violation": st.PLATFORM_REJECTED, "other": None}
+ANSWER_DEADLINE = timedelta(hours=48)
+# Moves a person makes with `case move` (the others carry data: review, report, answer).
+PLAIN_MOVES = (st.IN_REVIEW, st.ESCALATED, st.CLOSED)
+
+
+class CaseError(WarehouseError):
+    """A case operation that cannot be done; the message says why."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+def state_of(con, case_id: int) -> str:
+    row = con.execute("SELECT state FROM case_state WHERE case_id = ?", [_case_id(case_id)]).fetchone()
+    if row is None:
+        raise CaseError(f"no case {case_id}")
+    return row[0]
+
+
+# Latest score per post (the newest model that scored it), with its explanation.
+_LATEST_SCORE = """
+    SELECT platform, post_id, arg_max(score, scored_at) AS score,
+           arg_max(model_version, scored_at) AS model_version,
+           arg_max(explanation, scored_at) AS explanation,
+           arg_max(categories, scored_at) AS categories
+    FROM scores GROUP BY platform, post_id
+"""
+
+
+def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = None) -> list[dict]:
+    """Cases with their state, post and latest score, worst (score, then reach) first."""
+    if states:
+        unknown = set(states) - set(st.STATES)
+        if unknown:
+            raise CaseError(f"unknown state(s) {sorted(unknown)}; states: {', '.join(st.STATES)}")
+    where = f"WHERE s.state IN ({', '.join('?' * len(states))})" if states else ""
+    sql = f"""
+        SELECT c.case_id, s.state, s.state_since, c.platform, c.post_id, p.url, sc.score,
+               coalesce(p.reply_count, 0) + coalesce(p.share_count, 0) + coalesce(p.like_count, 0)
+                   + coalesce(p.view_count, 0) AS reach,
+               p.text, p.hashtags, sc.model_version, sc.explanation, sc.categories,
+               c.origin, c.opened_at, p.first_seen_at
+        FROM cases c JOIN case_state s USING (case_id)
+        LEFT JOIN posts p USING (platform, post_id)
+        LEFT JOIN ({_LATEST_SCORE}) sc USING (platform, post_id)
+        {where}
+        ORDER BY sc.score DESC NULLS LAST, reach DESC, c.case_id
+    """
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    rows = _dicts(con.execute(sql, list(states or ())))
+    for r in rows:
+        r["explanation"] = _json(r["explanation"])
+        r["categories"] = _json(r["categories"])
+    return rows
+
+
+def show(con, case_id: int) -> dict:
+    """Everything about one case: state, post, evidence, events, reports, answers, re-checks."""
+    case_id = _case_id(case_id)
+    found = [r for r in _dicts(con.execute(
+        "SELECT c.*, s.state, s.state_since FROM cases c JOIN case_state s USING (case_id) "
+        "WHERE case_id = ?", [case_id]))]
+    if not found:
+        raise CaseError(f"no case {case_id}")
+    case = found[0]
+    post = _dicts(con.execute("SELECT * FROM posts WHERE platform = ? AND post_id = ?",
+                              [case["platform"], case["post_id"]]))
+    score = _dicts(con.execute(f"SELECT * FROM ({_LATEST_SCORE}) WHERE platform = ? AND post_id = ?",
+                               [case["platform"], case["post_id"]]))
+    evidence = _dicts(con.execute("SELECT * FROM evidence WHERE case_id = ?", [case_id]))
+    if score:
+        score[0]["explanation"] = _json(score[0]["explanation"])
+        score[0]["categories"] = _json(score[0]["categories"])
+    return {
+        **case,
+        "post": post[0] if post else None,
+        "score": score[0] if score else None,
+        "evidence": evidence[0] if evidence else None,
+        "events": _dicts(con.execute(
+            "SELECT event_id, from_state, to_state, actor, occurred_at, automated, note FROM case_events "
+            "WHERE case_id = ? ORDER BY event_id", [case_id])),
+        "reports": _dicts(con.execute(
+            "SELECT report_id, channel, reference, sent_at, recorded_by FROM reports "
+            "WHERE case_id = ? ORDER BY report_id", [case_id])),
+        "answers": _dicts(con.execute(
+            "SELECT answer_id, report_id, outcome, text, answered_at, recorded_by FROM platform_answers "
+            "WHERE case_id = ? ORDER BY answer_id", [case_id])),
+        "rechecks": _dicts(con.execute(
+            "SELECT recheck_id, checked_at, url, http_status, outcome, detail FROM rechecks "
+            "WHERE case_id = ? ORDER BY recheck_id", [case_id])),
+        "allowed_moves": st.allowed_from(case["state"], st.HUMAN),
+    }
+
+
+# --- opening ------------------------------------------------------------------------------
+
+def open_flagged(con, now: datetime | None = None) -> int:
+    """Open a DETECTED case for every flagged post that has none (bulk); returns how many."""
+    now = now or utcnow()
+    with transaction(con):
+        opened = con.execute(
+            """
+            INSERT INTO cases (platform, post_id, origin, opened_at, opened_by)
+            SELECT DISTINCT s.platform, s.post_id, 'flagged', ?, ? FROM scores s
+            ANTI JOIN cases c USING (platform, post_id)
+            WHERE s.label
+            RETURNING case_id
+            """, [now, AUTOMATION]).fetchall()
+        _open_events(con, now, "flagged by the classifier")
+    return len(opened)
+
+
+def open_post(con, platform: str, post_id: str, actor: str, origin: str = "member_report",
+              now: datetime | None = None) -> int:
+    """Open a case for one stored post (e.g. one a member reported); returns its id."""
+    now = now or utcnow()
+    if con.execute("SELECT 1 FROM posts WHERE platform = ? AND post_id = ?",
+                   [platform, post_id]).fetchone() is None:
+        raise CaseError(f"no {platform} post {post_id!r} in the warehouse; "
+                        "open it by URL (tagwatch case open --url URL) to fetch it first")
+    existing = con.execute("SELECT case_id FROM cases WHERE platform = ? AND post_id = ? "
+                           "ORDER BY case_id LIMIT 1", [platform, post_id]).fetchone()
+    if existing:
+        raise CaseError(f"the post already has case {existing[0]}")
+    with transaction(con):
+        case_id = con.execute(
+            "INSERT INTO cases (platform, post_id, origin, opened_at, opened_by) "
+            "VALUES (?, ?, ?, ?, ?) RETURNING case_id", [platform, post_id, origin, now, actor]
+        ).fetchone()[0]
+        _open_events(con, now, "reported by a member" if origin == "member_report" else origin)
+    return case_id
+
+
+def _open_events(con, now: datetime, note: str) -> None:
+    """The DETECTED event of every case that has no event yet."""
+    con.execute(
+        """
+        INSERT INTO case_events (case_id, from_state, to_state, actor, occurred_at, automated, note)
+        SELECT c.case_id, NULL, ?, ?, ?, TRUE, ? FROM cases c ANTI JOIN case_events e USING (case_id)
+        """, [st.DETECTED, AUTOMATION, now, note])
+
+
+# --- moves --------------------------------------------------------------------------------
+
+def _move(con, case_id: int, target: str, actor: str, by: str, note: str | None,
+          at: datetime) -> str:
+    """Check and append one move (inside the caller's transaction); returns the old state."""
+    current = state_of(con, case_id)
+    st.check_move(current, target, by)
+    con.execute(
+        "INSERT INTO case_events (case_id, from_state, to_state, actor, occurred_at, automated, note) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)", [case_id, current, target, actor, at, by == st.AUTOMATED, note])
+    return current
+
+
+def move(con, case_id: int, target: str, actor: str, note: str | None = None,
+         now: datetime | None = None) -> str:
+    """A person's move that carries no data of its own (reopen, escalate, close)."""
+    if target not in PLAIN_MOVES:
+        raise CaseError(f"use review / report / answer to move a case to {target}; "
+                        f"this moves only to {', '.join(PLAIN_MOVES)}")
+    case_id = _case_id(case_id)
+    with transaction(con):
+        return _move(con, case_id, target, _actor(actor), st.HUMAN, note, now or utcnow())
+
+
+def review(con, case_id: int, decision: str, actor: str, category: str | None = None,
+           target_role: str | None = None, severity: str | None = None, note: str | None = None,
+           now: datetime | None = None) -> dict:
+    """Confirm (freezing the evidence) or dismiss; either way a training label from review."""
+    case_id, actor, now = _case_id(case_id), _actor(actor), now or utcnow()
+    if decision not in ("confirm", "dismiss"):
+        raise CaseError(f"decision must be confirm or dismiss, not {decision!r}")
+    _choice("category", category, CATEGORIES)
+    _choice("target role", target_role, TARGET_ROLES)
+    _choice("severity", severity, SEVERITIES)
+    info = show(con, case_id)
+    post = info["post"]
+    if post is None:
+        raise CaseError(f"case {case_id}: its post is not in the warehouse")
+    target = st.CONFIRMED if decision == "confirm" else st.DISMISSED
+    with transaction(con):
+        _move(con, case_id, target, actor, st.HUMAN, note, now)
+        if decision == "confirm":
+            category = category or _strongest_category(info["score"]) or "other"
+            _freeze_evidence(con, case_id, post, info["score"], category, target_role, severity,
+                             actor, now)
+        con.execute(
+            "INSERT INTO labels (text, label, category, platform, post_id, source, added_by, added_at) "
+            "VALUES (?, ?, ?, ?, ?, 'review', ?, ?)",
+            [post["text"] or "", 1 if decision == "confirm" else 0,
+             category if decision == "confirm" else None, post["platform"], post["post_id"], actor, now])
+    return {"case_id": case_id, "state": target, "category": category}
+
+
+def _strongest_category(score: dict | None) -> str | None:
+    cats = (score or {}).get("categories") or {}
+    best = max(cats.items(), key=lambda kv: kv[1] or 0, default=(None, None))[0]
+    return best if best in CATEGORIES else None
+
+
+def captured_content(post: dict) -> str:
+    """The captured content as canonical JSON (sorted keys, ISO times): what the hash covers."""
+    keys = ("platform", "post_id", "url", "text", "hashtags", "reply_count", "share_count",
+            "like_count", "view_count", "created_at", "first_seen_at", "last_seen_at")
+    return json.dumps({k: _plain(post.get(k)) for k in keys}, sort_keys=True, ensure_ascii=False,
+                      separators=(",", ":"))
+
+
+def _freeze_evidence(con, case_id, post, score, category, target_role, severity, actor, now):
+    if con.execute("SELECT 1 FROM evidence WHERE case_id = ?", [case_id]).fetchone():
+        return  # evidence is frozen once, at the first confirmation
+    content = captured_content(post)
+    con.execute(
+        """
+        INSERT INTO evidence (case_id, platform, post_id, url, text, hashtags, reply_count,
+            share_count, like_count, view_count, created_at, first_seen_at, last_seen_at,
+            content_json, content_sha256, model_version, score, category, target_role, severity,
+            frozen_at, frozen_by)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        [case_id, post["platform"], post["post_id"], post["url"], post["text"], post["hashtags"],
+         post["reply_count"], post["share_count"], post["like_count"], post["view_count"],
+         post["created_at"], post["first_seen_at"], post["last_seen_at"], content,
+         hashlib.sha256(content.encode("utf-8")).hexdigest(),
+         (score or {}).get("model_version"), (score or {}).get("score"), category, target_role,
+         severity, now, actor])
+
+
+def report(con, case_id: int, channel: str, reference: str, actor: str,
+           sent_at: datetime | None = None, now: datetime | None = None) -> int:
+    """Record a report sent to the platform; the case becomes REPORTED. Returns the report id."""
+    case_id, actor, now = _case_id(case_id), _actor(actor), now or utcnow()
+    _choice("channel", channel, CHANNELS, required=True)
+    reference = (reference or "").strip()
+    if not reference:
+        raise CaseError("a report needs the platform's reference (--reference)")
+    sent_at = sent_at or now
+    if sent_at > now + timedelta(minutes=5):
+        raise CaseError("a report cannot have been sent in the future")
+    with transaction(con):
+        _move(con, case_id, st.REPORTED, actor, st.HUMAN, f"{channel}: {reference}", now)
+        return con.execute(
+            "INSERT INTO reports (case_id, channel, reference, sent_at, recorded_by) "
+            "VALUES (?, ?, ?, ?, ?) RETURNING report_id",
+            [case_id, channel, reference, sent_at, actor]).fetchone()[0]
+
+
+def answer(con, case_id: int, outcome: str, text: str, actor: str,
+           answered_at: datetime | None = None, now: datetime | None = None) -> str:
+    """Record the platform's answer verbatim; returns the case's state afterwards.
+
+    "removed" -> PLATFORM_ACTIONED, "no_violation" -> PLATFORM_REJECTED; "other" is
+    kept (it stops the 48 h clock) without changing the state.
+    """
+    case_id, actor, now = _case_id(case_id), _actor(actor), now or utcnow()
+    _choice("outcome", outcome, tuple(OUTCOMES), required=True)
+    if not (text or "").strip():
+        raise CaseError("record the platform's answer text (--text), verbatim")
+    latest = con.execute("SELECT report_id, sent_at FROM reports WHERE case_id = ? "
+                         "ORDER BY report_id DESC LIMIT 1", [case_id]).fetchone()
+    current = state_of(con, case_id)
+    if latest is None:
+        raise CaseError(f"case {case_id} has no report yet: record the report first (case report)")
+    answered_at = answered_at or now
+    if answered_at < latest[1]:
+        raise CaseError("the answer cannot have come before the report was sent")
+    target = OUTCOMES[outcome]
+    with transaction(con):
+        if target is not None:
+            _move(con, case_id, target, actor, st.HUMAN, f"platform answered {outcome}", now)
+        elif current not in (st.REPORTED, st.NO_RESPONSE, st.ESCALATED):
+            raise CaseError(f"a case in {current} is not waiting for a platform answer")
+        con.execute(
+            "INSERT INTO platform_answers (case_id, report_id, outcome, text, answered_at, recorded_by) "
+            "VALUES (?, ?, ?, ?, ?, ?)", [case_id, latest[0], outcome, text, answered_at, actor])
+    return target or current
+
+
+def apply_deadlines(con, now: datetime | None = None) -> list[int]:
+    """REPORTED cases whose latest report got no answer within 48 h -> NO_RESPONSE (bulk)."""
+    now = now or utcnow()
+    st.check_move(st.REPORTED, st.NO_RESPONSE, st.AUTOMATED)
+    with transaction(con):
+        moved = con.execute(
+            """
+            INSERT INTO case_events (case_id, from_state, to_state, actor, occurred_at, automated, note)
+            SELECT s.case_id, s.state, ?, ?, ?, TRUE,
+                   'no answer within 48 h of the report sent ' || strftime(r.sent_at, '%Y-%m-%d %H:%M %Z')
+            FROM case_state s
+            JOIN (SELECT case_id, arg_max(report_id, report_id) AS report_id, arg_max(sent_at, report_id) AS sent_at
+                  FROM reports GROUP BY case_id) r USING (case_id)
+            WHERE s.state = ? AND r.sent_at <= ?
+              AND NOT EXISTS (SELECT 1 FROM platform_answers a WHERE a.report_id = r.report_id)
+            RETURNING case_id
+            """, [st.NO_RESPONSE, AUTOMATION, now, st.REPORTED, now - ANSWER_DEADLINE]).fetchall()
+    return sorted(r[0] for r in moved)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def _case_id(value) -> int:
+    try:
+        return int(str(value).strip().lstrip("#"))
+    except ValueError:
+        raise CaseError(f"not a case id: {value!r} (case ids are numbers)") from None
+
+
+def _actor(actor: str) -> str:
+    if not (actor or "").strip():
+        raise CaseError("every change needs an actor (a user name)")
+    return actor.strip()
+
+
+def _choice(what: str, value, allowed, required: bool = False) -> None:
+    if value is None and not required:
+        return
+    if value not in allowed:
+        raise CaseError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def _plain(value):
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _json(value):
+    if value is None or isinstance(value, (dict, list)):
+        return value
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError):
+        return None

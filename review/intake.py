@@ -1,0 +1,41 @@
+"""A post a member reported directly: fetched, staged, loaded and scored like any other,
+then given a case. The loader stays the only writer of posts."""
+from __future__ import annotations
+
+from collectors import mastodon
+from collectors.http import PoliteClient, SourceError
+from collectors.staging import StagingWriter, utcnow
+from review import cases as cs
+from tagwatch import pipeline
+from tagwatch.config import Settings
+from warehouse.db import session
+from warehouse.loader import load_manifests
+
+MEMBER_REPORT_TAG = "member-report"  # the collection_runs "tag" of posts fetched by URL
+
+
+def open_url(settings: Settings, url: str, actor: str) -> int:
+    """Fetch the post at `url`, load and score it, and open its case; returns the case id."""
+    source, status_id = mastodon.parse_status_url(url)
+    run_id = pipeline.safe_run_id(pipeline.new_run_id())
+    with PoliteClient(settings.user_agent, backoff_base=settings.http_backoff,
+                      max_retries=settings.http_retries) as client:
+        try:
+            status = mastodon.fetch_status(client, source, status_id)
+        except SourceError as exc:
+            raise cs.CaseError(f"cannot fetch {url}: {exc}") from exc
+    post = mastodon.status_to_post(status, source, settings.pseudonym_key, utcnow().isoformat())
+    with StagingWriter(settings.staging_dir, run_id, mastodon.PLATFORM, source, MEMBER_REPORT_TAG,
+                       asked={"url": url}) as writer:
+        writer.write_posts([post])
+        manifest = writer.close("ok")
+    with session(settings.db_path) as con:
+        load_manifests(con, [manifest])
+        case_id = cs.open_post(con, mastodon.PLATFORM, post["post_id"], actor)
+    from classifiers.model import ModelNotFound  # scikit-learn is heavy: import on use
+
+    try:
+        pipeline.score_new(settings)
+    except ModelNotFound:
+        pass  # no model yet: the post is scored by the next run
+    return case_id

@@ -1,0 +1,73 @@
+"""The numbers the education team asks for, from the case history (one query each)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from review import states as st
+from warehouse.queries import _dicts
+
+# Cases that a reviewer confirmed at some point (whatever happened after).
+_CONFIRMED = "SELECT DISTINCT case_id FROM case_events WHERE to_state = 'CONFIRMED'"
+
+
+def dashboard(con, now: datetime) -> dict:
+    return {
+        "by_platform": _dicts(con.execute(f"""
+            SELECT c.platform, count(*) AS flagged,
+                   count(*) FILTER (WHERE c.case_id IN ({_CONFIRMED})) AS confirmed,
+                   count(*) FILTER (WHERE c.case_id IN (SELECT case_id FROM case_events
+                                                        WHERE to_state = 'DISMISSED')) AS dismissed
+            FROM cases c GROUP BY c.platform ORDER BY c.platform""")),
+        "by_hashtag": _dicts(con.execute(f"""
+            SELECT tag, count(*) AS flagged,
+                   count(*) FILTER (WHERE case_id IN ({_CONFIRMED})) AS confirmed,
+                   count(*) FILTER (WHERE case_id IN (SELECT case_id FROM case_events
+                                                      WHERE to_state = 'DISMISSED')) AS dismissed
+            FROM (SELECT c.case_id, unnest(p.hashtags) AS tag FROM cases c JOIN posts p USING (platform, post_id))
+            GROUP BY tag ORDER BY flagged DESC, tag LIMIT 30""")),
+        "durations": _durations(con),
+        "outcomes": _dicts(con.execute("""
+            SELECT outcome, count(DISTINCT case_id) AS cases FROM platform_answers GROUP BY outcome
+            UNION ALL
+            SELECT 'no response at 48 h', count(DISTINCT case_id) FROM case_events WHERE to_state = 'NO_RESPONSE'
+            ORDER BY outcome""")),
+        "mismatch": _dicts(con.execute("""
+            SELECT count(DISTINCT a.case_id) AS removed_claims,
+                   count(DISTINCT m.case_id) AS still_online,
+                   round(100.0 * count(DISTINCT m.case_id) / nullif(count(DISTINCT a.case_id), 0), 1) AS rate_pct
+            FROM platform_answers a
+            LEFT JOIN (SELECT case_id FROM case_events WHERE to_state = 'MISMATCH') m USING (case_id)
+            WHERE a.outcome = 'removed'"""))[0],
+        "still_online": _dicts(con.execute(f"""
+            SELECT CASE WHEN age < INTERVAL 1 DAY THEN '1: under a day'
+                        WHEN age < INTERVAL 7 DAY THEN '2: 1-7 days'
+                        WHEN age < INTERVAL 30 DAY THEN '3: 7-30 days'
+                        ELSE '4: over 30 days' END AS age, count(*) AS cases
+            FROM (SELECT c.case_id, ? - p.first_seen_at AS age
+                  FROM cases c JOIN case_state s USING (case_id) JOIN posts p USING (platform, post_id)
+                  WHERE c.case_id IN ({_CONFIRMED})
+                    AND s.state NOT IN ('{st.OFFLINE_VERIFIED}', '{st.CLOSED}'))
+            GROUP BY ALL ORDER BY age""", [now])),
+        "labels_from_review": con.execute(
+            "SELECT count(*) FROM labels WHERE source = 'review'").fetchone()[0],
+    }
+
+
+def _durations(con) -> list[dict]:
+    """Median and p90 hours: first seen -> reported, reported -> answer, reported -> offline."""
+    return _dicts(con.execute("""
+        WITH first_report AS (SELECT case_id, min(sent_at) AS at FROM reports GROUP BY case_id),
+        spans AS (
+            SELECT 'first seen -> reported' AS span, r.at - p.first_seen_at AS d
+            FROM first_report r JOIN cases c USING (case_id) JOIN posts p USING (platform, post_id)
+            UNION ALL
+            SELECT 'reported -> platform answer', min(a.answered_at) - min(r.at)
+            FROM first_report r JOIN platform_answers a USING (case_id) GROUP BY r.case_id
+            UNION ALL
+            SELECT 'reported -> verified offline', min(e.occurred_at) - min(r.at)
+            FROM first_report r JOIN case_events e USING (case_id)
+            WHERE e.to_state = 'OFFLINE_VERIFIED' GROUP BY r.case_id)
+        SELECT span, count(*) AS cases,
+               round(median(epoch(d)) / 3600, 1) AS median_hours,
+               round(quantile_cont(epoch(d), 0.9) / 3600, 1) AS p90_hours
+        FROM spans GROUP BY span ORDER BY span"""))

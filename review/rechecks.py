@@ -1,0 +1,144 @@
+"""Re-checks: is a reported post really gone? Asked of the platform's own lookup.
+
+Due times: +1 h, +24 h, +48 h, +7 d, +30 d after each report and after each
+platform answer. A re-check is due when one of those moments has passed since the
+case's last re-check. The network is asked with no warehouse connection open
+(the file is shared with the loader): read what is due, close, look up, then write.
+
+What a lookup finds becomes an automated move where the lifecycle allows one:
+online after a "removed" answer -> MISMATCH; online after OFFLINE_VERIFIED ->
+RESURFACED; gone -> OFFLINE_VERIFIED with the reason.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Callable
+
+from collectors import mastodon
+from collectors.http import PoliteClient
+from review import cases as cs
+from review import states as st
+from warehouse.db import session, transaction
+from warehouse.queries import _dicts
+
+SCHEDULE = (timedelta(hours=1), timedelta(hours=24), timedelta(hours=48), timedelta(days=7),
+            timedelta(days=30))
+# platform -> lookup(client, source, source_post_id) -> {"url", "http_status", "state", "detail"}
+LOOKUPS: dict[str, Callable[[PoliteClient, str, str], dict]] = {
+    mastodon.PLATFORM: mastodon.lookup_status,
+}
+
+
+def due(con, now: datetime) -> list[int]:
+    """Watched cases with a scheduled moment passed since their last re-check."""
+    offsets = ", ".join(f"INTERVAL {int(o.total_seconds())} SECOND" for o in SCHEDULE)
+    rows = con.execute(
+        f"""
+        WITH anchors AS (
+            SELECT case_id, sent_at AS anchor_at FROM reports
+            UNION ALL SELECT case_id, answered_at FROM platform_answers),
+        slots AS (
+            SELECT case_id, max(anchor_at + o) AS latest_slot
+            FROM anchors, (SELECT unnest([{offsets}]) AS o)
+            WHERE anchor_at + o <= ? GROUP BY case_id),
+        last AS (SELECT case_id, max(checked_at) AS checked_at FROM rechecks GROUP BY case_id)
+        SELECT s.case_id FROM slots s JOIN case_state cs USING (case_id)
+        LEFT JOIN last l USING (case_id)
+        WHERE cs.state IN ({', '.join('?' * len(st.WATCHED))})
+          AND (l.checked_at IS NULL OR l.checked_at < s.latest_slot)
+        ORDER BY s.case_id
+        """, [now, *st.WATCHED]).fetchall()
+    return [r[0] for r in rows]
+
+
+def targets(con, case_ids: list[int]) -> list[dict]:
+    """Where to look each case's post up: the source and id it was collected with."""
+    if not case_ids:
+        return []
+    found = _dicts(con.execute(
+        f"""
+        SELECT c.case_id, c.platform, p.source, p.source_post_id, s.state
+        FROM cases c JOIN case_state s USING (case_id) LEFT JOIN posts p USING (platform, post_id)
+        WHERE c.case_id IN ({', '.join('?' * len(case_ids))}) ORDER BY c.case_id
+        """, [int(i) for i in case_ids]))
+    missing = set(int(i) for i in case_ids) - {t["case_id"] for t in found}
+    if missing:
+        raise cs.CaseError(f"no case {', '.join(map(str, sorted(missing)))}")
+    for t in found:
+        if t["state"] in st.OPEN_FOR_REVIEW + (st.DISMISSED, st.CLOSED):
+            raise cs.CaseError(f"case {t['case_id']} is {t['state']}: only confirmed cases are re-checked")
+        if t["platform"] not in LOOKUPS or not t["source"]:
+            raise cs.CaseError(f"case {t['case_id']}: no way to look up a {t['platform']} post")
+    return found
+
+
+def observe(client: PoliteClient, target: dict) -> dict:
+    """Ask the platform (no warehouse connection needed)."""
+    return LOOKUPS[target["platform"]](client, target["source"], target["source_post_id"])
+
+
+def record(con, case_id: int, seen: dict, now: datetime) -> dict:
+    """Store one observation and make the move it calls for; returns {outcome, moved_to}."""
+    with transaction(con):
+        state = cs.state_of(con, case_id)
+        outcome = _outcome(con, case_id, seen)
+        con.execute(
+            "INSERT INTO rechecks (case_id, checked_at, url, http_status, outcome, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [case_id, now, seen["url"], seen["http_status"], outcome, seen["detail"]])
+        target, note = _finding(con, case_id, state, outcome, seen, now)
+        if target and st.MOVES.get((state, target)) == st.AUTOMATED:
+            cs._move(con, case_id, target, cs.AUTOMATION, st.AUTOMATED, note, now)
+        else:
+            target = None
+    return {"case_id": case_id, "outcome": outcome, "http_status": seen["http_status"],
+            "moved_to": target}
+
+
+def _outcome(con, case_id: int, seen: dict) -> str:
+    """Mastodon's 404 does not say who removed a post: it counts as the platform's
+    removal only when the platform told us it removed it."""
+    if seen["state"] != "gone":
+        return seen["state"]
+    claimed = con.execute("SELECT 1 FROM platform_answers WHERE case_id = ? AND outcome = 'removed'",
+                          [case_id]).fetchone()
+    return "removed_by_platform" if claimed else "deleted_by_author"
+
+
+_REASONS = {
+    "removed_by_platform": "removed by the platform",
+    "deleted_by_author": "deleted (by its author; the platform claimed no removal)",
+    "account_gone": "its account is gone (suspended or deleted)",
+}
+
+
+def _finding(con, case_id, state, outcome, seen, now) -> tuple[str | None, str | None]:
+    status = f"HTTP {seen['http_status']}" if seen["http_status"] else "no answer"
+    if outcome in _REASONS:
+        return st.OFFLINE_VERIFIED, f"offline: {_REASONS[outcome]} ({status} at {now:%Y-%m-%d %H:%M} UTC)"
+    if outcome == "online" and state == st.PLATFORM_ACTIONED:
+        said = con.execute("SELECT max(answered_at) FROM platform_answers WHERE case_id = ? "
+                           "AND outcome = 'removed'", [case_id]).fetchone()[0]
+        return st.MISMATCH, (f"the platform said removed on {said:%Y-%m-%d %H:%M}; "
+                             f"still online at {now:%Y-%m-%d %H:%M} UTC ({status})")
+    if outcome == "online" and state == st.OFFLINE_VERIFIED:
+        return st.RESURFACED, f"online again at {now:%Y-%m-%d %H:%M} UTC ({status})"
+    return None, None
+
+
+def run(db_path, client: PoliteClient, case_ids: list[int] | None = None,
+        now: datetime | None = None) -> dict:
+    """Apply the 48 h deadline, then re-check the given cases (or every due one).
+
+    Short warehouse sessions around the network calls, so a load can run in between.
+    """
+    start = now or cs.utcnow()
+    with session(db_path) as con:
+        no_response = cs.apply_deadlines(con, start)
+        wanted = targets(con, case_ids if case_ids is not None else due(con, start))
+    results = []
+    for target in wanted:
+        seen = observe(client, target)
+        with session(db_path) as con:
+            results.append(record(con, target["case_id"], seen, now or cs.utcnow()))
+    return {"no_response": no_response, "rechecked": results}

@@ -1,0 +1,97 @@
+"""The case lifecycle: every state and every allowed move, in one table.
+
+A move is either made by a person (an analyst's decision, a report, a platform
+answer they record) or automated (the 48 h deadline, a re-check's finding).
+Anything not in MOVES is refused with a message that says what is allowed.
+"""
+from __future__ import annotations
+
+DETECTED = "DETECTED"
+IN_REVIEW = "IN_REVIEW"
+DISMISSED = "DISMISSED"
+CONFIRMED = "CONFIRMED"
+REPORTED = "REPORTED"
+PLATFORM_ACTIONED = "PLATFORM_ACTIONED"
+PLATFORM_REJECTED = "PLATFORM_REJECTED"
+NO_RESPONSE = "NO_RESPONSE"
+ESCALATED = "ESCALATED"
+MISMATCH = "MISMATCH"
+OFFLINE_VERIFIED = "OFFLINE_VERIFIED"
+RESURFACED = "RESURFACED"
+CLOSED = "CLOSED"
+
+HUMAN, AUTOMATED = "human", "automated"
+
+# (from, to) -> who makes the move. The one table of the lifecycle.
+MOVES: dict[tuple[str, str], str] = {
+    (DETECTED, IN_REVIEW): HUMAN,           # reopened for a second look is IN_REVIEW too
+    (DETECTED, CONFIRMED): HUMAN,
+    (DETECTED, DISMISSED): HUMAN,
+    (IN_REVIEW, CONFIRMED): HUMAN,
+    (IN_REVIEW, DISMISSED): HUMAN,
+    (DISMISSED, IN_REVIEW): HUMAN,          # a dismissal reopened (overturn)
+    (DISMISSED, CLOSED): HUMAN,
+    (CONFIRMED, REPORTED): HUMAN,
+    (CONFIRMED, OFFLINE_VERIFIED): AUTOMATED,  # gone before anyone reported it
+    (CONFIRMED, CLOSED): HUMAN,
+    (REPORTED, PLATFORM_ACTIONED): HUMAN,   # the platform answered "removed"
+    (REPORTED, PLATFORM_REJECTED): HUMAN,   # the platform answered "no violation"
+    (REPORTED, NO_RESPONSE): AUTOMATED,     # no answer within 48 h
+    (REPORTED, ESCALATED): HUMAN,
+    (REPORTED, OFFLINE_VERIFIED): AUTOMATED,
+    (PLATFORM_ACTIONED, MISMATCH): AUTOMATED,  # said removed, a re-check found it online
+    (PLATFORM_ACTIONED, OFFLINE_VERIFIED): AUTOMATED,
+    (PLATFORM_REJECTED, REPORTED): HUMAN,   # reported again (e.g. another channel)
+    (PLATFORM_REJECTED, ESCALATED): HUMAN,
+    (PLATFORM_REJECTED, OFFLINE_VERIFIED): AUTOMATED,
+    (NO_RESPONSE, PLATFORM_ACTIONED): HUMAN,  # a late answer
+    (NO_RESPONSE, PLATFORM_REJECTED): HUMAN,
+    (NO_RESPONSE, REPORTED): HUMAN,
+    (NO_RESPONSE, ESCALATED): HUMAN,
+    (NO_RESPONSE, OFFLINE_VERIFIED): AUTOMATED,
+    (ESCALATED, PLATFORM_ACTIONED): HUMAN,  # the platform answers after escalation
+    (ESCALATED, PLATFORM_REJECTED): HUMAN,
+    (ESCALATED, OFFLINE_VERIFIED): AUTOMATED,
+    (ESCALATED, CLOSED): HUMAN,
+    (MISMATCH, REPORTED): HUMAN,
+    (MISMATCH, ESCALATED): HUMAN,
+    (MISMATCH, OFFLINE_VERIFIED): AUTOMATED,
+    (OFFLINE_VERIFIED, RESURFACED): AUTOMATED,  # a re-check found it online again
+    (OFFLINE_VERIFIED, CLOSED): HUMAN,
+    (RESURFACED, REPORTED): HUMAN,
+    (RESURFACED, ESCALATED): HUMAN,
+    (RESURFACED, OFFLINE_VERIFIED): AUTOMATED,
+}
+
+STATES: tuple[str, ...] = (
+    DETECTED, IN_REVIEW, DISMISSED, CONFIRMED, REPORTED, PLATFORM_ACTIONED, PLATFORM_REJECTED,
+    NO_RESPONSE, ESCALATED, MISMATCH, OFFLINE_VERIFIED, RESURFACED, CLOSED,
+)
+# Waiting for a reviewer's decision: the review queue.
+OPEN_FOR_REVIEW = (DETECTED, IN_REVIEW)
+# A report has gone out and the post is still being watched by re-checks.
+WATCHED = (REPORTED, PLATFORM_ACTIONED, PLATFORM_REJECTED, NO_RESPONSE, ESCALATED, MISMATCH,
+           OFFLINE_VERIFIED, RESURFACED)
+
+
+class IllegalMove(ValueError):
+    """A move the lifecycle does not allow; the message says which moves are."""
+
+
+def check_move(current: str, target: str, by: str) -> None:
+    """Refuse a move that is not in MOVES, or that a person / the automation may not make."""
+    if target not in STATES:
+        raise IllegalMove(f"unknown state {target!r}; states: {', '.join(STATES)}")
+    who = MOVES.get((current, target))
+    if who is None:
+        allowed = allowed_from(current)
+        raise IllegalMove(
+            f"a case in {current} cannot move to {target}; from {current} it can move to "
+            + (", ".join(allowed) if allowed else "nothing (it is final)"))
+    if who != by:
+        made = {HUMAN: "by a person", AUTOMATED: "automatically (by a re-check or the 48 h deadline)"}
+        raise IllegalMove(f"{current} -> {target} is made {made[who]}, not {made[by]}")
+
+
+def allowed_from(state: str, by: str | None = None) -> list[str]:
+    return [to for (frm, to), who in MOVES.items() if frm == state and (by is None or who == by)]

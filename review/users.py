@@ -1,0 +1,76 @@
+"""Users of the review app: a name, a role, and a scrypt password hash (hashlib, no extra package).
+
+analyst: reads and writes; viewer: reads only (e.g. union staff).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+
+from warehouse.db import WarehouseError
+
+ROLES = ("analyst", "viewer")
+MIN_PASSWORD = 10
+_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# scrypt cost: n=2**15, r=8, p=1 (about 32 MiB and tens of milliseconds per check).
+_N, _R, _P = 2 ** 15, 8, 1
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = _scrypt(password, salt, _N, _R, _P)
+    return "$".join(["scrypt", str(_N), str(_R), str(_P), _b64(salt), _b64(digest)])
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        got = _scrypt(password, base64.b64decode(salt), int(n), int(r), int(p))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+def add_user(con, name: str, role: str, password: str) -> None:
+    if not _NAME.match(name or ""):
+        raise WarehouseError(f"user names are 1-64 letters, digits, '.', '_' or '-', not {name!r}")
+    if role not in ROLES:
+        raise WarehouseError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if len(password or "") < MIN_PASSWORD:
+        raise WarehouseError(f"the password must have at least {MIN_PASSWORD} characters")
+    if con.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone():
+        raise WarehouseError(f"user {name!r} exists already")
+    con.execute("INSERT INTO users (name, role, password_hash) VALUES (?, ?, ?)",
+                [name, role, hash_password(password)])
+
+
+def authenticate(con, name: str, password: str) -> str | None:
+    """The user's role if the password is right, else None (same work either way)."""
+    row = con.execute("SELECT role, password_hash FROM users WHERE name = ?", [name]).fetchone()
+    if row is None:
+        verify_password(password, _DUMMY)  # no timing difference for unknown names
+        return None
+    return row[0] if verify_password(password, row[1]) else None
+
+
+def role_of(con, name: str) -> str | None:
+    row = con.execute("SELECT role FROM users WHERE name = ?", [name]).fetchone()
+    return row[0] if row else None
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p,
+                          maxmem=128 * r * n * p * 2, dklen=32)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+_DUMMY = hash_password(secrets.token_hex(8))

@@ -1,0 +1,225 @@
+"""`tagwatch case ...`: review and takedown tracking from the command line.
+
+Every action of the review app is here too, so bulk work and scripts need no browser.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+
+from review import cases as cs
+from review import states as st
+from tagwatch.textout import cell
+from warehouse.db import session
+
+LIST_COLUMNS = ["case_id", "state", "platform", "post_id", "url", "score", "reach", "text"]
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("case", parents=[common], help="review and takedown cases")
+    cases = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actor = argparse.ArgumentParser(add_help=False)
+    actor.add_argument("--actor", default=None,
+                       help="who is doing this, for the event history (default: your OS user name)")
+
+    a = cases.add_parser("open", parents=[common, actor], help="open a case for one post; prints its id")
+    which = a.add_mutually_exclusive_group(required=True)
+    which.add_argument("--url", help="a post a member reported: fetched, stored and scored")
+    which.add_argument("--post-id", help="a post already in the warehouse (with --platform)")
+    a.add_argument("--platform", default="mastodon")
+    a.set_defaults(func=cmd_open)
+
+    a = cases.add_parser("list", parents=[common], help="list cases, worst first")
+    a.add_argument("--state", choices=st.STATES, action="append", help="repeatable")
+    a.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    a.add_argument("--limit", type=int)
+    a.set_defaults(func=cmd_list)
+
+    a = cases.add_parser("show", parents=[common], help="state, evidence, events and re-checks of a case")
+    a.add_argument("case")
+    a.add_argument("--format", choices=["text", "json"], default="text")
+    a.set_defaults(func=cmd_show)
+
+    a = cases.add_parser("review", parents=[common, actor], help="confirm or dismiss a case")
+    a.add_argument("case")
+    a.add_argument("--decision", choices=["confirm", "dismiss"], required=True)
+    a.add_argument("--category", choices=cs.CATEGORIES,
+                   help="abuse category (default: the classifier's strongest, else other)")
+    a.add_argument("--target-role", choices=cs.TARGET_ROLES, help="who is targeted, as a role")
+    a.add_argument("--severity", choices=cs.SEVERITIES)
+    a.add_argument("--note")
+    a.set_defaults(func=cmd_review)
+
+    a = cases.add_parser("report", parents=[common, actor], help="record a report sent to the platform")
+    a.add_argument("case")
+    a.add_argument("--channel", choices=cs.CHANNELS, required=True)
+    a.add_argument("--reference", required=True, help="the platform's reference for the report")
+    a.add_argument("--sent-at", type=_when, help="when it was sent (ISO 8601; default now)")
+    a.set_defaults(func=cmd_report)
+
+    a = cases.add_parser("answer", parents=[common, actor], help="record the platform's answer verbatim")
+    a.add_argument("case")
+    a.add_argument("--outcome", choices=tuple(cs.OUTCOMES), required=True)
+    a.add_argument("--text", required=True)
+    a.add_argument("--answered-at", type=_when, help="when it came (ISO 8601; default now)")
+    a.set_defaults(func=cmd_answer)
+
+    a = cases.add_parser("move", parents=[common, actor],
+                         help=f"move a case to {', '.join(cs.PLAIN_MOVES)}")
+    a.add_argument("case")
+    a.add_argument("--to", choices=cs.PLAIN_MOVES, required=True)
+    a.add_argument("--note")
+    a.set_defaults(func=cmd_move)
+
+    a = cases.add_parser("recheck", parents=[common],
+                         help="apply the 48 h deadline and run the due re-checks")
+    a.add_argument("case", nargs="?", help="only this case")
+    a.add_argument("--now", action="store_true", help="re-check at once, due or not")
+    a.set_defaults(func=cmd_recheck)
+
+    a = cases.add_parser("escalation-pack", parents=[common],
+                         help="PDF + JSON for the helpline / Report Harmful Content")
+    a.add_argument("case")
+    a.add_argument("--out", required=True, help="folder to write into")
+    a.set_defaults(func=cmd_escalation_pack)
+
+
+def _settings(args):
+    from tagwatch.config import Settings
+
+    return Settings.from_env(db_path=args.db)
+
+
+def _actor(args) -> str:
+    return args.actor or getpass.getuser()
+
+
+def _when(text: str):
+    from collectors.staging import parse_time
+
+    when = parse_time(text)
+    if when is None:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}")
+    return when
+
+
+def cmd_open(args) -> int:
+    settings = _settings(args)
+    if args.url:
+        from review.intake import open_url
+
+        case_id = open_url(settings, args.url, _actor(args))
+    else:
+        with session(settings.db_path) as con:
+            case_id = cs.open_post(con, args.platform, args.post_id, _actor(args))
+    print(case_id)
+    return 0
+
+
+def cmd_list(args) -> int:
+    with session(_settings(args).db_path) as con:
+        rows = cs.list_cases(con, tuple(args.state) if args.state else None, args.limit)
+    from tagwatch.cli import _table
+
+    for r in rows:
+        r["score"] = None if r["score"] is None else round(r["score"], 4)
+    _table(rows, LIST_COLUMNS, args.format)
+    return 0
+
+
+def cmd_show(args) -> int:
+    with session(_settings(args).db_path) as con:
+        info = cs.show(con, args.case)
+    if args.format == "json":
+        print(json.dumps(info, default=str, indent=1, ensure_ascii=False))
+        return 0
+    post, ev = info["post"] or {}, info["evidence"]
+    lines = [f"case {info['case_id']}: {info['state']} since {info['state_since']:%Y-%m-%d %H:%M}",
+             f"  {info['platform']} {info['post_id']}", f"  url: {cell(post.get('url'), 200)}",
+             f"  text: {cell(post.get('text'), 400)}"]
+    if info["score"]:
+        lines.append(f"  score {info['score']['score']:.3f} (model {info['score']['model_version']})")
+    if ev:
+        lines.append(f"  evidence frozen {ev['frozen_at']:%Y-%m-%d %H:%M} by {ev['frozen_by']}: "
+                     f"category {ev['category']}, sha256 {ev['content_sha256']}")
+    lines.append("events:")
+    lines += [f"  {e['occurred_at']:%Y-%m-%d %H:%M} {e['from_state'] or '-'} -> {e['to_state']} "
+              f"by {e['actor']}{' (automated)' if e['automated'] else ''}"
+              f"{': ' + cell(e['note'], 200) if e['note'] else ''}" for e in info["events"]]
+    for r in info["reports"]:
+        lines.append(f"report {r['report_id']}: {r['channel']} ref {cell(r['reference'])} "
+                     f"sent {r['sent_at']:%Y-%m-%d %H:%M}")
+    for a in info["answers"]:
+        lines.append(f"answer {a['answered_at']:%Y-%m-%d %H:%M}: {a['outcome']}: {cell(a['text'], 300)}")
+    for r in info["rechecks"]:
+        lines.append(f"re-check {r['checked_at']:%Y-%m-%d %H:%M}: {r['outcome']} "
+                     f"(HTTP {r['http_status'] or '-'})")
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_review(args) -> int:
+    with session(_settings(args).db_path) as con:
+        done = cs.review(con, args.case, args.decision, _actor(args), args.category,
+                         args.target_role, args.severity, args.note)
+    print(f"case {done['case_id']}: {done['state']}"
+          + (f" ({done['category']}); evidence frozen" if args.decision == "confirm" else ""))
+    return 0
+
+
+def cmd_report(args) -> int:
+    with session(_settings(args).db_path) as con:
+        report_id = cs.report(con, args.case, args.channel, args.reference, _actor(args), args.sent_at)
+    print(f"case {args.case}: REPORTED (report {report_id})")
+    return 0
+
+
+def cmd_answer(args) -> int:
+    with session(_settings(args).db_path) as con:
+        state = cs.answer(con, args.case, args.outcome, args.text, _actor(args), args.answered_at)
+    print(f"case {args.case}: {state}")
+    return 0
+
+
+def cmd_move(args) -> int:
+    with session(_settings(args).db_path) as con:
+        cs.move(con, args.case, args.to, _actor(args), args.note)
+    print(f"case {args.case}: {args.to}")
+    return 0
+
+
+def cmd_recheck(args) -> int:
+    from collectors.http import PoliteClient
+    from review import rechecks
+
+    settings = _settings(args)
+    if args.case is None and args.now:
+        with session(settings.db_path) as con:
+            ids = [r["case_id"] for r in cs.list_cases(con, st.WATCHED)]
+    else:
+        ids = [cs._case_id(args.case)] if args.case else None
+    with PoliteClient(settings.user_agent, backoff_base=settings.http_backoff,
+                      max_retries=settings.http_retries) as client:
+        if ids is not None and not args.now:  # one case, only if it is due
+            with session(settings.db_path) as con:
+                ids = [i for i in rechecks.due(con, cs.utcnow()) if i in ids]
+        result = rechecks.run(settings.db_path, client, ids)
+    for case_id in result["no_response"]:
+        print(f"case {case_id}: NO_RESPONSE (no answer within 48 h)")
+    for r in result["rechecked"]:
+        print(f"case {r['case_id']}: {r['outcome']} (HTTP {r['http_status'] or '-'})"
+              + (f" -> {r['moved_to']}" if r["moved_to"] else ""))
+    if not result["rechecked"]:
+        print("no re-checks due" if not args.now else "nothing to re-check")
+    return 1 if any(r["outcome"] == "error" for r in result["rechecked"]) else 0
+
+
+def cmd_escalation_pack(args) -> int:
+    from review.escalation import write_pack
+
+    with session(_settings(args).db_path) as con:
+        paths = write_pack(con, args.case, args.out)
+    for path in paths:
+        print(path)
+    return 0

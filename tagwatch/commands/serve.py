@@ -1,0 +1,22 @@
+"""`tagwatch serve`: the review web app (binds 127.0.0.1 unless told otherwise)."""
+from __future__ import annotations
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("serve", parents=[common], help="the review web app")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from tagwatch.config import Settings
+    from webapp.app import create_app
+
+    settings = Settings.from_env(db_path=args.db)
+    print(f"review app for {settings.db_path} at http://{args.host}:{args.port} (Ctrl-C stops)",
+          flush=True)
+    uvicorn.run(create_app(settings.db_path), host=args.host, port=args.port, log_level="warning")
+    return 0

@@ -1,0 +1,43 @@
+"""Helpers for the review tests: posts go in the way production puts them there
+(replay server -> Mastodon collector code -> staging -> loader), with chosen scores."""
+from __future__ import annotations
+
+import html
+from datetime import datetime, timezone
+
+from collectors import mastodon
+from collectors.http import PoliteClient
+from collectors.staging import StagingWriter
+from review import cases as cs
+from warehouse import queries
+from warehouse.db import session
+from warehouse.loader import load_manifests
+
+# Post text (after HTML is removed) that would run script if a page failed to escape it.
+HOSTILE = '"><img src=x onerror=alert(1)> <script>alert("x")</script> Mr Invented of Fernbrook Academy is a creep'
+
+
+def hostile_content() -> str:
+    """Status HTML whose text is HOSTILE (Mastodon escapes what authors type)."""
+    return f"<p>{html.escape(HOSTILE)}</p>"
+
+
+def seed(settings, server, statuses: list[dict], scores: list[float], run_id: str = "seed") -> list[int]:
+    """Publish `statuses` on `server`, load them, score them, open cases; returns the case ids
+    in the order of `statuses`."""
+    for status in statuses:
+        server.add_status(status)
+    with PoliteClient("tagwatch-tests", backoff_base=0.01, max_retries=1) as client:
+        fetched = [mastodon.fetch_status(client, server.url, s["id"]) for s in statuses]
+    now = datetime.now(timezone.utc).isoformat()
+    posts = [mastodon.status_to_post(s, server.url, b"k", now) for s in fetched]
+    with StagingWriter(settings.staging_dir, run_id, "mastodon", server.url, "seed") as writer:
+        writer.write_posts(posts)
+        manifest = writer.close("ok")
+    with session(settings.db_path) as con:
+        load_manifests(con, [manifest])
+        queries.write_scores(con, [("mastodon", p["post_id"], s) for p, s in zip(posts, scores)],
+                             "test-model", 0.5)
+        cs.open_flagged(con)
+        ids = dict(con.execute("SELECT post_id, case_id FROM cases").fetchall())
+    return [ids[p["post_id"]] for p in posts]

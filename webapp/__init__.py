@@ -1,0 +1,1 @@
+"""The review web app (`tagwatch serve`); pages over review/ and the warehouse."""
