@@ -50,6 +50,7 @@ def watchlist_add(con, tag: str, status: str = "watch", note: str | None = None)
 
 def watchlist_remove(con, tag: str) -> bool:
     tag = normalise_tag(tag)
+    con.execute("DELETE FROM watchlist_synonyms WHERE tag = ?", [tag])
     return bool(con.execute("DELETE FROM watchlist WHERE tag = ? RETURNING tag", [tag]).fetchall())
 
 

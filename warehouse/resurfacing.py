@@ -1,0 +1,265 @@
+"""The resurfacing radar in the warehouse: synonyms, the match of every observed tag against
+the watchlist, co-occurrence proposals, daily volume and spikes, and the view union staff
+read (`resurfacing_view`, plain data for the CLI, the web app and the education report).
+
+Matching itself is radar.match (pure); this module feeds it the watchlist and stores
+what it finds in bulk (Arrow tables, never row by row).
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+
+import pyarrow as pa
+
+from radar.match import Match, WatchIndex, canonical_key
+from radar.volume import HISTORY_DAYS, spikes
+from warehouse.db import WarehouseError, transaction
+from warehouse.queries import _dicts, normalise_tag, watchlist_add
+
+MIN_SUPPORT = 3      # focus posts a tag needs before it can be proposed
+MIN_LIFT = 1.5       # how much likelier than average a post with the tag is a focus post
+WINDOW = timedelta(days=7)
+
+# The newest verdict per post, whichever model gave it.
+_LATEST_LABEL = "SELECT platform, post_id, arg_max(label, scored_at) AS flagged FROM scores GROUP BY ALL"
+
+
+# --- synonyms and the index -------------------------------------------------------------
+
+def synonyms_add(con, tag: str, words: list[str]) -> list[str]:
+    """Analyst synonyms of a watched tag (the tag must be on the watchlist)."""
+    tag = normalise_tag(tag)
+    if not con.execute("SELECT 1 FROM watchlist WHERE tag = ?", [tag]).fetchone():
+        raise WarehouseError(f"#{tag} is not on the watchlist: add it before its synonyms")
+    words = list(dict.fromkeys(normalise_tag(w) for w in words))
+    if words:
+        rows = pa.table({"synonym": words})  # noqa: F841 (read by DuckDB below)
+        con.execute("INSERT INTO watchlist_synonyms (tag, synonym) SELECT ?, synonym FROM rows "
+                    "ON CONFLICT DO NOTHING", [tag])
+    return words
+
+
+def synonyms(con) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = defaultdict(list)
+    for tag, word in con.execute("SELECT tag, synonym FROM watchlist_synonyms ORDER BY tag, synonym").fetchall():
+        found[tag].append(word)
+    return dict(found)
+
+
+def watch_index(con) -> tuple[WatchIndex, dict[str, str], str]:
+    """The index over the watchlist, each tag's status, and a fingerprint of both.
+
+    Banned tags go in first, so where two watched tags share a form the banned one wins."""
+    rank = {"banned": 0, "flagged": 1, "watch": 2}
+    rows = con.execute("SELECT tag, status FROM watchlist").fetchall()
+    rows.sort(key=lambda r: (rank.get(r[1], 3), r[0]))
+    syn = {t: words for t, words in synonyms(con).items() if any(t == r[0] for r in rows)}
+    fingerprint = hashlib.sha256(repr((rows, sorted(syn.items()))).encode()).hexdigest()[:16]
+    return WatchIndex([r[0] for r in rows], syn), dict(rows), fingerprint
+
+
+def match_tags(con, candidates: list[str]) -> list[Match]:
+    index, _, _ = watch_index(con)
+    return [index.match(c) for c in candidates]
+
+
+# --- every observed tag, matched once ---------------------------------------------------
+
+def refresh_matches(con) -> int:
+    """Match the tags not matched yet against the current watchlist (all of them again
+    when the watchlist or its synonyms changed). Returns how many were (re)matched."""
+    index, _, fingerprint = watch_index(con)
+    todo = [r[0] for r in con.execute(
+        """
+        SELECT DISTINCT t.tag FROM (SELECT unnest(hashtags) AS tag FROM posts) t
+        LEFT JOIN tag_matches m USING (tag)
+        WHERE t.tag IS NOT NULL AND (m.tag IS NULL OR m.watch_fingerprint <> ?)
+        """, [fingerprint]).fetchall()]
+    if not todo:
+        return 0
+    found = [index.match(t) for t in todo]
+    matched = pa.table({  # noqa: F841 (read by DuckDB below)
+        "tag": todo,
+        "canonical": [m.tag if m.tag else canonical_key(m.candidate) for m in found],
+        "matched_tag": [m.tag for m in found],
+        "method": [m.method or None for m in found],
+    })
+    with transaction(con):
+        con.execute(
+            """
+            INSERT OR REPLACE INTO tag_matches (tag, canonical, matched_tag, method, watch_fingerprint, matched_at)
+            SELECT tag, canonical, matched_tag, method, ?, now() FROM matched
+            """, [fingerprint])
+    return len(todo)
+
+
+# --- co-occurrence proposals ------------------------------------------------------------
+
+def mine_proposals(con, now: datetime | None = None, window: timedelta = WINDOW,
+                   min_support: int = MIN_SUPPORT, min_lift: float = MIN_LIFT) -> list[dict]:
+    """Tags that travel with abuse: on posts the classifier flags or that carry a banned or
+    flagged tag (the focus posts) far more often than on the average collected post, in
+    the last `window`, compared with the window before. Stored as proposals (decided ones
+    keep their decision and are never proposed again); returns the ranked candidates."""
+    now = now or datetime.now(timezone.utc)
+    start, previous = now - window, now - 2 * window
+    rows = _dicts(con.execute(
+        f"""
+        WITH latest AS ({_LATEST_LABEL}),
+        seen AS (
+            SELECT p.platform, p.post_id, p.first_seen_at, t.tag
+            FROM posts p, unnest(p.hashtags) AS t(tag)
+            WHERE p.first_seen_at >= ? AND p.first_seen_at < ?
+        ),
+        keyed AS (
+            SELECT s.*, m.canonical, m.matched_tag, w.status
+            FROM seen s JOIN tag_matches m USING (tag) LEFT JOIN watchlist w ON w.tag = m.matched_tag
+        ),
+        post_focus AS (
+            SELECT k.platform, k.post_id, any_value(k.first_seen_at) >= ? AS current,
+                   bool_or(coalesce(k.status IN ('banned', 'flagged'), FALSE))
+                   OR coalesce(any_value(l.flagged), FALSE) AS focus
+            FROM keyed k LEFT JOIN latest l USING (platform, post_id) GROUP BY ALL
+        ),
+        totals AS (SELECT count(*) AS n, count(*) FILTER (focus) AS nf FROM post_focus WHERE current),
+        stats AS (
+            SELECT k.canonical AS tag, mode(k.tag) AS spelling,
+                   count(DISTINCT (k.platform, k.post_id)) FILTER (pf.current) AS posts,
+                   count(DISTINCT (k.platform, k.post_id)) FILTER (pf.current AND pf.focus) AS support,
+                   count(DISTINCT (k.platform, k.post_id)) FILTER (NOT pf.current) AS previous_posts
+            FROM keyed k JOIN post_focus pf USING (platform, post_id)
+            WHERE k.matched_tag IS NULL
+            GROUP BY k.canonical
+        )
+        SELECT s.tag, s.spelling, s.posts, s.support, s.previous_posts,
+               (s.support::DOUBLE / s.posts) / (t.nf::DOUBLE / t.n) AS lift
+        FROM stats s, totals t
+        WHERE t.nf > 0 AND s.support >= ? AND (s.support::DOUBLE / s.posts) / (t.nf::DOUBLE / t.n) >= ?
+        ORDER BY lift * ln(1 + s.support) DESC, s.tag
+        """, [previous, now, start, min_support, min_lift]))
+    if rows:
+        found = pa.Table.from_pylist(rows)  # noqa: F841 (read by DuckDB below)
+        with transaction(con):
+            con.execute(
+                """
+                INSERT INTO tag_proposals (tag, spelling, status, posts, support, lift, previous_posts,
+                                           first_proposed_at, updated_at)
+                SELECT tag, spelling, 'proposed', posts, support, lift, previous_posts, now(), now() FROM found
+                ON CONFLICT (tag) DO UPDATE SET spelling = excluded.spelling, posts = excluded.posts,
+                    support = excluded.support, lift = excluded.lift,
+                    previous_posts = excluded.previous_posts, updated_at = now()
+                """)
+    return rows
+
+
+def proposals(con, status: str | None = "proposed", limit: int | None = None) -> list[dict]:
+    where, params = ("WHERE status = ?", [status]) if status else ("", [])
+    sql = (f"SELECT tag, spelling, status, posts, support, round(lift, 2) AS lift, previous_posts, "
+           f"first_proposed_at, decided_at, decided_by FROM tag_proposals {where} "
+           f"ORDER BY status, lift * ln(1 + support) DESC, tag")
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    return _dicts(con.execute(sql, params))
+
+
+def decide(con, tag: str, accept: bool, by: str, status: str = "watch") -> dict:
+    """Accept a proposal (its spelling goes on the watchlist, so the next run collects it)
+    or reject it (remembered: never proposed again)."""
+    key = canonical_key(normalise_tag(tag))
+    row = con.execute("SELECT tag, spelling, status FROM tag_proposals WHERE tag = ? OR spelling = ?",
+                      [key, normalise_tag(tag)]).fetchone()
+    if row is None:
+        raise WarehouseError(f"#{normalise_tag(tag)} has not been proposed (see: tagwatch tags proposals)")
+    with transaction(con):
+        if accept:
+            watchlist_add(con, row[1], status, note=f"proposed by the radar, accepted by {by}")
+        con.execute("UPDATE tag_proposals SET status = ?, decided_at = now(), decided_by = ? WHERE tag = ?",
+                    ["accepted" if accept else "rejected", by, row[0]])
+    return {"tag": row[0], "spelling": row[1], "decision": "accepted" if accept else "rejected"}
+
+
+# --- volume and spikes ------------------------------------------------------------------
+
+def daily_volume(con, since: datetime) -> list[dict]:
+    """Posts per day per canonical tag and platform (by when posted, else first seen)."""
+    return _dicts(con.execute(
+        """
+        SELECT m.canonical, p.platform, coalesce(p.created_at, p.first_seen_at)::DATE AS day,
+               count(DISTINCT p.post_id) AS posts
+        FROM posts p, unnest(p.hashtags) AS t(tag) JOIN tag_matches m ON m.tag = t.tag
+        WHERE coalesce(p.created_at, p.first_seen_at) >= ?
+        GROUP BY ALL ORDER BY m.canonical, p.platform, day
+        """, [since]))
+
+
+def volume_spikes(con, since: datetime, now: datetime | None = None) -> list[dict]:
+    now = now or datetime.now(timezone.utc)
+    series: dict[tuple, dict] = defaultdict(dict)
+    for r in daily_volume(con, since - timedelta(days=HISTORY_DAYS)):
+        series[(r["canonical"], r["platform"])][r["day"]] = r["posts"]
+    days = [since.date() + timedelta(days=i) for i in range((now.date() - since.date()).days + 1)]
+    found = [{"tag": tag, "platform": platform, **s}
+             for (tag, platform), counts in series.items() for s in spikes(counts, days)]
+    return sorted(found, key=lambda s: (-s["ratio"], s["tag"], s["platform"], s["day"]))
+
+
+# --- the view ---------------------------------------------------------------------------
+
+def refresh(con, now: datetime | None = None) -> dict:
+    """What the DAG runs after each load: match new tags, mine proposals."""
+    matched = refresh_matches(con)
+    proposed = mine_proposals(con, now=now)
+    return {"matched": matched, "proposals": len(proposed)}
+
+
+def resurfaced(con, since: datetime | None) -> list[dict]:
+    """Banned tags seen again, one alert per watched tag however many platforms and
+    spellings: each with its variants (spelling, method, platform, first seen, posts)."""
+    where, params = ("WHERE p.first_seen_at >= ?", [since]) if since else ("", [])
+    variants = _dicts(con.execute(
+        f"""
+        WITH latest AS ({_LATEST_LABEL})
+        SELECT m.matched_tag AS tag, t.tag AS variant, m.method, p.platform,
+               min(p.first_seen_at) AS first_seen, count(DISTINCT p.post_id) AS posts,
+               avg(l.flagged::INT) AS share_flagged
+        FROM posts p, unnest(p.hashtags) AS t(tag)
+        JOIN tag_matches m ON m.tag = t.tag
+        JOIN watchlist w ON w.tag = m.matched_tag AND w.status = 'banned'
+        LEFT JOIN latest l ON l.platform = p.platform AND l.post_id = p.post_id
+        {where}
+        GROUP BY ALL ORDER BY tag, first_seen, variant, platform
+        """, params))
+    totals = {r["tag"]: r for r in _dicts(con.execute(
+        f"""
+        WITH latest AS ({_LATEST_LABEL}),
+        hits AS (
+            SELECT DISTINCT m.matched_tag AS tag, p.platform, p.post_id, p.first_seen_at
+            FROM posts p, unnest(p.hashtags) AS t(tag)
+            JOIN tag_matches m ON m.tag = t.tag
+            JOIN watchlist w ON w.tag = m.matched_tag AND w.status = 'banned'
+            {where}
+        )
+        SELECT h.tag, min(h.first_seen_at) AS first_seen, count(*) AS posts,
+               avg(l.flagged::INT) AS share_flagged, list(DISTINCT h.platform ORDER BY h.platform) AS platforms
+        FROM hits h LEFT JOIN latest l USING (platform, post_id) GROUP BY h.tag
+        """, params))}
+    alerts = []
+    for tag, total in totals.items():
+        vs = [v for v in variants if v["tag"] == tag]
+        alerts.append({**total, "variants": [{k: v[k] for k in v if k != "tag"} for v in vs]})
+    alerts.sort(key=lambda a: (-a["posts"], a["tag"]))
+    return alerts
+
+
+def resurfacing_view(con, since: datetime | None, limit: int = 20,
+                     now: datetime | None = None) -> dict:
+    """Everything union staff see each morning, as plain data (read-only)."""
+    since_for_spikes = since or (datetime.now(timezone.utc) - WINDOW)
+    return {
+        "since": since,
+        "resurfaced": resurfaced(con, since),
+        "proposals": proposals(con, "proposed", limit=limit),
+        "spikes": volume_spikes(con, since_for_spikes, now=now)[:limit],
+    }
