@@ -249,6 +249,7 @@ def cmd_demo(args) -> int:
 # adding its subparsers with set_defaults(func=...). Add a module here to add commands.
 COMMAND_MODULES: tuple[str, ...] = (
     "tagwatch.commands.case", "tagwatch.commands.user", "tagwatch.commands.serve",
+    "tagwatch.commands.report",
 )
 
 def build_parser() -> argparse.ArgumentParser:
