@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on servers and in Airflow workers
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 COLOURS = ("#1f5f8b", "#e08a1e", "#6a9f3a", "#9b4d96", "#8c8c8c")
 
@@ -30,7 +31,7 @@ def grouped_bars(title: str, labels: list[str], series: dict[str, list], unit: s
     else:
         ax.set_xticks(range(len(labels)), labels, fontsize=8)
         ax.set_ylabel(unit)
-    return _finish(fig, ax, title, len(series) > 1)
+    return _finish(fig, ax, title, len(series) > 1, unit)
 
 
 def stacked_bars(title: str, labels: list[str], series: dict[str, list], unit: str) -> bytes:
@@ -43,10 +44,12 @@ def stacked_bars(title: str, labels: list[str], series: dict[str, list], unit: s
                      fontsize=8, color="white")
         bottom = [b + v for b, v in zip(bottom, values)]
     ax.set_ylabel(unit)
-    return _finish(fig, ax, title, True)
+    return _finish(fig, ax, title, True, unit)
 
 
-def _finish(fig, ax, title: str, legend: bool) -> bytes:
+def _finish(fig, ax, title: str, legend: bool, unit: str) -> bytes:
+    if unit != "hours":  # counts of posts or cases: whole numbers on the axis
+        (ax.xaxis if ax.get_xlabel() == unit else ax.yaxis).set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title, fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     if legend:

@@ -13,8 +13,9 @@ EXCERPT_CHARS = 120
 
 _RULES = (
     (re.compile(r"(?i)\b(?:https?://|www\.)\S+"), "[link]"),
-    (re.compile(r"(?i)\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), "[email]"),
+    # fediverse handles (@name@instance) before emails, which they look like
     (re.compile(r"(?<![\w@])@[\w.]+(?:@[\w-]+(?:\.[\w-]+)+)?"), "[handle]"),
+    (re.compile(r"(?i)\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), "[email]"),
     (re.compile(r"(?<!\w)\+?\(?\d(?:[\s().-]*\d){6,}"), "[phone]"),
     (re.compile(r"(?i)\b\d{1,4}[a-z]?\s+(?:[A-Za-z'’-]+\s+){0,3}(?:road|rd|street|st|lane|ln|avenue|ave|"
                 r"close|drive|dr|way|crescent|court|place|gardens|grove|terrace|hill|square|mews|"

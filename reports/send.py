@@ -3,6 +3,7 @@
 then keeping it, with a record of the sending, in a dated folder."""
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -59,7 +60,7 @@ def send(folder: Path, recipients, sender: str | None = None) -> dict:
     to = check_recipients(recipients)
     body = (folder / "email.html").read_text(encoding="utf-8")
     title = re.search(r"<title>(.*?)</title>", body, re.S)
-    subject = (title.group(1).strip() if title else "tagwatch report").replace("&amp;", "&")
+    subject = html.unescape(title.group(1).strip()) if title else "tagwatch report"
     files = [folder / "report.pdf", *sorted(folder.glob("*.csv")), *sorted((folder / "charts").glob("*.png"))]
     hook = _hook()
     try:
