@@ -87,7 +87,8 @@ def build(settings: Settings, period: str, out_dir: Path, end: datetime | None =
     """Write the report for the `period` ending at `end` (default now) into `out_dir`."""
     length = parse_period(period)
     now = now or datetime.now(timezone.utc)
-    end = end or now
+    # a plain UTC datetime (Airflow hands over pendulum's, whose arithmetic differs)
+    end = datetime.fromtimestamp((end or now).timestamp(), tz=timezone.utc)
     start = end - length
     out_dir = Path(out_dir)
     _check_writable(out_dir)
