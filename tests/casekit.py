@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import html
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
+
+import requests
 
 from collectors import mastodon
 from collectors.http import PoliteClient
@@ -41,3 +49,29 @@ def seed(settings, server, statuses: list[dict], scores: list[float], run_id: st
         cs.open_flagged(con)
         ids = dict(con.execute("SELECT post_id, case_id FROM cases").fetchall())
     return [ids[p["post_id"]] for p in posts]
+
+
+@contextmanager
+def served_app(settings):
+    """`tagwatch serve` as a real process on a free port; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, **settings.to_env()}
+    proc = subprocess.Popen([sys.executable, "-m", "tagwatch.cli", "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{url}/login", timeout=2)
+                break
+            except requests.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"tagwatch serve did not start: {proc.stdout.read()}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

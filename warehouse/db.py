@@ -109,9 +109,10 @@ def connect(db_path: str | Path, *, read_only: bool = False,
 
 
 @contextmanager
-def session(db_path: str | Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def session(db_path: str | Path, *, read_only: bool = False,
+            lock_wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived connection, closed on exit so the next process can have the file."""
-    con = connect(db_path, read_only=read_only)
+    con = connect(db_path, read_only=read_only, lock_wait=lock_wait)
     try:
         yield con
     finally:

@@ -49,21 +49,29 @@ CSP = (f"default-src 'none'; style-src {_csp_hash(CSS)}; script-src {_csp_hash(J
        "img-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
+# How long a request waits for a running load before the reviewer is told to try again.
+# A load holds the file for all of its staging files, so this is generous: a reviewer
+# would rather wait than redo a decision.
+LOCK_WAIT_SECONDS = 600.0
+
+
 class Store:
     """Short warehouse connections, one at a time in this process."""
 
-    def __init__(self, db_path):
+    def __init__(self, db_path, lock_wait: float = LOCK_WAIT_SECONDS):
         self.db_path = db_path
+        self.lock_wait = lock_wait
         self._lock = threading.Lock()
 
     @contextmanager
     def connect(self):
-        with self._lock, session(self.db_path) as con:
+        with self._lock, session(self.db_path, lock_wait=self.lock_wait) as con:
             yield con
 
 
-def create_app(db_path, secret_key: str | None = None) -> FastAPI:
-    store = Store(db_path)
+def create_app(db_path, secret_key: str | None = None,
+               lock_wait: float = LOCK_WAIT_SECONDS) -> FastAPI:
+    store = Store(db_path, lock_wait)
     templates = Environment(loader=PackageLoader("webapp", "templates"),
                             autoescape=select_autoescape(default=True, default_for_string=True))
     templates.globals.update(css=CSS, js=JS, states=st.STATES, categories=cs.CATEGORIES,
