@@ -1,4 +1,5 @@
-"""hashtag_monitor: watched hashtags -> staged posts -> warehouse -> scores -> flagged list.
+"""hashtag_monitor: watched hashtags -> staged posts -> warehouse -> scores -> flagged list
+(and the resurfacing radar refreshed after scoring).
 
 This file only wires tasks; the steps live in tagwatch.pipeline. Trigger with
 conf {"tags": [...], "sources": [{"platform": "mastodon", "source": URL}]} to
@@ -53,6 +54,10 @@ def hashtag_monitor():
     def score(loaded: dict) -> dict:
         return pipeline.score_new(Settings.from_env())
 
+    @task(pool=WAREHOUSE_POOL)
+    def radar(scored: dict) -> dict:
+        return pipeline.refresh_radar(Settings.from_env())
+
     @task(retries=0)
     def flagged_list(scored: dict, loaded: dict) -> dict:
         result = pipeline.flagged_list(Settings.from_env())
@@ -63,7 +68,9 @@ def hashtag_monitor():
     collected = collect.expand(target=plan_targets())
     loaded = load()
     collected >> loaded
-    flagged_list(score(loaded), loaded)
+    scored = score(loaded)
+    radar(scored)
+    flagged_list(scored, loaded)
 
 
 hashtag_monitor()

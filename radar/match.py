@@ -22,6 +22,7 @@ matched an analyst's synonym rather than the tag: "leet+repeat", "synonym+separa
 from __future__ import annotations
 
 import itertools
+import multiprocessing as mp
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ MAX_TAG_LENGTH = 100          # longer strings are not hashtags: never matched
 MAX_LEET_FORMS = 64           # beyond this many readings, only the first reading is used
 FUZZY_ONE_FROM = 10           # normalised length from which one dropped/swapped letter is allowed
 FUZZY_CHANGE_FROM = 14        # ... and one added or changed letter
-FUZZY_TWO_FROM = 18           # ... and two edits
+FUZZY_TWO_FROM = 18           # ... and two edits (of which at most one is not a dropped letter)
 MIN_STEM = 5                  # an affix is only removed if this much remains
 
 # Digits and symbols read as letters; several readings where writers use several.
@@ -74,6 +75,7 @@ OWN_LOOKALIKES = {
 OWN_LOOKALIKES.update({chr(0x1F1E6 + i): chr(ord("a") + i) for i in range(26)})
 
 _EDGE_PUNCTUATION = "!|(<+"
+_ASCII_SEPARATORS = re.compile("[^a-z0-9" + re.escape("".join(c for c in LEET if c.isascii())) + "]+")
 _REPEAT = re.compile(r"(.)\1+")
 _TRAILING_NUMBER = re.compile(r"(?<=[^\d])\d{1,4}$")
 # After leet and repeat collapsing, so written collapsed ("chalenge").
@@ -91,6 +93,9 @@ def _collapse(text: str) -> str:
 
 
 SUFFIXES = tuple(dict.fromkeys(_collapse(s) for s in SUFFIXES))
+_SUFFIXES_BY_LAST: dict[str, tuple[str, ...]] = {}
+for _s in SUFFIXES:
+    _SUFFIXES_BY_LAST[_s[-1]] = _SUFFIXES_BY_LAST.get(_s[-1], ()) + (_s,)
 
 
 @lru_cache(maxsize=1)
@@ -130,25 +135,37 @@ def step_exact(tag: str) -> str:
     return tag.strip().lstrip("#").lower()
 
 
+_ASCII_CONTROLS = {i: None for i in (*range(32), 127)}
+
+
 def step_unicode(text: str) -> str:
+    if text.isascii():  # NFKC and case folding leave ASCII as it is
+        return text.translate(_ASCII_CONTROLS).lstrip("#")
     text = unicodedata.normalize("NFKC", text).casefold()
     text = "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Cc"))
     return unicodedata.normalize("NFKC", text).lstrip("#")
 
 
 def step_lookalike(text: str) -> str:
+    if text.isascii():
+        return text
     table = lookalike_table()
     return "".join(c if c.isascii() else table.get(c, c) for c in _strip_marks(text))
 
 
 def step_separator(text: str) -> str:
-    kept = "".join(c for c in text if c.isalnum() or c in LEET)
+    if text.isascii():
+        kept = _ASCII_SEPARATORS.sub("", text)
+    else:
+        kept = "".join(c for c in text if c.isalnum() or c in LEET)
     # At either end these are punctuation (ratemyteacher!!!), inside they are letters.
     return kept.strip(_EDGE_PUNCTUATION) or kept
 
 
 def step_leet(text: str) -> list[str]:
     """Every reading of the digits and symbols as letters, first reading first."""
+    if text.isalpha():
+        return [text]
     options = [LEET.get(c, c) if not c.isalpha() else c for c in text]
     readings = 1
     for o in options:
@@ -169,7 +186,7 @@ def stems(form: str) -> list[str]:
     for _ in range(2):
         nxt = []
         for f in todo:
-            for s in SUFFIXES:
+            for s in _SUFFIXES_BY_LAST.get(f[-1:], ()):
                 if f.endswith(s) and len(f) - len(s) >= MIN_STEM:
                     nxt.append(f[: -len(s)])
             for p in PREFIXES:
@@ -302,9 +319,11 @@ class WatchIndex:
 
     def _fuzzy_match(self, f: Forms) -> tuple[str, str | None] | None:
         key = f.primary
-        depth = _fuzzy_edits(len(key) + 1)  # the watched form may be one longer
-        if not depth:
+        if not _fuzzy_edits(len(key) + 2):  # the watched form may be two longer
             return None
+        # One deletion on this side, up to two on the watched side: finds one changed,
+        # added or swapped letter, and up to two dropped ones, never all pairs.
+        depth = 1
         best = None
         seen: set[str] = set()
         for d in _deletes(key, depth):
@@ -351,5 +370,25 @@ def _deletes(word: str, depth: int) -> set[str]:
     return out
 
 
-def match_all(index: WatchIndex, candidates) -> list[Match]:
-    return [index.match(c) for c in candidates]
+def match_all(index: WatchIndex, candidates: list[str], workers: int = 1) -> list[Match]:
+    """Match many candidates, in input order; with workers > 1, in that many forked
+    processes (each inherits the index, so nothing is rebuilt or pickled but the tags)."""
+    if workers <= 1 or len(candidates) < 20_000 or "fork" not in mp.get_all_start_methods():
+        return [index.match(c) for c in candidates]
+    size = -(-len(candidates) // workers)
+    chunks = [candidates[i:i + size] for i in range(0, len(candidates), size)]
+    global _FORKED_INDEX
+    _FORKED_INDEX = index
+    try:
+        with mp.get_context("fork").Pool(workers) as pool:
+            parts = pool.map(_match_chunk, chunks)
+    finally:
+        _FORKED_INDEX = None
+    return [m for part in parts for m in part]
+
+
+_FORKED_INDEX: WatchIndex | None = None
+
+
+def _match_chunk(chunk: list[str]) -> list[Match]:
+    return [_FORKED_INDEX.match(c) for c in chunk]

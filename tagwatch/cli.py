@@ -17,7 +17,7 @@ from tagwatch import pipeline
 from tagwatch.config import Settings
 from tagwatch.textout import cell
 from warehouse import queries
-from warehouse.db import WarehouseError, session
+from warehouse.db import WarehouseError, session, transaction
 
 
 class UserError(Exception):
@@ -41,10 +41,18 @@ def _err(text: str) -> None:
 def cmd_watchlist(args) -> int:
     settings = _settings(args)
     if args.action == "add":
-        with session(settings.db_path) as con:
+        from warehouse.resurfacing import synonyms_add
+
+        words = [queries.normalise_tag(w) for w in args.synonym]  # refuse bad words before writing
+        with session(settings.db_path) as con, transaction(con):
+            added = []
             for tag in args.tags:
                 tag = queries.watchlist_add(con, tag, args.status, args.note)
-                _out(f"watching #{tag} ({args.status})")
+                synonyms_add(con, tag, words)
+                added.append(tag)
+        for tag in added:
+            also = f", synonyms {', '.join('#' + w for w in words)}" if words else ""
+            _out(cell(f"watching #{tag} ({args.status}{also})", 200))
     elif args.action == "remove":
         with session(settings.db_path) as con:
             for tag in args.tags:
@@ -52,9 +60,14 @@ def cmd_watchlist(args) -> int:
                     raise UserError(f"#{queries.normalise_tag(tag)} is not on the watchlist")
                 _out(f"removed #{queries.normalise_tag(tag)}")
     else:
+        from warehouse.resurfacing import synonyms
+
         with session(settings.db_path) as con:
             rows = queries.watchlist(con)
-        _table(rows, ["tag", "status", "note", "added_at"], args.format)
+            words = synonyms(con)
+        for r in rows:
+            r["synonyms"] = " ".join(words.get(r["tag"], []))
+        _table(rows, ["tag", "status", "note", "added_at", "synonyms"], args.format)
     return 0
 
 
@@ -249,7 +262,7 @@ def cmd_demo(args) -> int:
 # adding its subparsers with set_defaults(func=...). Add a module here to add commands.
 COMMAND_MODULES: tuple[str, ...] = (
     "tagwatch.commands.case", "tagwatch.commands.user", "tagwatch.commands.serve",
-    "tagwatch.commands.report",
+    "tagwatch.commands.tags", "tagwatch.commands.resurfacing", "tagwatch.commands.report",
 )
 
 def build_parser() -> argparse.ArgumentParser:
@@ -266,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("tags", nargs="+", metavar="TAG")
     a.add_argument("--status", choices=queries.WATCH_STATUSES, default="watch")
     a.add_argument("--note")
+    a.add_argument("--synonym", action="extend", nargs="+", default=[], metavar="WORD",
+                   help="an analyst synonym of the tag(s), matched like the tag itself; repeatable")
     r = wl.add_parser("remove", parents=[common], help="stop watching tags")
     r.add_argument("tags", nargs="+", metavar="TAG")
     ls = wl.add_parser("list", parents=[common], help="show the watchlist")

@@ -117,6 +117,14 @@ def score_new(settings: Settings, batch_size: int = 5000) -> dict:
     return asdict(report)
 
 
+def refresh_radar(settings: Settings) -> dict:
+    """Match newly seen tags against the watchlist and mine proposals (the resurfacing radar)."""
+    from warehouse.resurfacing import refresh
+
+    with session(settings.db_path) as con:
+        return refresh(con)
+
+
 def flagged_list(settings: Settings, since: str | None = "1d") -> dict:
     """Write the daily flagged list as CSV beside the data; return where and how many."""
     with session(settings.db_path, read_only=True) as con:
@@ -157,6 +165,7 @@ class RunSummary:
     load: dict = field(default_factory=dict)
     score: dict = field(default_factory=dict)
     flagged: dict = field(default_factory=dict)
+    radar: dict = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
 
 
@@ -175,5 +184,6 @@ def run(settings: Settings, run_id: str | None = None, tags: list[str] | None = 
     summary.failures = summary.load["failed"]
     if score:
         summary.score = score_new(settings)
+        summary.radar = refresh_radar(settings)
         summary.flagged = flagged_list(settings)
     return summary

@@ -32,11 +32,12 @@ def test_dags_import_without_errors(dagbag):
 def test_hashtag_monitor_shape(dagbag):
     dag = dagbag.get_dag("hashtag_monitor")
     tasks = {t.task_id: t for t in dag.tasks}
-    assert set(tasks) == {"plan_targets", "collect", "load", "score", "flagged_list"}
+    assert set(tasks) == {"plan_targets", "collect", "load", "score", "radar", "flagged_list"}
     assert tasks["plan_targets"].downstream_task_ids == {"collect"}
     assert tasks["collect"].downstream_task_ids == {"load"}
     assert tasks["load"].downstream_task_ids == {"score", "flagged_list"}
-    assert tasks["score"].downstream_task_ids == {"flagged_list"}
+    assert tasks["score"].downstream_task_ids == {"radar", "flagged_list"}
+    assert tasks["radar"].pool == "tagwatch_warehouse"
     assert tasks["load"].trigger_rule == "all_done"  # failed sources are still recorded
     assert tasks["load"].pool == tasks["score"].pool == "tagwatch_warehouse"
     assert dag.catchup is False and dag.max_active_runs == 1
@@ -65,3 +66,6 @@ def test_a_real_airflow_run_collects_loads_and_scores(dagbag, settings, replay, 
     assert got == want
     assert scores[0] == len(want) and scores[1] > 0
     assert runs == [("exposeyourteacher", "ok"), ("slapateacher", "ok")]
+    with duckdb.connect(str(settings.db_path), read_only=True) as con:
+        variants = dict(con.execute("SELECT tag, method FROM tag_matches WHERE matched_tag = 'slapateacher'").fetchall())
+    assert variants["sl4pateacher"] == "leet" and variants["slap_a_teacher"] == "separator"

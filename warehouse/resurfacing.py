@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import pyarrow as pa
 
-from radar.match import Match, WatchIndex, canonical_key
+from radar.match import Match, WatchIndex, canonical_key, match_all
 from radar.volume import HISTORY_DAYS, spikes
 from warehouse.db import WarehouseError, transaction
 from warehouse.queries import _dicts, normalise_tag, watchlist_add
@@ -79,7 +79,7 @@ def refresh_matches(con) -> int:
         """, [fingerprint]).fetchall()]
     if not todo:
         return 0
-    found = [index.match(t) for t in todo]
+    found = match_all(index, todo, workers=2)
     matched = pa.table({  # noqa: F841 (read by DuckDB below)
         "tag": todo,
         "canonical": [m.tag if m.tag else canonical_key(m.candidate) for m in found],

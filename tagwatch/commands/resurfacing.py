@@ -1,0 +1,83 @@
+"""`tagwatch resurfacing`: the union staff's morning view of the radar.
+
+Banned tags seen again (one alert per tag, however many platforms and spellings), the
+top proposed new tags, and volume spikes. Refreshes the radar first.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+
+from tagwatch.textout import cell
+
+CSV_COLUMNS = ("section", "tag", "variant", "method", "platform", "first_seen", "posts",
+               "share_flagged", "support", "lift", "previous_posts", "day", "baseline", "ratio")
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("resurfacing", parents=[common],
+                       help="banned tags seen again, proposed new tags, spikes")
+    p.add_argument("--since", default="7d", help="seen within this period: 30m, 12h, 1d, 2w, all")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--limit", type=int, default=20, help="proposals and spikes shown (default 20)")
+    p.set_defaults(func=cmd_resurfacing)
+
+
+def flat_rows(view: dict) -> list[dict]:
+    rows = []
+    for alert in view["resurfaced"]:
+        for v in alert["variants"]:
+            rows.append({"section": "resurfaced", "tag": alert["tag"], **v})
+    rows += [{"section": "proposal", **p} for p in view["proposals"]]
+    rows += [{"section": "spike", **s} for s in view["spikes"]]
+    return rows
+
+
+def cmd_resurfacing(args) -> int:
+    from tagwatch.cli import _settings
+    from warehouse import queries
+    from warehouse.db import session
+    from warehouse.resurfacing import refresh, resurfacing_view
+
+    since = queries.parse_since(args.since)
+    with session(_settings(args).db_path) as con:
+        refresh(con)
+        view = resurfacing_view(con, since, limit=args.limit)
+    if args.format == "json":
+        print(json.dumps(view, default=str, indent=1, ensure_ascii=False))
+    elif args.format == "csv":
+        writer = csv.DictWriter(sys.stdout, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(flat_rows(view))
+    else:
+        print_table(view, args.since)
+    return 0
+
+
+def _pct(share) -> str:
+    return "-" if share is None else f"{share:.0%}"
+
+
+def print_table(view: dict, since_text: str) -> None:
+    print(f"Banned tags seen again (since {cell(since_text, 20)}):")
+    if not view["resurfaced"]:
+        print("  none")
+    for a in view["resurfaced"]:
+        print(f"  #{cell(a['tag'], 60)}  {a['posts']} post(s), {_pct(a['share_flagged'])} flagged, "
+              f"first seen {a['first_seen']:%Y-%m-%d %H:%M}, on {', '.join(a['platforms'])}")
+        for v in a["variants"]:
+            print(f"      {cell('#' + v['variant'], 40):42} {cell(v['method'], 30):30} {v['platform']:10} "
+                  f"{v['posts']:5} post(s)  {_pct(v['share_flagged'])} flagged  first {v['first_seen']:%Y-%m-%d}")
+    print("\nProposed new tags (accept: tagwatch tags accept TAG; reject: tagwatch tags reject TAG):")
+    if not view["proposals"]:
+        print("  none")
+    for p in view["proposals"]:
+        print(f"  #{cell(p['spelling'], 40):42} lift {p['lift']:5.1f}  {p['support']}/{p['posts']} focus posts"
+              f"  (week before: {p['previous_posts']})")
+    print("\nSpikes (posts a day against the 14 days before):")
+    if not view["spikes"]:
+        print("  none")
+    for s in view["spikes"]:
+        print(f"  #{cell(s['tag'], 40):42} {s['platform']:10} {s['day']}  {s['posts']} post(s), "
+              f"{s['ratio']}x the usual {s['baseline']}")
