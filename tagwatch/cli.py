@@ -274,6 +274,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagwatch.commands.case",
     "tagwatch.commands.user",
     "tagwatch.commands.serve",
+    "tagwatch.commands.report",
 )
 
 def build_parser() -> argparse.ArgumentParser:

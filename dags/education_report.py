@@ -1,0 +1,51 @@
+"""education_report: the education team's report, built and emailed on a schedule.
+
+Wiring only; the work is reports.build and reports.send (also `tagwatch report --send`).
+Weekly by default (TAGWATCH_REPORT_SCHEDULE); recipients from TAGWATCH_REPORT_TO or the
+run's conf {"to": [...]}; email through the Airflow Connection smtp_default. Every report
+it sends is kept in $TAGWATCH_REPORTS_DIR/<last day covered>/ with sent.json beside it.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+
+
+@dag(
+    dag_id="education_report",
+    schedule=os.environ.get("TAGWATCH_REPORT_SCHEDULE", "@weekly"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    params={"to": [], "period": None, "excerpts": None},
+    tags=["tagwatch"],
+)
+def education_report():
+    @task
+    def build_report(params=None, logical_date=None) -> dict:
+        from reports import build as rb
+        from tagwatch.config import Settings
+
+        settings = Settings.from_env()
+        config = rb.ReportConfig.from_env(settings)
+        end = logical_date or pendulum.now("UTC")
+        excerpts = config.excerpts if params.get("excerpts") is None else bool(params["excerpts"])
+        return rb.build(settings, params.get("period") or config.period,
+                        rb.dated_folder(config.reports_dir, end), end=end, excerpts=excerpts)
+
+    @task(retries=3, retry_delay=timedelta(minutes=5))
+    def send_report(built: dict, params=None) -> dict:
+        from reports import build as rb
+        from reports import send as rs
+        from tagwatch.config import Settings
+
+        config = rb.ReportConfig.from_env(Settings.from_env())
+        return rs.send(built["dir"], params.get("to") or config.recipients, config.sender)
+
+    send_report(build_report())
+
+
+education_report()
