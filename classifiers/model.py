@@ -715,7 +715,10 @@ class Scorer:
         reasons: list[list[dict]] = [[] for _ in texts]
         if not variants:
             return reasons
-        without = self.pipeline[1:].decision_function(variants)
+        # In batches: a batch of flagged posts can give tens of thousands of variants.
+        steps = self.pipeline[1:]
+        without = np.concatenate([steps.decision_function(variants[i:i + BATCH_SIZE])
+                                  for i in range(0, len(variants), BATCH_SIZE)])
         drops = margins[owner] - without
         for n, word, drop in sorted(zip(owner, words, drops), key=lambda x: -x[2]):
             if drop >= EXPLAIN_MIN_DROP and len(reasons[n]) < EXPLAIN_TOP:
