@@ -249,7 +249,7 @@ def _table(rows: list[dict], columns: list[str], fmt: str = "table") -> None:
     if fmt == "json":
         _out(json.dumps([{c: r.get(c) for c in columns} for r in rows], default=str, indent=1))
         return
-    widths = {"text": 70, "url": 60, "note": 40, "why": 60}
+    widths = {"text": 70, "url": 60, "note": 40, "why": 100}
     cells = [[cell(r.get(c), widths.get(c, 40)) for c in columns] for r in rows]
     sizes = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     _out("  ".join(c.ljust(sizes[i]) for i, c in enumerate(columns)))
