@@ -170,11 +170,19 @@ def ensure_model(settings: Settings) -> None:
 
 
 def _train(settings: Settings, inputs: list[str], default_data: bool, allow_download: bool) -> str:
+    """Train on the default data, the warehouse labels and `inputs`; promote if not worse."""
     from classifiers import model as m
+    from classifiers import registry
+    from classifiers.labels import labels_dataset
 
-    datasets, notes = ([], [])
-    if default_data:
-        datasets, notes = m.default_datasets(settings, allow_download=allow_download)
+    reference, notes = m.default_datasets(settings, allow_download=allow_download)
+    with session(settings.db_path) as con:
+        labelled = labels_dataset(con)
+    if labelled is not None:
+        reference.append(labelled)
+        notes.append(f"data: {len(labelled.texts)} analyst label(s) from the warehouse "
+                     f"(weight {labelled.weight:g})")
+    datasets = list(reference) if default_data else []
     if inputs:
         datasets.append(m.dataset_from_files("input", inputs))
     if not datasets:
@@ -182,12 +190,34 @@ def _train(settings: Settings, inputs: list[str], default_data: bool, allow_down
     for note in notes:
         _err(note)
     trained = m.train(datasets, notes=notes)
-    version = m.save(trained, settings.models_dir)
+    version = m.save(trained, settings.models_dir, make_current=False)
     _out(f"trained model {version} on " + ", ".join(
         f"{d['name']} ({d['rows']} rows)" for d in trained.datasets))
     _out("held-out: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                                   for k, v in trained.metrics.items() if not isinstance(v, dict)))
     _out(f"operating threshold {trained.threshold:.3f}; saved in {settings.models_dir / version}")
+
+    with session(settings.db_path) as con:
+        current_version = registry.promoted_version(con)
+    current_version = current_version or m.current_version(settings.models_dir)
+    current = None
+    if current_version:
+        try:
+            current = m.load(settings.models_dir, current_version)
+        except (m.ModelNotFound, m.ModelIntegrityError) as exc:
+            _err(f"warning: the promoted model cannot be loaded, so it cannot be compared: {exc}")
+    decision = registry.compare(trained, current, m.held_out_of(reference))
+    with session(settings.db_path) as con:
+        registry.register(con, trained, settings.models_dir)
+        if decision.promote:
+            registry.promote(con, version, settings.models_dir, f"promoted: {decision.reason}")
+        else:
+            registry.record_decision(con, version, f"not promoted: {decision.reason}")
+    if decision.promote:
+        _out(f"promoted {version}: {decision.reason}")
+    else:
+        _out(f"NOT promoted {version}: {decision.reason}; {current_version} stays in use "
+             f"(promote it anyway with `tagwatch models promote {version}`)")
     return version
 
 
@@ -224,7 +254,8 @@ def cmd_flagged(args) -> int:
     for r in rows:
         r["tags"] = " ".join(f"#{t}" for t in r["hashtags"] or [])
         r["score"] = f"{r['score']:.2f}"
-    _table(rows, ["score", "platform", "url", "tags", "text"], "table")
+        r["why"] = pipeline.why(r)
+    _table(rows, ["score", "platform", "url", "tags", "text", "why"], "table")
     return 0
 
 
@@ -238,7 +269,7 @@ def _table(rows: list[dict], columns: list[str], fmt: str = "table") -> None:
     if fmt == "json":
         _out(json.dumps([{c: r.get(c) for c in columns} for r in rows], default=str, indent=1))
         return
-    widths = {"text": 70, "url": 60, "note": 40}
+    widths = {"text": 70, "url": 60, "note": 40, "why": 100}
     cells = [[cell(r.get(c), widths.get(c, 40)) for c in columns] for r in rows]
     sizes = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     _out("  ".join(c.ljust(sizes[i]) for i, c in enumerate(columns)))
@@ -275,6 +306,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagwatch.commands.user",
     "tagwatch.commands.serve",
     "tagwatch.commands.report",
+    "tagwatch.commands.labels",
+    "tagwatch.commands.models",
+    "tagwatch.commands.evaluate",
 )
 
 def build_parser() -> argparse.ArgumentParser:

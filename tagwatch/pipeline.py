@@ -9,6 +9,7 @@ pass them between tasks and the CLI can call them in one process.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import re
 from dataclasses import asdict, dataclass, field
@@ -147,12 +148,13 @@ def score_new(settings: Settings, batch_size: int = 5000) -> dict:
     with session(settings.db_path) as con:
         # Each written batch drops out of the next query, so memory stays one batch.
         while batch := queries.unscored_posts(con, scorer.version, batch_size):
-            scores = scorer.score([text for _, _, text in batch])
-            rows = [(p, i, float(s)) for (p, i, _), s in zip(batch, scores)]
+            details = scorer.details([text for _, _, text in batch])
+            rows = [(p, i, d.score, d.categories, d.explanation)
+                    for (p, i, _), d in zip(batch, details)]
             queries.write_scores(con, rows, scorer.version, scorer.threshold)
             report.scored += len(rows)
-            report.flagged += sum(1 for *_, s in rows if s == s and s >= scorer.threshold)
-            report.unscorable += sum(1 for *_, s in rows if s != s)
+            report.flagged += sum(1 for r in rows if r[2] == r[2] and r[2] >= scorer.threshold)
+            report.unscorable += sum(1 for r in rows if r[2] != r[2])
         report.cases_opened = open_flagged(con)  # every flagged post gets a review case
     return asdict(report)
 
@@ -176,7 +178,16 @@ def flagged_list(settings: Settings, since: str | None = "1d") -> dict:
     return {"path": str(path), "count": len(rows)}
 
 
-FLAGGED_COLUMNS = ("score", "platform", "url", "hashtags", "text", "created_at", "first_seen_at")
+FLAGGED_COLUMNS = ("score", "platform", "url", "hashtags", "text", "created_at", "first_seen_at",
+                   "why", "categories")
+
+
+def why(row: dict) -> str:
+    """A flagged row's explanation (stored as JSON) as one readable line."""
+    from classifiers.explain import explanation_text
+
+    raw = row.get("explanation")
+    return explanation_text(json.loads(raw) if raw else None)
 
 
 def write_flagged_csv(rows: list[dict], path_or_file) -> None:
@@ -187,7 +198,7 @@ def write_flagged_csv(rows: list[dict], path_or_file) -> None:
             writer.writerow([
                 f"{r['score']:.4f}", r["platform"], r["url"], " ".join(f"#{t}" for t in r["hashtags"] or []),
                 r["text"], r["created_at"].isoformat() if r["created_at"] else "",
-                r["first_seen_at"].isoformat(),
+                r["first_seen_at"].isoformat(), why(r), r.get("categories") or "",
             ])
     if isinstance(path_or_file, (str, Path)):
         tmp = Path(path_or_file).with_suffix(".tmp")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import socket
 import subprocess
@@ -109,6 +110,17 @@ def test_flagged_lists_abusive_posts_and_shows_hostile_text_inertly(settings):
     if rows:  # flagged by the model: the CSV carries the text verbatim, properly quoted
         assert rows[0]["text"].startswith("Mr Invented is a creep")
         assert "\\x1b" in table
+        assert "aimed at school staff: mr invented" in rows[0]["why"]
+        assert "aimed at school staff" in table
+    # Every score row records the model, its per-category scores and (flagged) why.
+    stored = query(settings, "SELECT model_version, label, categories::VARCHAR, "
+                             "explanation::VARCHAR FROM scores")
+    assert len(stored) == 1 and stored[0][0]
+    categories = json.loads(stored[0][2])
+    assert set(categories) == {"allegation", "sexual", "threat", "insult", "doxxing", "staff_target"}
+    assert categories["staff_target"] == 1.0
+    assert bool(rows) == stored[0][1]
+    assert any(e.get("signal") for e in json.loads(stored[0][3]))
 
 
 def test_score_csv_passes_columns_through(settings, tmp_path):

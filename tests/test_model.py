@@ -153,7 +153,8 @@ def test_training_reports_held_out_metrics_and_a_threshold(trained):
     seed = trained.metrics["by_dataset"]["staff_seed"]
     assert seed["recall"] >= m.MIN_RECALL
     assert seed["roc_auc"] > 0.75
-    assert trained.metrics["split"]["random_state"] == m.RANDOM_STATE
+    assert "sha256" in trained.metrics["split"]["rule"]
+    assert trained.metrics["split"]["held_out_sha256"] == trained.held_out.sha256
 
 
 def test_abusive_staff_posts_score_above_harmless_ones(trained):
@@ -270,23 +271,31 @@ def test_trusted_types_are_exactly_what_a_saved_model_needs(trained):
 
 
 def test_score_gives_nan_for_what_cannot_be_scored_and_numbers_for_the_rest(scorer):
-    texts = [None, "", "   ", 42, "Mr Halloway is a nonce", "x" * 1_000_000,
-             "bad\ud800surrogate", "\u200b"]
+    # Nothing to judge (nothing, not text, blank, only invisible characters) -> NaN;
+    # anything with content, however odd (1 MB, lone surrogate, emoji, RTL, binary junk) -> a score.
+    texts = [None, "", "   ", 42, "\u200b\u200f\u2066", "Mr Halloway is a nonce", "x" * 1_000_000,
+             "bad\ud800surrogate", "😡🔪😡", "המורה שלנו", "Mr\u200bHalloway is a n\u200donce",
+             bytes(range(256)).decode("latin-1")]
     scores = scorer.score(texts, batch_size=3)
-    assert np.isnan(scores[:4]).all()
-    assert np.isfinite(scores[4:]).all()
-    assert ((scores[4:] >= 0) & (scores[4:] <= 1)).all()
+    assert np.isnan(scores[:5]).all()
+    assert np.isfinite(scores[5:]).all()
+    assert ((scores[5:] >= 0) & (scores[5:] <= 1)).all()
+    details = scorer.details(texts, batch_size=4)
+    np.testing.assert_allclose([d.score for d in details], scores)
+    assert all(d.categories is None for d in details[:5])
+    assert all(set(d.categories) == {*m.CATEGORIES, "staff_target"} for d in details[5:])
 
 
 def test_one_failing_text_costs_only_its_own_score(scorer, monkeypatch):
-    real = scorer.pipeline.predict_proba
+    step = scorer.pipeline.named_steps["normalise"]
+    real = step.transform
 
     def fragile(texts):
         if "poison" in texts:
             raise RuntimeError("cannot score this")
         return real(texts)
 
-    monkeypatch.setattr(scorer.pipeline, "predict_proba", fragile)
+    monkeypatch.setattr(step, "transform", fragile)
     scores = scorer.score(["fine", "poison", "also fine"])
     assert np.isnan(scores[1]) and np.isfinite(scores[[0, 2]]).all()
 
@@ -302,13 +311,15 @@ def test_score_csv_appends_score_and_label_and_passes_columns_through(scorer, tm
     assert m.score_csv(source, out, scorer, batch_size=2) == 3
     with out.open(newline="", encoding="utf-8") as fh:
         written = list(csv.reader(fh))
-    assert written[0] == ["id", "text", "other", "score", "label"]
+    assert written[0] == ["id", "text", "other", "score", "label", "explanation"]
     for original, row in zip(rows, written[1:]):
         assert row[:3] == original
     for row in written[1:3]:
         assert re.fullmatch(r"[01]\.\d{6}", row[3])
         assert row[4] == str(int(float(row[3]) >= scorer.threshold))
-    assert written[3][3:] == ["", ""]
+    assert written[1][4] == "1" and "aimed at school staff: mr halloway" in written[1][5]
+    assert re.search(r"\w+ \+\d\.\d\d", written[1][5])  # the words that pushed it up
+    assert written[3][3:] == ["", "", ""]
     assert [p.name for p in out.parent.iterdir()] == ["scored.csv"]
 
 
@@ -335,9 +346,9 @@ def test_score_csv_failing_midway_leaves_no_file(scorer, tmp_path, monkeypatch):
         calls.append(1)
         if len(calls) > 1:
             raise OSError("disk gone")
-        return np.full(len(texts), 0.5)
+        return [m.ScoreDetail(0.5, {}, []) for _ in texts]
 
-    monkeypatch.setattr(scorer, "score", score_then_fail)
+    monkeypatch.setattr(scorer, "details", score_then_fail)
     out = tmp_path / "out" / "scored.csv"
     with pytest.raises(OSError):
         m.score_csv(source, out, scorer, batch_size=2)

@@ -1,6 +1,7 @@
 """Reads and small writes on the warehouse that the CLI, the DAG and the web app share."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -103,19 +104,31 @@ def unscored_posts(con, model_version: str, limit: int = 5000) -> list[tuple]:
 
 
 def write_scores(con, rows: list[tuple], model_version: str, threshold: float) -> int:
-    """Bulk-insert (platform, post_id, score) rows; NaN/None is stored as NULL (not scorable)."""
+    """Bulk-insert (platform, post_id, score[, categories, explanation]) rows.
+
+    NaN/None scores are stored as NULL (not scorable). `categories` (dict) and
+    `explanation` (list of dicts) are stored as JSON; missing ones as NULL.
+    """
     if not rows:
         return 0
+
+    def as_json(value):
+        return None if value is None else json.dumps(value)
+
     scored = pa.table({
         "platform": [r[0] for r in rows],
         "post_id": [r[1] for r in rows],
         "score": [None if r[2] is None or r[2] != r[2] else float(r[2]) for r in rows],
+        "categories": pa.array([as_json(r[3]) if len(r) > 3 else None for r in rows], pa.string()),
+        "explanation": pa.array([as_json(r[4]) if len(r) > 4 else None for r in rows], pa.string()),
     })
     with transaction(con):
         con.execute(
             """
-            INSERT INTO scores (platform, post_id, model_version, score, label, scored_at)
-            SELECT platform, post_id, ?, score, score >= ?, now() FROM scored
+            INSERT INTO scores (platform, post_id, model_version, score, label, scored_at,
+                                categories, explanation)
+            SELECT platform, post_id, ?, score, score >= ?, now(),
+                   categories::JSON, explanation::JSON FROM scored
             ON CONFLICT DO NOTHING
             """,
             [model_version, threshold],
@@ -140,7 +153,8 @@ def flagged(con, model_version: str | None = None, since: datetime | None = None
         params.append(since)
     sql = f"""
         SELECT s.score, p.platform, p.url, p.hashtags, p.text, p.created_at, p.first_seen_at,
-               p.post_id, s.model_version
+               p.post_id, s.model_version, s.categories::VARCHAR AS categories,
+               s.explanation::VARCHAR AS explanation
         FROM scores s JOIN posts p USING (platform, post_id)
         WHERE s.model_version = ? AND s.label {where}
         ORDER BY s.score DESC, p.first_seen_at DESC
