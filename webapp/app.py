@@ -35,6 +35,8 @@ from review import metrics
 from review import states as st
 from review import users
 from warehouse.db import WarehouseError, session
+from warehouse.queries import parse_since
+from warehouse.resurfacing import decide, resurfacing_view
 
 _ASSETS = Path(__file__).with_name("assets")
 CSS = (_ASSETS / "app.css").read_text(encoding="utf-8")
@@ -202,6 +204,19 @@ def create_app(db_path, secret_key: str | None = None,
             return busy(request, exc)
         return render(request, "dashboard.html", m=numbers)
 
+    @app.get("/resurfacing")
+    def resurfacing(request: Request, since: str = "7d"):
+        """The radar's morning view (read-only: the DAG refreshes matches and proposals)."""
+        if refused := login_needed(request):
+            return refused
+        since = since if since in RESURFACING_PERIODS else "7d"
+        try:
+            with store.connect() as con:
+                view = resurfacing_view(con, parse_since(since))
+        except WarehouseError as exc:
+            return busy(request, exc)
+        return render(request, "resurfacing.html", view=view, since=since)
+
     # --- changing ----------------------------------------------------------------------
 
     async def act(request: Request, case_id: str, do, done: str, back: str | None = None):
@@ -249,7 +264,36 @@ def create_app(db_path, secret_key: str | None = None,
             cs.move(con, case_id, f.get("to", ""), user, f.get("note") or None)
         return await act(request, case_id, do, f"case {case_id} moved")
 
+    @app.post("/resurfacing/proposals")
+    async def decide_proposal(request: Request):
+        form, refused = await checked_form(request)
+        if refused:
+            return refused
+        decision, status = form.get("decision"), form.get("status") or "watch"
+        if decision not in ("accept", "reject") or status not in ("watch", "flagged"):
+            return Response("decision must be accept or reject; status watch or flagged", status_code=400)
+
+        def write():
+            with store.connect() as con:  # a WarehouseError here: the loader held on too long
+                try:
+                    return decide(con, str(form.get("tag", "")), decision == "accept",
+                                  request.session["user"], status)
+                except WarehouseError as exc:  # not proposed: nothing was written
+                    return exc
+        try:
+            done = await run_in_threadpool(write)
+        except WarehouseError as exc:
+            return busy(request, exc)
+        if isinstance(done, WarehouseError):
+            request.session["flash"] = {"error": str(done)}
+            return RedirectResponse("/resurfacing", status_code=303)
+        request.session["flash"] = {"ok": f"#{done['spelling']} {done['decision']}"}
+        return RedirectResponse("/resurfacing", status_code=303)
+
     return app
+
+
+RESURFACING_PERIODS = ("1d", "7d", "30d", "all")
 
 
 def _csrf(request: Request) -> str:
