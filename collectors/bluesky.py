@@ -310,3 +310,73 @@ def post_to_staging(post: dict, source: str, key: bytes, collected_at: str,
         "source_post_id": uri,
         "collected_at": collected_at,
     }
+
+
+# --- re-checks ------------------------------------------------------------------------------
+
+class _Requests:
+    """Stands in for a manifest where a session counts its requests (re-checks have none)."""
+    requests = 0
+
+
+_ACCOUNT_GONE = {"AccountTakedown": "the account was taken down by the service",
+                 "AccountDeactivated": "the account was deactivated by its owner"}
+
+
+def lookup_post(client: PoliteClient, source: str, uri: str,
+                options: CollectOptions | None = None) -> dict[str, Any]:
+    """Is the post still there? {"url", "http_status", "state", "detail"} (as mastodon.lookup_status).
+
+    app.bsky.feed.getPosts simply leaves out a post that is gone (deleted by its author or
+    taken down), so an absent post is "gone" (who removed it is not said); then
+    app.bsky.actor.getProfile of its author tells "account_gone" (AccountTakedown,
+    AccountDeactivated, or no profile any more). A post served with a "!takedown" label
+    counts as "removed_by_platform". Same session and credentials as collection.
+    """
+    options = options or CollectOptions()
+    source = (source or DEFAULT_BASE_URL).strip().rstrip("/")
+    session = _Session(client, source, require(options.credentials, IDENTIFIER_VAR, PLATFORM),
+                       require(options.credentials, PASSWORD_VAR, PLATFORM), options, _Requests())
+    url = f"{source}/xrpc/app.bsky.feed.getPosts?uris={uri}"
+    try:
+        body = _xrpc_get(client, session, f"{source}/xrpc/app.bsky.feed.getPosts", {"uris": uri})
+    except SourceError as exc:
+        return {"url": url, "http_status": exc.status, "state": "error", "detail": str(exc)}
+    found = [p for p in body.get("posts") or [] if isinstance(p, dict) and p.get("uri") == uri]
+    if found:
+        labels = {str(label.get("val")) for label in found[0].get("labels") or [] if isinstance(label, dict)}
+        if "!takedown" in labels:
+            return {"url": url, "http_status": 200, "state": "removed_by_platform",
+                    "detail": "served with the service's !takedown label"}
+        return {"url": url, "http_status": 200, "state": "online", "detail": None}
+    did = uri[len("at://"):].split("/")[0] if uri.startswith("at://") else None
+    if not did:
+        return {"url": url, "http_status": 200, "state": "gone", "detail": "absent from getPosts"}
+    try:
+        _xrpc_get(client, session, f"{source}/xrpc/app.bsky.actor.getProfile", {"actor": did})
+    except SourceError as exc:
+        error = next((e for e in _ACCOUNT_GONE if e in str(exc)), None)
+        if error or (exc.status == 400 and "Profile not found" in str(exc)):
+            return {"url": url, "http_status": 200, "state": "account_gone",
+                    "detail": f"absent from getPosts; {_ACCOUNT_GONE.get(error, 'the profile is not found')}"
+                              f" (getProfile: {exc})"}
+        return {"url": url, "http_status": 200, "state": "gone",
+                "detail": f"absent from getPosts; the account could not be checked ({exc})"}
+    return {"url": url, "http_status": 200, "state": "gone",
+            "detail": "absent from getPosts; its account is still there"}
+
+
+def _xrpc_get(client: PoliteClient, session: _Session, url: str, params: dict) -> dict:
+    """A GET with the session's token, renewed once if it went stale."""
+    for attempt in (1, 2):
+        try:
+            body, _ = client.request_json("GET", url, params=params, headers=session.headers())
+        except SourceError as exc:
+            if attempt == 1 and exc.status in (400, 401) and any(w in str(exc) for w in _STALE_TOKEN):
+                session.renew()
+                continue
+            raise
+        if not isinstance(body, dict):
+            raise SourceError(f"GET {url} returned a JSON {type(body).__name__}, not an object")
+        return body
+    raise AssertionError("unreachable")

@@ -326,3 +326,35 @@ def video_to_post(video: dict, source: str, key: bytes, collected_at: str,
         "source_post_id": video_id,
         "collected_at": collected_at,
     }
+
+
+# --- re-checks ------------------------------------------------------------------------------
+
+def lookup_video(client: PoliteClient, source: str, video_id: str, created_at: datetime | None,
+                 options: CollectOptions | None = None) -> dict[str, Any]:
+    """Is the video still there? {"url", "http_status", "state", "detail"} (as mastodon.lookup_status).
+
+    Asks the Research API's video query for this video id on the day it was posted (the
+    API needs a date window), with the same client credentials, token and daily budget
+    as collection. The API only serves public videos that are online, so an absent video
+    is "gone": removed, deleted by its author, made private or its account gone, which
+    the API does not tell apart. Without a creation date nothing can be asked ("error").
+    """
+    options = options or CollectOptions()
+    api = _Api(source, options, client, own_client=False)
+    url = f"{api.source}/v2/research/video/query/ (video_id {video_id})"
+    if created_at is None:
+        return {"url": url, "http_status": None, "state": "error",
+                "detail": "no creation date: the Research API needs a date window to find a video"}
+    day = created_at.astimezone(timezone.utc).date()
+    body = {"query": {"and": [{"operation": "EQ", "field_name": "video_id", "field_values": [str(video_id)]}]},
+            "start_date": _ymd(day), "end_date": _ymd(day + timedelta(days=1)), "max_count": 1}
+    try:
+        data = api.research("video/query/", "id,create_time,username", body)
+    except SourceError as exc:
+        return {"url": url, "http_status": exc.status, "state": "error", "detail": str(exc)}
+    if any(str(v.get("id")) == str(video_id) for v in data.get("videos") or [] if isinstance(v, dict)):
+        return {"url": url, "http_status": 200, "state": "online", "detail": None}
+    return {"url": url, "http_status": 200, "state": "gone",
+            "detail": "the Research API no longer returns the video (removed, deleted, private or "
+                      "its account gone: the API does not say which)"}

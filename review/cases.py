@@ -115,14 +115,20 @@ def show(con, case_id: int) -> dict:
             "SELECT recheck_id, checked_at, url, http_status, outcome, detail FROM rechecks "
             "WHERE case_id = ? ORDER BY recheck_id", [case_id])),
         "allowed_moves": st.allowed_from(case["state"], st.HUMAN),
+        "children": [r[0] for r in con.execute(
+            "SELECT case_id FROM cases WHERE parent_case_id = ? ORDER BY case_id", [case_id]).fetchall()],
     }
 
 
 # --- opening ------------------------------------------------------------------------------
 
 def open_flagged(con, now: datetime | None = None) -> int:
-    """Open a DETECTED case for every flagged post that has none (bulk); returns how many."""
+    """Open a DETECTED case for every flagged post that has none (bulk); returns how many.
+
+    Posts that repeat the content of a case verified offline open RESURFACED child cases
+    first (open_resurfaced), so they are not mistaken for new, unrelated posts."""
     now = now or utcnow()
+    open_resurfaced(con, now)
     with transaction(con):
         opened = con.execute(
             """
@@ -155,6 +161,62 @@ def open_post(con, platform: str, post_id: str, actor: str, origin: str = "membe
         ).fetchone()[0]
         _open_events(con, now, "reported by a member" if origin == "member_report" else origin)
     return case_id
+
+
+# Text compared for resurfacing: case, runs of white space and the ends ignored. Texts shorter
+# than this say too little to call a copy the same content.
+_NORMALISED_TEXT = "lower(trim(regexp_replace({col}, '\\s+', ' ', 'g')))"
+MIN_RESURFACING_TEXT = 20
+
+
+def open_resurfaced(con, now: datetime | None = None) -> list[int]:
+    """Open a RESURFACED child case for every stored post that has no case and carries the
+    same text (normalised, by SHA-256) as the evidence of a case verified offline; the
+    child links its parent (parent_case_id), and its evidence is frozen from the new post
+    with the parent's category, target and severity. Returns the new case ids."""
+    now = now or utcnow()
+    st.check_opening(st.RESURFACED, st.AUTOMATED)
+    if not con.execute("SELECT 1 FROM case_events e JOIN evidence USING (case_id) WHERE e.to_state = ? "
+                       "LIMIT 1", [st.OFFLINE_VERIFIED]).fetchone():
+        return []  # nothing was ever verified offline: no post to hash
+    norm_post, norm_evidence = (_NORMALISED_TEXT.format(col=c) for c in ("p.text", "e.text"))
+    found = con.execute(
+        f"""
+        WITH parents AS (
+            SELECT e.case_id, e.platform, e.post_id, sha256({norm_evidence}) AS text_hash,
+                   v.offline_at
+            FROM evidence e
+            JOIN (SELECT case_id, min(occurred_at) AS offline_at FROM case_events
+                  WHERE to_state = ? GROUP BY case_id) v USING (case_id)
+            WHERE length({norm_evidence}) >= ?
+        )
+        SELECT p.platform, p.post_id, min(pa.case_id) AS parent, any_value(pa.text_hash) AS text_hash,
+               min(pa.offline_at) AS offline_at
+        FROM posts p JOIN parents pa ON sha256({norm_post}) = pa.text_hash
+        ANTI JOIN cases c ON c.platform = p.platform AND c.post_id = p.post_id
+        WHERE length({norm_post}) >= ? AND NOT (p.platform = pa.platform AND p.post_id = pa.post_id)
+        GROUP BY p.platform, p.post_id ORDER BY parent, p.platform, p.post_id
+        """, [st.OFFLINE_VERIFIED, MIN_RESURFACING_TEXT, MIN_RESURFACING_TEXT]).fetchall()
+    opened = []
+    with transaction(con):
+        for platform, post_id, parent, text_hash, offline_at in found:
+            case_id = con.execute(
+                "INSERT INTO cases (platform, post_id, origin, parent_case_id, opened_at, opened_by) "
+                "VALUES (?, ?, 'resurfaced', ?, ?, ?) RETURNING case_id",
+                [platform, post_id, parent, now, AUTOMATION]).fetchone()[0]
+            con.execute(
+                "INSERT INTO case_events (case_id, from_state, to_state, actor, occurred_at, automated, note) "
+                "VALUES (?, NULL, ?, ?, ?, TRUE, ?)",
+                [case_id, st.RESURFACED, AUTOMATION, now,
+                 f"the content of case {parent} (verified offline {offline_at:%Y-%m-%d %H:%M} UTC) "
+                 f"seen again as a new post (text sha256 {text_hash[:16]}…)"])
+            info = show(con, case_id)
+            parent_evidence = _dicts(con.execute(
+                "SELECT category, target_role, severity FROM evidence WHERE case_id = ?", [parent]))[0]
+            _freeze_evidence(con, case_id, info["post"], info["score"], parent_evidence["category"],
+                             parent_evidence["target_role"], parent_evidence["severity"], AUTOMATION, now)
+            opened.append(case_id)
+    return opened
 
 
 def _open_events(con, now: datetime, note: str) -> None:

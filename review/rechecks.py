@@ -1,4 +1,5 @@
-"""Re-checks: is a reported post really gone? Asked of the platform's own lookup.
+"""Re-checks: is a reported post really gone? Asked of the platform's own lookup
+(Mastodon statuses/:id, Bluesky getPosts + getProfile, TikTok's Research API video query by id).
 
 Due times: +1 h, +24 h, +48 h, +7 d, +30 d after each report and after each
 platform answer. A re-check is due when one of those moments has passed since the
@@ -14,7 +15,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable
 
-from collectors import mastodon
+from collectors import bluesky, mastodon, tiktok
+from collectors.base import CollectOptions, MissingCredential
 from collectors.http import PoliteClient
 from review import cases as cs
 from review import states as st
@@ -23,9 +25,16 @@ from warehouse.queries import _dicts
 
 SCHEDULE = (timedelta(hours=1), timedelta(hours=24), timedelta(hours=48), timedelta(days=7),
             timedelta(days=30))
-# platform -> lookup(client, source, source_post_id) -> {"url", "http_status", "state", "detail"}
-LOOKUPS: dict[str, Callable[[PoliteClient, str, str], dict]] = {
-    mastodon.PLATFORM: mastodon.lookup_status,
+# platform -> lookup(client, target, options) -> {"url", "http_status", "state", "detail"}
+# state: online | gone (who removed it not said) | removed_by_platform | account_gone | error.
+# Every lookup uses the platform's own API, with the collection's credentials and state.
+LOOKUPS: dict[str, Callable[[PoliteClient, dict, CollectOptions], dict]] = {
+    mastodon.PLATFORM: lambda client, t, options: mastodon.lookup_status(
+        client, t["source"], t["source_post_id"]),
+    bluesky.PLATFORM: lambda client, t, options: bluesky.lookup_post(
+        client, t["source"], t["source_post_id"], options),
+    tiktok.PLATFORM: lambda client, t, options: tiktok.lookup_video(
+        client, t["source"], t["source_post_id"], t.get("created_at"), options),
 }
 
 
@@ -57,7 +66,7 @@ def targets(con, case_ids: list[int]) -> list[dict]:
         return []
     found = _dicts(con.execute(
         f"""
-        SELECT c.case_id, c.platform, p.source, p.source_post_id, s.state
+        SELECT c.case_id, c.platform, p.source, p.source_post_id, p.created_at, s.state
         FROM cases c JOIN case_state s USING (case_id) LEFT JOIN posts p USING (platform, post_id)
         WHERE c.case_id IN ({', '.join('?' * len(case_ids))}) ORDER BY c.case_id
         """, [int(i) for i in case_ids]))
@@ -72,9 +81,12 @@ def targets(con, case_ids: list[int]) -> list[dict]:
     return found
 
 
-def observe(client: PoliteClient, target: dict) -> dict:
+def observe(client: PoliteClient, target: dict, options: CollectOptions | None = None) -> dict:
     """Ask the platform (no warehouse connection needed)."""
-    return LOOKUPS[target["platform"]](client, target["source"], target["source_post_id"])
+    try:
+        return LOOKUPS[target["platform"]](client, target, options or CollectOptions())
+    except MissingCredential as exc:  # nothing was asked: nothing can be concluded
+        return {"url": target["source"] or "", "http_status": None, "state": "error", "detail": str(exc)}
 
 
 def record(con, case_id: int, seen: dict, now: datetime) -> dict:
@@ -96,8 +108,9 @@ def record(con, case_id: int, seen: dict, now: datetime) -> dict:
 
 
 def _outcome(con, case_id: int, seen: dict) -> str:
-    """Mastodon's 404 does not say who removed a post: it counts as the platform's
-    removal only when the platform told us it removed it."""
+    """A 404 (Mastodon), an absent post (Bluesky getPosts, TikTok's Research API) does not
+    say who removed it: it counts as the platform's removal only when the platform told us
+    it removed it."""
     if seen["state"] != "gone":
         return seen["state"]
     claimed = con.execute("SELECT 1 FROM platform_answers WHERE case_id = ? AND outcome = 'removed'",
@@ -127,7 +140,7 @@ def _finding(con, case_id, state, outcome, seen, now) -> tuple[str | None, str |
 
 
 def run(db_path, client: PoliteClient, case_ids: list[int] | None = None,
-        now: datetime | None = None) -> dict:
+        now: datetime | None = None, options: CollectOptions | None = None) -> dict:
     """Apply the 48 h deadline, then re-check the given cases (or every due one).
 
     Short warehouse sessions around the network calls, so a load can run in between.
@@ -138,7 +151,7 @@ def run(db_path, client: PoliteClient, case_ids: list[int] | None = None,
         wanted = targets(con, case_ids if case_ids is not None else due(con, start))
     results = []
     for target in wanted:
-        seen = observe(client, target)
+        seen = observe(client, target, options)
         with session(db_path) as con:
             results.append(record(con, target["case_id"], seen, now or cs.utcnow()))
     return {"no_response": no_response, "rechecked": results}

@@ -63,6 +63,12 @@ MOVES: dict[tuple[str, str], str] = {
     (RESURFACED, OFFLINE_VERIFIED): AUTOMATED,
 }
 
+# The states a case can be opened in (the event with no from-state), and by whom.
+OPENINGS: dict[str, str] = {
+    DETECTED: AUTOMATED,    # flagged by the classifier, or a post a member reported
+    RESURFACED: AUTOMATED,  # a child case: content of a case verified offline seen again
+}                           # under a new post id (same text hash); parent_case_id links them
+
 STATES: tuple[str, ...] = (
     DETECTED, IN_REVIEW, DISMISSED, CONFIRMED, REPORTED, PLATFORM_ACTIONED, PLATFORM_REJECTED,
     NO_RESPONSE, ESCALATED, MISMATCH, OFFLINE_VERIFIED, RESURFACED, CLOSED,
@@ -91,6 +97,13 @@ def check_move(current: str, target: str, by: str) -> None:
     if who != by:
         made = {HUMAN: "by a person", AUTOMATED: "automatically (by a re-check or the 48 h deadline)"}
         raise IllegalMove(f"{current} -> {target} is made {made[who]}, not {made[by]}")
+
+
+def check_opening(target: str, by: str = AUTOMATED) -> None:
+    """Refuse to open a case in a state it cannot start in (OPENINGS)."""
+    if OPENINGS.get(target) != by:
+        raise IllegalMove(f"a case cannot be opened in {target}; cases open in "
+                          + ", ".join(OPENINGS))
 
 
 def allowed_from(state: str, by: str | None = None) -> list[str]:

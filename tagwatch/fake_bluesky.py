@@ -11,6 +11,10 @@
   also finds posts that only say "tag" in their text or carry a longer tag, which
   is why the collector checks tag facets. At most `result_cap` results per query
   (about 10,000 on the real service): no cursor beyond it.
+* ``GET /xrpc/app.bsky.feed.getPosts?uris=`` (re-checks): a post that is gone is simply
+  absent. ``GET /xrpc/app.bsky.actor.getProfile?actor=DID``: 400 AccountTakedown /
+  AccountDeactivated for an account `remove_account()` took away, "Profile not found"
+  for one it never knew. `delete_post()` deletes one post.
 
 Posts are PostView objects: uri, cid, author{did, handle}, record{text, createdAt,
 langs, facets[#tag]}, indexedAt, counts. Faults (429, 5xx, truncated bodies,
@@ -27,6 +31,8 @@ from tagwatch.fakeapi import FakeAPIServer, Faults, Reply, Request
 SEARCH = "/xrpc/app.bsky.feed.searchPosts"
 CREATE_SESSION = "/xrpc/com.atproto.server.createSession"
 REFRESH_SESSION = "/xrpc/com.atproto.server.refreshSession"
+GET_POSTS = "/xrpc/app.bsky.feed.getPosts"
+GET_PROFILE = "/xrpc/app.bsky.actor.getProfile"
 DEFAULT_LIMIT, MAX_LIMIT = 25, 100
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -42,16 +48,25 @@ class BlueskyFake(FakeAPIServer):
         self._posts: dict[str, dict] = {}
         self._access: set[str] = set()
         self._refresh: set[str] = set()
+        self._gone_accounts: dict[str, str] = {}   # did -> the error getProfile answers
+        self._authors: dict[str, dict] = {}         # did -> profile (outlives the posts)
         for post in posts or []:
             self.add_post(post)
 
     def add_post(self, post: dict) -> None:
         with self.lock:
             self._posts[post["uri"]] = post
+            self._authors[post["author"]["did"]] = post["author"]
 
     def delete_post(self, uri: str) -> None:
         with self.lock:
             self._posts.pop(uri, None)
+
+    def remove_account(self, did: str, error: str = "AccountTakedown") -> None:
+        """The account is taken down (or "AccountDeactivated" by its owner): its posts leave
+        getPosts and search, and getProfile answers the error, as the AppView does."""
+        with self.lock:
+            self._gone_accounts[did] = error
 
     def expire_tokens(self) -> None:
         """Every access token stops working (refresh tokens still do)."""
@@ -68,6 +83,11 @@ class BlueskyFake(FakeAPIServer):
             return self._refresh_session(request)
         if request.path == SEARCH and request.method == "GET":
             return self._search(request)
+        if request.path in (GET_POSTS, GET_PROFILE) and request.method == "GET":
+            refused = self._refuse_token(request)
+            if refused:
+                return refused
+            return self._get_posts(request) if request.path == GET_POSTS else self._get_profile(request)
         return Reply(404, {"error": "MethodNotImplemented", "message": "Method Not Implemented"})
 
     def _session(self) -> dict:
@@ -96,6 +116,39 @@ class BlueskyFake(FakeAPIServer):
             return Reply(400, {"error": "ExpiredToken", "message": "Token has expired"})
         return Reply(200, self._session())
 
+    def _refuse_token(self, request: Request) -> Reply | None:
+        token = _bearer(request)
+        if token is None:
+            return Reply(401, {"error": "AuthenticationRequired", "message": "Authentication Required"})
+        with self.lock:
+            valid = token in self._access
+        return None if valid else Reply(400, {"error": "ExpiredToken", "message": "Token has expired"})
+
+    def _visible(self) -> list[dict]:
+        with self.lock:
+            return [p for p in self._posts.values() if p["author"]["did"] not in self._gone_accounts]
+
+    def _get_posts(self, request: Request) -> Reply:
+        """getPosts?uris=...: a post that is gone (deleted, taken down, its account gone) is
+        simply absent from the answer. (One `uris` value per request in this fake.)"""
+        uri = request.query.get("uris")
+        if not uri:
+            return Reply(400, {"error": "InvalidRequest", "message": 'Error: Params must have the property "uris"'})
+        return Reply(200, {"posts": [p for p in self._visible() if p["uri"] == uri]})
+
+    def _get_profile(self, request: Request) -> Reply:
+        actor = request.query.get("actor", "")
+        with self.lock:
+            error = self._gone_accounts.get(actor)
+            known = dict(self._authors)
+        if error:
+            messages = {"AccountTakedown": "Account has been suspended",
+                        "AccountDeactivated": "Account is deactivated"}
+            return Reply(400, {"error": error, "message": messages.get(error, error)})
+        if actor not in known:
+            return Reply(400, {"error": "InvalidRequest", "message": "Profile not found"})
+        return Reply(200, known[actor])
+
     def _search(self, request: Request) -> Reply:
         token = _bearer(request)
         if token is None:
@@ -117,8 +170,7 @@ class BlueskyFake(FakeAPIServer):
         if self.faults.page_size_cap:
             limit = min(limit, self.faults.page_size_cap)
         word = q["q"].strip().lstrip("#").lower()
-        with self.lock:
-            posts = list(self._posts.values())
+        posts = self._visible()
         hits = sorted((p for p in posts if word in p["record"]["text"].lower()
                        and (since is None or sort_at(p) >= since)
                        and (until is None or sort_at(p) < until)),

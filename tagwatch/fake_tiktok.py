@@ -7,7 +7,9 @@
   start_date, end_date (YYYYMMDD, at most 30 days apart), max_count <= 100,
   cursor, search_id, is_random} -> {data: {videos, cursor, has_more, search_id},
   error: {code, message, log_id}}. A search_id pins the result set, so a query
-  can be continued after a failure with the same search_id and cursor.
+  can be continued after a failure with the same search_id and cursor. A
+  ``video_id`` EQ condition finds one video (re-checks); `delete_video()` makes one
+  disappear, as a removed, deleted or private video does from the Research API.
 * ``POST /v2/research/video/comment/list/?fields=...`` {video_id, max_count, cursor}.
 * A daily request quota (`daily_quota`): past it, 429 daily_quota_limit_exceeded.
   Every research request counts, failed ones too (`research_requests`).
@@ -49,6 +51,11 @@ class TikTokFake(FakeAPIServer):
         if request.path in (QUERY, COMMENTS):  # failed answers use quota too
             with self.lock:
                 self.research_requests += 1
+
+    def delete_video(self, video_id) -> None:
+        """The video is gone (removed, deleted or made private): queries stop returning it."""
+        with self.lock:
+            self.videos = [v for v in self.videos if str(v["id"]) != str(video_id)]
 
     def revoke_tokens(self) -> None:
         with self.lock:
@@ -149,6 +156,8 @@ def _matches(video: dict, condition: dict) -> bool:
     field, values = condition.get("field_name"), [str(v).lower() for v in condition.get("field_values") or []]
     if field == "hashtag_name":
         return bool({h.lower() for h in video.get("hashtag_names") or []} & set(values))
+    if field == "video_id":
+        return str(video.get("id")) in values
     if field == "region_code":
         return str(video.get("region_code", "")).lower() in values
     return True

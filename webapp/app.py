@@ -17,8 +17,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import secrets
+import tempfile
 import threading
+import zipfile
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,9 +35,13 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from review import cases as cs
 from review import metrics
+from review import rechecks as rc
 from review import states as st
 from review import users
+from review.escalation import write_pack
 from warehouse.db import WarehouseError, session
+from warehouse.queries import parse_since
+from warehouse.resurfacing import decide, resurfacing_view
 
 _ASSETS = Path(__file__).with_name("assets")
 CSS = (_ASSETS / "app.css").read_text(encoding="utf-8")
@@ -70,13 +77,16 @@ class Store:
 
 
 def create_app(db_path, secret_key: str | None = None,
-               lock_wait: float = LOCK_WAIT_SECONDS) -> FastAPI:
+               lock_wait: float = LOCK_WAIT_SECONDS, settings=None) -> FastAPI:
+    """`settings` (tagwatch.config.Settings) give re-checks their user agent, retries and
+    platform credentials, as collection has them; read from the environment if not given."""
     store = Store(db_path, lock_wait)
     templates = Environment(loader=PackageLoader("webapp", "templates"),
                             autoescape=select_autoescape(default=True, default_for_string=True))
     templates.globals.update(css=CSS, js=JS, states=st.STATES, categories=cs.CATEGORIES,
                              roles=cs.TARGET_ROLES, severities=cs.SEVERITIES, channels=cs.CHANNELS,
-                             outcomes=tuple(cs.OUTCOMES), plain_moves=cs.PLAIN_MOVES)
+                             outcomes=tuple(cs.OUTCOMES), plain_moves=cs.PLAIN_MOVES,
+                             not_rechecked=st.OPEN_FOR_REVIEW + (st.DISMISSED, st.CLOSED))
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     # A key made at start-up signs sessions unless one is given: a restart logs everyone out.
     app.add_middleware(SessionMiddleware, secret_key=secret_key or secrets.token_hex(32),
@@ -202,6 +212,19 @@ def create_app(db_path, secret_key: str | None = None,
             return busy(request, exc)
         return render(request, "dashboard.html", m=numbers)
 
+    @app.get("/resurfacing")
+    def resurfacing(request: Request, since: str = "7d"):
+        """The radar's morning view (read-only: the DAG refreshes matches and proposals)."""
+        if refused := login_needed(request):
+            return refused
+        since = since if since in RESURFACING_PERIODS else "7d"
+        try:
+            with store.connect() as con:
+                view = resurfacing_view(con, parse_since(since))
+        except WarehouseError as exc:
+            return busy(request, exc)
+        return render(request, "resurfacing.html", view=view, since=since)
+
     # --- changing ----------------------------------------------------------------------
 
     async def act(request: Request, case_id: str, do, done: str, back: str | None = None):
@@ -249,7 +272,88 @@ def create_app(db_path, secret_key: str | None = None,
             cs.move(con, case_id, f.get("to", ""), user, f.get("note") or None)
         return await act(request, case_id, do, f"case {case_id} moved")
 
+    @app.get("/cases/{case_id}/escalation-pack")
+    def escalation_pack(request: Request, case_id: str):
+        """The pack for POSH / Report Harmful Content: the PDF and the JSON in one zip."""
+        if refused := login_needed(request):
+            return refused
+        try:
+            with store.connect() as con, tempfile.TemporaryDirectory() as tmp:
+                paths = write_pack(con, case_id, tmp)
+                buffer = io.BytesIO()
+                with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+                    for path in paths:
+                        zf.write(path, path.name)
+        except cs.CaseError as exc:
+            return render(request, "error.html", status=404, message=str(exc))
+        except WarehouseError as exc:
+            return busy(request, exc)
+        name = f"case-{cs._case_id(case_id)}-escalation.zip"
+        return Response(buffer.getvalue(), media_type="application/zip",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @app.post("/cases/{case_id}/recheck")
+    async def recheck_now(request: Request, case_id: str):
+        """Re-check one case at once. The platform is asked with no warehouse connection
+        open (the loader may need the file meanwhile): read the target, close, ask, write."""
+        form, refused = await checked_form(request)
+        if refused:
+            return refused
+
+        def work():
+            from collectors.http import PoliteClient
+            from tagwatch.config import Settings
+            from tagwatch.pipeline import collect_options
+
+            with store.connect() as con:
+                [target] = rc.targets(con, [cs._case_id(case_id)])
+            conf = settings or Settings.from_env(db_path=db_path)
+            with PoliteClient(conf.user_agent, backoff_base=conf.http_backoff,
+                              max_retries=conf.http_retries) as client:
+                seen = rc.observe(client, target, collect_options(conf))
+            with store.connect() as con:
+                return rc.record(con, target["case_id"], seen, cs.utcnow())
+        try:
+            result = await run_in_threadpool(work)
+        except cs.CaseError as exc:
+            request.session["flash"] = {"error": str(exc)}
+            return RedirectResponse(f"/cases/{quote(case_id)}", status_code=303)
+        except WarehouseError as exc:
+            return busy(request, exc)
+        request.session["flash"] = {"ok": f"re-checked: {result['outcome']} (HTTP {result['http_status'] or '-'})"
+                                          + (f", now {result['moved_to']}" if result["moved_to"] else "")}
+        return RedirectResponse(f"/cases/{quote(case_id)}", status_code=303)
+
+    @app.post("/resurfacing/proposals")
+    async def decide_proposal(request: Request):
+        form, refused = await checked_form(request)
+        if refused:
+            return refused
+        decision, status = form.get("decision"), form.get("status") or "watch"
+        if decision not in ("accept", "reject") or status not in ("watch", "flagged"):
+            return Response("decision must be accept or reject; status watch or flagged", status_code=400)
+
+        def write():
+            with store.connect() as con:  # a WarehouseError here: the loader held on too long
+                try:
+                    return decide(con, str(form.get("tag", "")), decision == "accept",
+                                  request.session["user"], status)
+                except WarehouseError as exc:  # not proposed: nothing was written
+                    return exc
+        try:
+            done = await run_in_threadpool(write)
+        except WarehouseError as exc:
+            return busy(request, exc)
+        if isinstance(done, WarehouseError):
+            request.session["flash"] = {"error": str(done)}
+            return RedirectResponse("/resurfacing", status_code=303)
+        request.session["flash"] = {"ok": f"#{done['spelling']} {done['decision']}"}
+        return RedirectResponse("/resurfacing", status_code=303)
+
     return app
+
+
+RESURFACING_PERIODS = ("1d", "7d", "30d", "all")
 
 
 def _csrf(request: Request) -> str:

@@ -192,6 +192,7 @@ def cmd_move(args) -> int:
 def cmd_recheck(args) -> int:
     from collectors.http import PoliteClient
     from review import rechecks
+    from tagwatch.pipeline import collect_options
 
     settings = _settings(args)
     if args.case is None and args.now:
@@ -204,7 +205,7 @@ def cmd_recheck(args) -> int:
         if ids is not None and not args.now:  # one case, only if it is due
             with session(settings.db_path) as con:
                 ids = [i for i in rechecks.due(con, cs.utcnow()) if i in ids]
-        result = rechecks.run(settings.db_path, client, ids)
+        result = rechecks.run(settings.db_path, client, ids, options=collect_options(settings))
     for case_id in result["no_response"]:
         print(f"case {case_id}: NO_RESPONSE (no answer within 48 h)")
     for r in result["rechecked"]:
