@@ -43,7 +43,6 @@ class CollectOptions:
     first_run_days: int = 7             # how far back a source with no watermark starts
     tiktok_daily_requests: int = 1000   # the Research API's daily request quota
     tiktok_region: str | None = None    # e.g. "GB": only videos from that region
-    tiktok_comments: bool = True        # also fetch comments of videos whose text looks abusive
     clock: Callable[[], datetime] = utcnow
 
 

@@ -51,6 +51,7 @@ class Settings:
     first_run_days: int = 7
     tiktok_daily_requests: int = 1000
     tiktok_region: str | None = None
+    tiktok_comment_videos: int = 50     # flagged videos whose comments are fetched per run (0: none)
     _pseudonym_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
@@ -74,6 +75,7 @@ class Settings:
             first_run_days=_number(env, "TAGWATCH_FIRST_RUN_DAYS", 7, int),
             tiktok_daily_requests=_number(env, "TAGWATCH_TIKTOK_DAILY_REQUESTS", 1000, int),
             tiktok_region=(env.get("TAGWATCH_TIKTOK_REGION") or "").strip().upper() or None,
+            tiktok_comment_videos=_number(env, "TAGWATCH_TIKTOK_COMMENT_VIDEOS", 50, int),
             _pseudonym_key=key.encode() if key else None,
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -96,6 +98,7 @@ class Settings:
             "TAGWATCH_STORE_HANDLES": "1" if self.store_handles else "0",
             "TAGWATCH_FIRST_RUN_DAYS": str(self.first_run_days),
             "TAGWATCH_TIKTOK_DAILY_REQUESTS": str(self.tiktok_daily_requests),
+            "TAGWATCH_TIKTOK_COMMENT_VIDEOS": str(self.tiktok_comment_videos),
         }
         if self.tiktok_region:
             env["TAGWATCH_TIKTOK_REGION"] = self.tiktok_region
