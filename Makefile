@@ -42,6 +42,8 @@ airflow-setup: $(STAMP)
 	$(BIN)/airflow pools set tagwatch_bluesky 2 "Bluesky collect tasks (one shared session)"
 	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
 	$(BIN)/airflow pools set tagwatch_tiktok 1 "TikTok Research API collect tasks (daily request budget)"
+	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
+	$(BIN)/airflow pools set tagwatch_web 1 "public web pages (a polite pace per host)"
 
 airflow: airflow-setup
 	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \

@@ -82,6 +82,22 @@ class PoliteClient:
         response into an exception raised at once instead of retried (e.g. a
         daily quota that no wait within this run will lift).
         """
+        return self._request(method, url, params=params, json_body=json_body, form=form,
+                             headers=headers, before_attempt=before_attempt, refuse=refuse,
+                             read=lambda response: response.json(), what="valid JSON")
+
+    def get_text(self, url: str, *, headers: dict[str, str] | None = None,
+                 before_attempt: Callable[[], None] | None = None) -> tuple[str, requests.Response]:
+        """GET a page (HTML, XML, robots.txt) and return (its text, response), with the same
+        retries, waits and errors as `request_json`."""
+        return self._request("GET", url, headers={"Accept": "text/html,application/xhtml+xml,"
+                                                  "application/xml;q=0.9,*/*;q=0.8", **(headers or {})},
+                             before_attempt=before_attempt, read=lambda response: response.text,
+                             what="readable text")
+
+    def _request(self, method: str, url: str, *, params=None, json_body=None, form=None,
+                 headers=None, before_attempt=None, refuse=None,
+                 read: Callable[[requests.Response], Any], what: str) -> tuple[Any, requests.Response]:
         attempt = 0
         while True:
             if before_attempt is not None:
@@ -101,10 +117,10 @@ class PoliteClient:
                     raise refused
                 if response.ok:
                     try:
-                        return response.json(), response
+                        return read(response), response
                     except ValueError:
-                        reason = (f"HTTP {response.status_code} with a body that is not valid "
-                                  "JSON (truncated?)")
+                        reason = (f"HTTP {response.status_code} with a body that is not {what} "
+                                  "(truncated?)")
                         wait = self._backoff(attempt)
                 elif _retryable(response.status_code):
                     reason = f"HTTP {response.status_code} {response.reason}"

@@ -52,6 +52,7 @@ class Settings:
     tiktok_daily_requests: int = 1000
     tiktok_region: str | None = None
     tiktok_comment_videos: int = 50     # flagged videos whose comments are fetched per run (0: none)
+    web_min_interval: float = 5.0       # seconds between two requests to one web host
     _pseudonym_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
@@ -76,6 +77,7 @@ class Settings:
             tiktok_daily_requests=_number(env, "TAGWATCH_TIKTOK_DAILY_REQUESTS", 1000, int),
             tiktok_region=(env.get("TAGWATCH_TIKTOK_REGION") or "").strip().upper() or None,
             tiktok_comment_videos=_number(env, "TAGWATCH_TIKTOK_COMMENT_VIDEOS", 50, int),
+            web_min_interval=_number(env, "TAGWATCH_WEB_MIN_INTERVAL", 5.0, float),
             _pseudonym_key=key.encode() if key else None,
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -99,6 +101,7 @@ class Settings:
             "TAGWATCH_FIRST_RUN_DAYS": str(self.first_run_days),
             "TAGWATCH_TIKTOK_DAILY_REQUESTS": str(self.tiktok_daily_requests),
             "TAGWATCH_TIKTOK_COMMENT_VIDEOS": str(self.tiktok_comment_videos),
+            "TAGWATCH_WEB_MIN_INTERVAL": str(self.web_min_interval),
         }
         if self.tiktok_region:
             env["TAGWATCH_TIKTOK_REGION"] = self.tiktok_region

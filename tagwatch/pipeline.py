@@ -19,7 +19,7 @@ from pathlib import Path
 import os
 from typing import Mapping
 
-from collectors import bluesky, mastodon, tiktok
+from collectors import bluesky, mastodon, tiktok, web
 from collectors.base import CollectOptions, MissingCredential
 from collectors.http import PoliteClient
 from review.cases import open_flagged
@@ -36,6 +36,7 @@ COLLECTORS = {
     mastodon.PLATFORM: mastodon.collect_tag,
     bluesky.PLATFORM: bluesky.collect_tag,
     tiktok.PLATFORM: tiktok.collect_tag,
+    web.PLATFORM: web.collect_tag,
 }
 # The credentials each platform cannot do without (Mastodon tokens are optional).
 REQUIRED_CREDENTIALS = {
@@ -98,6 +99,7 @@ def collect_options(settings: Settings, credentials: Mapping[str, str] | None = 
         state_dir=settings.state_dir or settings.data_dir / "state",
         store_handles=settings.store_handles, first_run_days=settings.first_run_days,
         tiktok_daily_requests=settings.tiktok_daily_requests, tiktok_region=settings.tiktok_region,
+        web_min_interval=settings.web_min_interval,
     )
 
 

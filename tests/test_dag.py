@@ -32,7 +32,7 @@ def test_dags_import_without_errors(dagbag):
 def test_hashtag_monitor_shape(dagbag):
     dag = dagbag.get_dag("hashtag_monitor")
     tasks = {t.task_id: t for t in dag.tasks}
-    platforms = ("bluesky", "mastodon", "tiktok")
+    platforms = ("bluesky", "mastodon", "tiktok", "web")
     picks = {f"targets_{p}" for p in platforms}
     assert set(tasks) == {"plan_targets", "load", "score", "tiktok_comments", "radar",
                           "flagged_list"} | picks | {
