@@ -417,4 +417,5 @@ def video_to_post(video: dict, source: str, key: bytes, collected_at: str,
         "source": source,
         "source_post_id": video_id,
         "collected_at": collected_at,
+        "parent_post_id": None,
     }

@@ -27,13 +27,13 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urljoin
 
 from bs4 import BeautifulSoup
 from protego import Protego
 
 from collectors.base import CollectOptions, iso_z, start_of_collection
-from collectors.http import PoliteClient, SourceError
+from collectors.http import PoliteClient, SourceError, host_of
 from collectors.staging import Manifest, StagingWriter, parse_time, utcnow
 
 PLATFORM = "web"
@@ -54,7 +54,7 @@ class HostPacer:
         self._lock = threading.Lock()
 
     def wait(self, url: str, interval: float) -> None:
-        host = _host(url)
+        host = host_of(url)
         with self._lock:
             last = self._last.get(host)
             if last is not None:
@@ -158,12 +158,12 @@ class _Fetcher:
         return rules if isinstance(rules, bool) else rules.can_fetch(url, self.user_agent)
 
     def _crawl_delay(self, url: str) -> float:
-        rules = self._robots.get(_host(url))
+        rules = self._robots.get(host_of(url))
         delay = rules.crawl_delay(self.user_agent) if isinstance(rules, Protego) else None
         return float(delay or 0)
 
     def _rules(self, url: str) -> Protego | bool:
-        host = _host(url)
+        host = host_of(url)
         if host not in self._robots:
             robots_url = host + "/robots.txt"
             try:
@@ -179,11 +179,6 @@ class _Fetcher:
                 self._robots[host], why = Protego.parse(text), "read"
             self.robots_status[robots_url] = why
         return self._robots[host]
-
-
-def _host(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
 def parse_page(text: str, page_url: str, content_type: str = "") -> tuple[list[dict], str | None]:
@@ -271,4 +266,5 @@ def item_to_post(item: dict, source: str, collected_at: str) -> dict[str, Any]:
         "author_key": None, "author_handle": None, "lang": None,
         "reply_count": None, "share_count": None, "like_count": None, "view_count": None,
         "source": source, "source_post_id": item["url"], "collected_at": collected_at,
+        "parent_post_id": None,
     }

@@ -10,7 +10,7 @@ import pytest
 
 from collectors import web
 from collectors.base import CollectOptions
-from collectors.http import PoliteClient
+from collectors.http import PoliteClient, host_of
 from collectors.staging import find_manifests, read_staged_posts
 
 UA = "tagwatch-tests/0 (+https://example.org/tagwatch)"
@@ -176,7 +176,7 @@ def test_requests_to_one_host_keep_the_minimum_interval(servers, collect, fake_t
 
     def recording_wait(url, interval):
         original(url, interval)
-        times.setdefault(web._host(url), []).append(fake_time.now)
+        times.setdefault(host_of(url), []).append(fake_time.now)
     pacer.wait = recording_wait
     run(first.url + "/tags/{tag}", interval=3.0, since="2026-01-01")
     run(second.url + "/tags/{tag}", interval=3.0, since="2026-01-01")
