@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_loader.py
 	$(BIN)/python bench/bench_scoring.py
 	$(BIN)/python bench/bench_match.py
+	$(BIN)/python bench/bench_collect.py
 
 # Airflow on this machine (scheduler, API server, UI on http://127.0.0.1:8080).
 airflow-setup: $(STAMP)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -121,10 +122,10 @@ class Settings:
             return self._pseudonym_key
         path = self.data_dir / "pseudonym.key"
         if not path.exists():
-            # Parallel collect tasks may race here: write a private temp file and
-            # link it into place, so every process ends up reading one whole key.
+            # Parallel collect tasks (processes or threads) may race here: write a private
+            # temp file and link it into place, so every one ends up reading one whole key.
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".pseudonym.key.{os.getpid()}")
+            tmp = path.with_name(f".pseudonym.key.{os.getpid()}.{threading.get_ident()}")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32))

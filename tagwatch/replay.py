@@ -272,6 +272,7 @@ class MastodonReplayServer:
 
 class _Handler(BaseHTTPRequestHandler):
     server: ThreadingHTTPServer
+    disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms delayed-ACK stall)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         parts = urlsplit(self.path)
