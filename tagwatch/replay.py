@@ -88,6 +88,7 @@ class MastodonReplayServer:
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._statuses: dict[int, dict] = {}
         self._gone_accounts: set[str] = set()
+        self._by_tag: dict[str, list[dict]] = {}   # tag -> its statuses, oldest first (a cache)
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -148,16 +149,19 @@ class MastodonReplayServer:
         """Publish a status (its id must be a digit string, as Mastodon's are)."""
         with self._lock:
             self._statuses[int(status["id"])] = status
+            self._by_tag = {}
 
     def delete_status(self, status_id: int | str) -> None:
         """The status disappears: lookups answer 404 and timelines leave it out."""
         with self._lock:
             del self._statuses[int(status_id)]
+            self._by_tag = {}
 
     def remove_account(self, username: str) -> None:
         """The account is gone (suspended or deleted): its statuses answer 410 Gone."""
         with self._lock:
             self._gone_accounts.add(username)
+            self._by_tag = {}
 
     def _account_gone(self, status: dict) -> bool:
         return status["account"]["username"] in self._gone_accounts
@@ -167,6 +171,19 @@ class MastodonReplayServer:
         with self._lock:
             return [self._statuses[k] for k in sorted(self._statuses)
                     if not self._account_gone(self._statuses[k])]
+
+    def _tagged(self, name: str) -> list[dict]:
+        """The statuses carrying tag `name`, oldest first (cached: benchmarks ask thousands of times)."""
+        key = name.lower()
+        with self._lock:
+            generation = self._by_tag
+            found = generation.get(key)
+        if found is None:
+            found = [s for s in self._snapshot() if _has_tag(s, name)]
+            with self._lock:
+                if self._by_tag is generation:  # no change meanwhile
+                    self._by_tag[key] = found
+        return found
 
     # -- requests --------------------------------------------------------------
 
@@ -228,7 +245,7 @@ class MastodonReplayServer:
         return _Reply(404, {"error": "Not found"})
 
     def _tag_timeline(self, name: str, query: dict[str, str]) -> _Reply:
-        tagged = [s for s in self._snapshot() if _has_tag(s, name)]
+        tagged = self._tagged(name)
         limit = self._page_size(query.get("limit"))
         max_id, since_id, min_id = (_id_param(query, p) for p in ("max_id", "since_id", "min_id"))
         if self.faults.min_id_as_since_id and min_id is not None:
@@ -263,7 +280,7 @@ class MastodonReplayServer:
         return _Reply(200, status)
 
     def _tag(self, name: str, query: dict[str, str]) -> _Reply:
-        tagged = [s for s in self._snapshot() if _has_tag(s, name)]
+        tagged = self._tagged(name)
         if not tagged:
             return _Reply(404, {"error": "Record not found"})
         return _Reply(200, {"name": name.lower(), "url": f"{self.url}/tags/{name.lower()}",
