@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_loader.py
 	$(BIN)/python bench/bench_scoring.py
 	$(BIN)/python bench/bench_match.py
+	$(BIN)/python bench/bench_collect.py
 
 # Airflow on this machine (scheduler, API server, UI on http://127.0.0.1:8080).
 airflow-setup: $(STAMP)
@@ -42,6 +43,8 @@ airflow-setup: $(STAMP)
 	$(BIN)/airflow pools set tagwatch_bluesky 2 "Bluesky collect tasks (one shared session)"
 	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
 	$(BIN)/airflow pools set tagwatch_tiktok 1 "TikTok Research API collect tasks (daily request budget)"
+	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
+	$(BIN)/airflow pools set tagwatch_web 1 "public web pages (a polite pace per host)"
 
 airflow: airflow-setup
 	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \

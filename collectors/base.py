@@ -43,7 +43,9 @@ class CollectOptions:
     first_run_days: int = 7             # how far back a source with no watermark starts
     tiktok_daily_requests: int = 1000   # the Research API's daily request quota
     tiktok_region: str | None = None    # e.g. "GB": only videos from that region
-    tiktok_comments: bool = True        # also fetch comments of videos whose text looks abusive
+    web_min_interval: float = 5.0       # seconds between two requests to one host (web pages)
+    web_max_pages: int = 20             # pages followed per (page source, tag) and run
+    web_pacer: Any = None               # a collectors.web.HostPacer (default: one per process)
     clock: Callable[[], datetime] = utcnow
 
 

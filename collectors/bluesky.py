@@ -309,6 +309,7 @@ def post_to_staging(post: dict, source: str, key: bytes, collected_at: str,
         "source": source,
         "source_post_id": uri,
         "collected_at": collected_at,
+        "parent_post_id": None,
     }
 
 

@@ -9,9 +9,10 @@ turn any source problem into a failed manifest instead of a crash.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 
@@ -48,7 +49,9 @@ class PoliteClient:
                  backoff_base: float = 1.0, backoff_cap: float = 120.0,
                  max_retry_after: float = 900.0,
                  sleep: Callable[[float], None] = time.sleep,
-                 session: requests.Session | None = None):
+                 session: requests.Session | None = None,
+                 rate_limit_reserve: int = 5,
+                 clock: Callable[[], datetime] = utcnow):
         if not user_agent:
             raise ValueError("an honest User-Agent is required")
         self.timeout = (connect_timeout, read_timeout)
@@ -58,6 +61,13 @@ class PoliteClient:
         self.max_retry_after = max_retry_after
         self.sleep = sleep
         self.retries = 0
+        # Published limits (X-RateLimit-Remaining / -Reset, as Mastodon sends): when no more
+        # than `rate_limit_reserve` requests are left, the next request to that host waits for
+        # the reset. The reserve leaves room for the other tasks sharing the IP (pool slots).
+        self.rate_limit_reserve = rate_limit_reserve
+        self.clock = clock
+        self.rate_waits = 0                 # waits for a published limit's reset
+        self._limits: dict[str, tuple[int, datetime]] = {}
         self.session = session or requests.Session()
         self.session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
 
@@ -82,13 +92,31 @@ class PoliteClient:
         response into an exception raised at once instead of retried (e.g. a
         daily quota that no wait within this run will lift).
         """
+        return self._request(method, url, params=params, json_body=json_body, form=form,
+                             headers=headers, before_attempt=before_attempt, refuse=refuse,
+                             read=lambda response: response.json(), what="valid JSON")
+
+    def get_text(self, url: str, *, headers: dict[str, str] | None = None,
+                 before_attempt: Callable[[], None] | None = None) -> tuple[str, requests.Response]:
+        """GET a page (HTML, XML, robots.txt) and return (its text, response), with the same
+        retries, waits and errors as `request_json`."""
+        return self._request("GET", url, headers={"Accept": "text/html,application/xhtml+xml,"
+                                                  "application/xml;q=0.9,*/*;q=0.8", **(headers or {})},
+                             before_attempt=before_attempt, read=lambda response: response.text,
+                             what="readable text")
+
+    def _request(self, method: str, url: str, *, params=None, json_body=None, form=None,
+                 headers=None, before_attempt=None, refuse=None,
+                 read: Callable[[requests.Response], Any], what: str) -> tuple[Any, requests.Response]:
         attempt = 0
         while True:
             if before_attempt is not None:
                 before_attempt()
+            self._respect_rate_limit(url)
             try:
                 response = self.session.request(method, url, params=params, json=json_body,
                                                 data=form, headers=headers, timeout=self.timeout)
+                self._note_rate_limit(url, response)
             except _TRANSIENT_ERRORS as exc:
                 reason, wait = f"{_describe(exc)} ({exc})", self._backoff(attempt)
                 where = _with_params(url, params)
@@ -101,10 +129,10 @@ class PoliteClient:
                     raise refused
                 if response.ok:
                     try:
-                        return response.json(), response
+                        return read(response), response
                     except ValueError:
-                        reason = (f"HTTP {response.status_code} with a body that is not valid "
-                                  "JSON (truncated?)")
+                        reason = (f"HTTP {response.status_code} with a body that is not {what} "
+                                  "(truncated?)")
                         wait = self._backoff(attempt)
                 elif _retryable(response.status_code):
                     reason = f"HTTP {response.status_code} {response.reason}"
@@ -118,6 +146,27 @@ class PoliteClient:
                 raise SourceError(f"{method} {where} gave up after {attempt + 1} attempts; last: {reason}")
             attempt += 1
             self.retries += 1
+            self.sleep(wait)
+
+    def _note_rate_limit(self, url: str, response: requests.Response) -> None:
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        reset = parse_rate_limit_reset(response.headers.get("X-RateLimit-Reset"), self.clock())
+        if remaining is None or reset is None or not remaining.strip().isdigit():
+            return
+        self._limits[host_of(url)] = (int(remaining), reset)
+
+    def _respect_rate_limit(self, url: str) -> None:
+        """Wait for the published reset rather than spend the last requests of a window."""
+        limit = self._limits.get(host_of(url))
+        if limit is None or limit[0] > self.rate_limit_reserve:
+            return
+        wait = (limit[1] - self.clock()).total_seconds()
+        if wait > self.max_retry_after:
+            raise SourceError(f"{url}: the published rate limit resets in {wait:.0f} s, more than "
+                              f"the {self.max_retry_after:.0f} s allowed")
+        del self._limits[host_of(url)]  # a new window starts at the reset
+        if wait > 0:
+            self.rate_waits += 1
             self.sleep(wait)
 
     def _backoff(self, attempt: int) -> float:
@@ -164,6 +213,31 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:  # HTTP-dates are GMT by definition
         return None
     return max(0.0, (when - utcnow()).total_seconds())
+
+
+def parse_rate_limit_reset(value: str | None, now: datetime) -> datetime | None:
+    """When a published rate-limit window ends: X-RateLimit-Reset as an ISO 8601 time
+    (Mastodon), epoch seconds (GitHub and others) or seconds from now (IETF draft)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        number = float(value)
+    except ValueError:
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    if number > 1e9:
+        return datetime.fromtimestamp(number, timezone.utc)
+    return now + timedelta(seconds=number)
+
+
+def host_of(url: str) -> str:
+    """scheme://host[:port] of a URL: what rate limits and politeness are counted per."""
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
 def _retryable(status: int) -> bool:

@@ -63,6 +63,7 @@ def collect_tag(base_url: str, tag: str, *, staging_dir: Path | str, run_id: str
     client = client or PoliteClient(user_agent)
     headers = _auth_headers(source, options)
     retries_before = client.retries  # a shared client may have retried for other tasks
+    rate_waits_before = client.rate_waits
     asked = {"instance": source, "tag": tag, "limit": PAGE_LIMIT, "min_id": watermark,
              "max_pages": max_pages}
     if floor is not None:
@@ -79,6 +80,7 @@ def collect_tag(base_url: str, tag: str, *, staging_dir: Path | str, run_id: str
             else:
                 status, error = ("capped" if capped else "ok"), None
             writer.manifest.retries = client.retries - retries_before
+            writer.manifest.extra["rate_limit_waits"] = client.rate_waits - rate_waits_before
             writer.close(status, error)
     finally:
         if own_client:
@@ -281,6 +283,7 @@ def status_to_post(status: dict[str, Any], source: str, key: bytes, collected_at
         "source": source,
         "source_post_id": str(status["id"]),
         "collected_at": collected_at,
+        "parent_post_id": None,
     }
 
 

@@ -49,6 +49,7 @@ POST_SCHEMA = pa.schema([
     ("source", pa.string()),          # where it was fetched from (e.g. the instance base URL)
     ("source_post_id", pa.string()),  # the id at that source (for re-checks through the same API)
     ("collected_at", _TS),            # when the collector saw it (default: now)
+    ("parent_post_id", pa.string()),  # a comment: the post_id of the post it comments on
 ])
 POST_FIELDS = tuple(POST_SCHEMA.names)
 ROW_GROUP_ROWS = 5000

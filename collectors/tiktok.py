@@ -15,6 +15,13 @@
   cursor) from which the next run continues. A failure leaves the same checkpoint.
 * Incremental: the watermark is the last day fully collected; the next run asks
   again from that day (videos appear in the API with a delay) up to today.
+* Comments (`collect_comments`): the comments of chosen videos through
+  POST /v2/research/video/comment/list/ become posts of their own (their own ids,
+  `parent_post_id` = the video), counted against the same daily budget. Which
+  videos: those the classifier flagged, chosen after scoring by
+  tagwatch.pipeline.tiktok_comments (abuse often sits in the comments of a video
+  that is itself abusive; asking for the comments of every video would spend the
+  daily budget on a few tags).
 
 Credentials: TAGWATCH_TIKTOK_CLIENT_KEY and TAGWATCH_TIKTOK_CLIENT_SECRET.
 """
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -42,6 +50,8 @@ SPOKEN_PREFIX = "[spoken] "
 VIDEO_FIELDS = ("id,video_description,voice_to_text,create_time,region_code,share_count,"
                 "view_count,like_count,comment_count,hashtag_names,username")
 COMMENT_FIELDS = "id,video_id,text,like_count,reply_count,parent_comment_id,create_time"
+COMMENTS_TAG = "(comments)"   # the `tag` of a comment collection in staging and collection_runs
+_HASHTAG = re.compile(r"#(\w+)")
 KEY_VAR = "TAGWATCH_TIKTOK_CLIENT_KEY"
 SECRET_VAR = "TAGWATCH_TIKTOK_CLIENT_SECRET"
 
@@ -93,6 +103,88 @@ def collect_tag(base_url: str, tag: str, *, staging_dir: Path | str, run_id: str
     finally:
         api.close()
     return writer.manifest
+
+
+def collect_comments(base_url: str, videos: list[dict], *, staging_dir: Path | str, run_id: str,
+                     pseudonym_key: bytes, user_agent: str, client: PoliteClient | None = None,
+                     options: CollectOptions | None = None) -> Manifest:
+    """Collect the comments of `videos` ({post_id, url}) into one staging file.
+
+    Every comment page is one request against the daily budget. A video counts as
+    done (manifest.extra["comment_fetches"], stored by the loader) only once all its
+    pages came back; when the budget runs out the run stops with status "quota" and
+    the remaining videos are asked for on a later run.
+    """
+    options = options or CollectOptions()
+    api = _Api(base_url, options, client or PoliteClient(user_agent), own_client=client is None)
+    asked = {"api": api.source, "endpoint": "video/comment/list/", "max_count": MAX_COUNT,
+             "fields": COMMENT_FIELDS, "video_ids": [str(v["post_id"]) for v in videos],
+             "daily_budget": options.tiktok_daily_requests}
+    try:
+        with StagingWriter(staging_dir, run_id, PLATFORM, api.source, COMMENTS_TAG,
+                           asked=asked) as writer:
+            api.manifest = writer.manifest
+            done = writer.manifest.extra.setdefault("comment_fetches", [])
+            retries_before = api.client.retries
+            status, error = "ok", None
+            try:
+                for video in videos:
+                    count = _walk_comments(api, writer, video, pseudonym_key)
+                    done.append({"post_id": str(video["post_id"]), "comments": count})
+            except QuotaReached as exc:
+                status, error = "quota", f"quota reached: {exc}"
+                writer.manifest.quota_hit = True
+            except SourceError as exc:
+                status, error = "failed", str(exc)
+            writer.manifest.retries += api.client.retries - retries_before
+            writer.close(status, error)
+    finally:
+        api.close()
+    return writer.manifest
+
+
+def _walk_comments(api: "_Api", writer: StagingWriter, video: dict, key: bytes) -> int:
+    video_id, cursor, count = str(video["post_id"]), 0, 0
+    while True:
+        data = api.research("video/comment/list/", COMMENT_FIELDS,
+                            {"video_id": int(video_id) if video_id.isdigit() else video_id,
+                             "max_count": MAX_COUNT, "cursor": cursor})
+        comments = data.get("comments") or []
+        if not isinstance(comments, list):
+            raise SourceError(f"the comment list of video {video_id} is not a list")
+        writer.manifest.pages += 1
+        collected_at = utcnow().isoformat()
+        count += writer.write_posts(comment_to_post(c, video, api.source, key, collected_at)
+                                    for c in comments if isinstance(c, dict) and c.get("id") is not None)
+        if not data.get("has_more") or not comments:
+            return count
+        if data.get("cursor") is None or int(data["cursor"]) <= cursor:
+            raise SourceError(f"the comment list of video {video_id} says has_more but its "
+                              "cursor does not advance")
+        cursor = int(data["cursor"])
+
+
+def comment_to_post(comment: dict, video: dict, source: str, key: bytes,
+                    collected_at: str) -> dict[str, Any]:
+    """A Research API comment as a staging post; the Research API gives no comment author."""
+    created = comment.get("create_time")
+    text = str(comment.get("text") or "")
+    video_id = str(video["post_id"])
+    return {
+        "platform": PLATFORM,
+        "post_id": str(comment["id"]),
+        "url": video.get("url") or f"https://www.tiktok.com/video/{video_id}",
+        "text": text,
+        "created_at": datetime.fromtimestamp(int(created), timezone.utc) if created else None,
+        "hashtags": list(dict.fromkeys(t.lower() for t in _HASHTAG.findall(text))),
+        "author_key": None, "author_handle": None, "lang": None,
+        "reply_count": comment.get("reply_count"), "share_count": None,
+        "like_count": comment.get("like_count"), "view_count": None,
+        "source": source,
+        "source_post_id": str(comment["id"]),
+        "collected_at": collected_at,
+        "parent_post_id": video_id,
+    }
 
 
 def _first_day(since, watermark: str | None, options: CollectOptions, today: date) -> date:
@@ -325,6 +417,7 @@ def video_to_post(video: dict, source: str, key: bytes, collected_at: str,
         "source": source,
         "source_post_id": video_id,
         "collected_at": collected_at,
+        "parent_post_id": None,
     }
 
 

@@ -1,5 +1,6 @@
-"""hashtag_monitor: watched hashtags -> staged posts -> warehouse -> scores -> flagged list
-(and the resurfacing radar refreshed after scoring).
+"""hashtag_monitor: watched hashtags -> staged posts -> warehouse -> scores -> comments of
+flagged TikTok videos (collected, loaded, scored) -> flagged list (and the resurfacing radar
+refreshed after scoring).
 
 This file only wires tasks; the steps live in tagwatch.pipeline. Trigger with
 conf {"tags": [...], "sources": [{"platform": "mastodon", "source": URL}]} to
@@ -68,6 +69,13 @@ def hashtag_monitor():
     def score(loaded: dict) -> dict:
         return pipeline.score_new(Settings.from_env())
 
+    # Asks TikTok (the daily budget is shared through a locked state file) and then loads
+    # and scores what came back, so it takes the warehouse pool.
+    @task(pool=WAREHOUSE_POOL)
+    def tiktok_comments(scored: dict, run_id=None) -> dict:
+        return pipeline.tiktok_comments(Settings.from_env(), run_id,
+                                        credentials=platform_credentials("tiktok"))
+
     @task(pool=WAREHOUSE_POOL)
     def radar(scored: dict) -> dict:
         return pipeline.refresh_radar(Settings.from_env())
@@ -84,7 +92,7 @@ def hashtag_monitor():
     for platform in PLATFORMS:
         mine = targets_of.override(task_id=f"targets_{platform}")(planned, platform)
         collect_task(platform).expand(target=mine) >> loaded
-    scored = score(loaded)
+    scored = tiktok_comments(score(loaded))
     # The list is read after the radar has written, so they never contend for the file.
     radar(scored) >> flagged_list(scored, loaded)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -51,6 +52,8 @@ class Settings:
     first_run_days: int = 7
     tiktok_daily_requests: int = 1000
     tiktok_region: str | None = None
+    tiktok_comment_videos: int = 50     # flagged videos whose comments are fetched per run (0: none)
+    web_min_interval: float = 5.0       # seconds between two requests to one web host
     _pseudonym_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
@@ -74,6 +77,8 @@ class Settings:
             first_run_days=_number(env, "TAGWATCH_FIRST_RUN_DAYS", 7, int),
             tiktok_daily_requests=_number(env, "TAGWATCH_TIKTOK_DAILY_REQUESTS", 1000, int),
             tiktok_region=(env.get("TAGWATCH_TIKTOK_REGION") or "").strip().upper() or None,
+            tiktok_comment_videos=_number(env, "TAGWATCH_TIKTOK_COMMENT_VIDEOS", 50, int),
+            web_min_interval=_number(env, "TAGWATCH_WEB_MIN_INTERVAL", 5.0, float),
             _pseudonym_key=key.encode() if key else None,
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -96,6 +101,8 @@ class Settings:
             "TAGWATCH_STORE_HANDLES": "1" if self.store_handles else "0",
             "TAGWATCH_FIRST_RUN_DAYS": str(self.first_run_days),
             "TAGWATCH_TIKTOK_DAILY_REQUESTS": str(self.tiktok_daily_requests),
+            "TAGWATCH_TIKTOK_COMMENT_VIDEOS": str(self.tiktok_comment_videos),
+            "TAGWATCH_WEB_MIN_INTERVAL": str(self.web_min_interval),
         }
         if self.tiktok_region:
             env["TAGWATCH_TIKTOK_REGION"] = self.tiktok_region
@@ -115,10 +122,10 @@ class Settings:
             return self._pseudonym_key
         path = self.data_dir / "pseudonym.key"
         if not path.exists():
-            # Parallel collect tasks may race here: write a private temp file and
-            # link it into place, so every process ends up reading one whole key.
+            # Parallel collect tasks (processes or threads) may race here: write a private
+            # temp file and link it into place, so every one ends up reading one whole key.
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".pseudonym.key.{os.getpid()}")
+            tmp = path.with_name(f".pseudonym.key.{os.getpid()}.{threading.get_ident()}")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32))

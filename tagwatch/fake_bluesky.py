@@ -46,6 +46,7 @@ class BlueskyFake(FakeAPIServer):
         self.result_cap = result_cap
         self.logins = 0
         self._posts: dict[str, dict] = {}
+        self._hits: dict[str, list[dict]] = {}   # search word -> its posts, newest first (a cache)
         self._access: set[str] = set()
         self._refresh: set[str] = set()
         self._gone_accounts: dict[str, str] = {}   # did -> the error getProfile answers
@@ -57,16 +58,26 @@ class BlueskyFake(FakeAPIServer):
         with self.lock:
             self._posts[post["uri"]] = post
             self._authors[post["author"]["did"]] = post["author"]
+            self._hits = {}
+
+    def _matching(self, word: str) -> list[dict]:
+        """Posts whose text contains `word`, newest first (cached until posts change)."""
+        with self.lock:
+            return self._hits.get(word) or self._hits.setdefault(word, sorted(
+                (p for p in self._visible() if word in p["record"]["text"].lower()),
+                key=lambda p: (sort_at(p), p["uri"]), reverse=True))
 
     def delete_post(self, uri: str) -> None:
         with self.lock:
             self._posts.pop(uri, None)
+            self._hits = {}
 
     def remove_account(self, did: str, error: str = "AccountTakedown") -> None:
         """The account is taken down (or "AccountDeactivated" by its owner): its posts leave
         getPosts and search, and getProfile answers the error, as the AppView does."""
         with self.lock:
             self._gone_accounts[did] = error
+            self._hits = {}
 
     def expire_tokens(self) -> None:
         """Every access token stops working (refresh tokens still do)."""
@@ -170,11 +181,8 @@ class BlueskyFake(FakeAPIServer):
         if self.faults.page_size_cap:
             limit = min(limit, self.faults.page_size_cap)
         word = q["q"].strip().lstrip("#").lower()
-        posts = self._visible()
-        hits = sorted((p for p in posts if word in p["record"]["text"].lower()
-                       and (since is None or sort_at(p) >= since)
-                       and (until is None or sort_at(p) < until)),
-                      key=lambda p: (sort_at(p), p["uri"]), reverse=True)
+        hits = [p for p in self._matching(word) if (since is None or sort_at(p) >= since)
+                and (until is None or sort_at(p) < until)]
         hits = hits[: self.result_cap]
         start = max(0, offset - self.faults.overlap) if offset else 0
         page = hits[start: offset + limit]

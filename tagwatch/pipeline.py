@@ -19,7 +19,7 @@ from pathlib import Path
 import os
 from typing import Mapping
 
-from collectors import bluesky, mastodon, tiktok
+from collectors import bluesky, mastodon, tiktok, web
 from collectors.base import CollectOptions, MissingCredential
 from collectors.http import PoliteClient
 from review.cases import open_flagged
@@ -36,6 +36,7 @@ COLLECTORS = {
     mastodon.PLATFORM: mastodon.collect_tag,
     bluesky.PLATFORM: bluesky.collect_tag,
     tiktok.PLATFORM: tiktok.collect_tag,
+    web.PLATFORM: web.collect_tag,
 }
 # The credentials each platform cannot do without (Mastodon tokens are optional).
 REQUIRED_CREDENTIALS = {
@@ -98,6 +99,7 @@ def collect_options(settings: Settings, credentials: Mapping[str, str] | None = 
         state_dir=settings.state_dir or settings.data_dir / "state",
         store_handles=settings.store_handles, first_run_days=settings.first_run_days,
         tiktok_daily_requests=settings.tiktok_daily_requests, tiktok_region=settings.tiktok_region,
+        web_min_interval=settings.web_min_interval,
     )
 
 
@@ -159,6 +161,44 @@ def score_new(settings: Settings, batch_size: int = 5000) -> dict:
     return asdict(report)
 
 
+def tiktok_comments(settings: Settings, run_id: str,
+                    credentials: Mapping[str, str] | None = None) -> dict:
+    """Fetch the comments of flagged TikTok videos, then load and score them (after `score_new`).
+
+    Which videos: TikTok videos (not comments) the current model flagged whose comments
+    were never fetched from that source, worst first, at most
+    TAGWATCH_TIKTOK_COMMENT_VIDEOS per run (each video costs at least one request of
+    the daily budget). Comments are fetched once per video.
+    """
+    report: dict = {"videos": 0, "comments": 0, "stopped": [], "failures": []}
+    if settings.tiktok_comment_videos <= 0:
+        return report
+    with session(settings.db_path, read_only=True) as con:
+        chosen = queries.videos_needing_comments(con, tiktok.PLATFORM, settings.tiktok_comment_videos)
+    if not chosen:
+        return report
+    check_credentials([tiktok.PLATFORM], credentials)
+    by_source: dict[str, list[dict]] = {}
+    for video in chosen:
+        by_source.setdefault(video["source"], []).append(video)
+    with PoliteClient(settings.user_agent, backoff_base=settings.http_backoff,
+                      max_retries=settings.http_retries) as client:
+        for source, videos in by_source.items():
+            manifest = tiktok.collect_comments(
+                source, videos, staging_dir=settings.staging_dir, run_id=safe_run_id(run_id),
+                pseudonym_key=settings.pseudonym_key, user_agent=settings.user_agent,
+                client=client, options=collect_options(settings, credentials))
+            report["videos"] += len(manifest.extra.get("comment_fetches") or [])
+            if manifest.status == "quota":
+                report["stopped"].append(f"{source} comments: {manifest.error}")
+            elif manifest.status == "failed":
+                report["failures"].append(f"{source} comments: {manifest.error}")
+    report["load"] = load(run_id, settings)
+    report["comments"] = report["load"]["new_posts"]
+    report["score"] = score_new(settings)
+    return report
+
+
 def refresh_radar(settings: Settings) -> dict:
     """Match newly seen tags against the watchlist and mine proposals (the resurfacing radar)."""
     from warehouse.resurfacing import refresh
@@ -217,6 +257,7 @@ class RunSummary:
     score: dict = field(default_factory=dict)
     flagged: dict = field(default_factory=dict)
     radar: dict = field(default_factory=dict)
+    comments: dict = field(default_factory=dict)   # TikTok comments of flagged videos
     failures: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)   # quota reached: continues next run
 
@@ -243,6 +284,9 @@ def run(settings: Settings, run_id: str | None = None, tags: list[str] | None = 
     summary.stopped = summary.load.get("stopped", [])
     if score:
         summary.score = score_new(settings)
+        summary.comments = tiktok_comments(settings, run_id)
+        summary.failures += summary.comments["failures"]
+        summary.stopped += summary.comments["stopped"]
         summary.radar = refresh_radar(settings)
         summary.flagged = flagged_list(settings)
     return summary

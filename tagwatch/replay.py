@@ -24,13 +24,14 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 DEFAULT_LIMIT = 20
@@ -71,13 +72,23 @@ class MastodonReplayServer:
     """A Mastodon API on 127.0.0.1 in a daemon thread; use as a context manager."""
 
     def __init__(self, statuses: list[dict] | None = None, host: str = "127.0.0.1", port: int = 0,
-                 faults: Faults | None = None, max_lifetime: float | None = 600):
+                 faults: Faults | None = None, max_lifetime: float | None = 600,
+                 latency: float = 0.0, rate_limit: int | None = None, rate_window: int = 300,
+                 clock: Callable[[], datetime] | None = None):
         self.host, self.port = host, port
+        self.latency = latency
+        # Mastodon's published limit (300 requests / 5 min per IP by default): fixed windows
+        # aligned on the epoch, X-RateLimit-Limit/-Remaining/-Reset on every answer, 429 past it.
+        self.rate_limit, self.rate_window = rate_limit, rate_window
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.rate_limited = 0             # requests refused for the rate limit
+        self._window: tuple[int, int] = (-1, 0)   # (window number, requests in it)
         self.faults = faults or Faults()
         self.max_lifetime = max_lifetime
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._statuses: dict[int, dict] = {}
         self._gone_accounts: set[str] = set()
+        self._by_tag: dict[str, list[dict]] = {}   # tag -> its statuses, oldest first (a cache)
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -138,16 +149,19 @@ class MastodonReplayServer:
         """Publish a status (its id must be a digit string, as Mastodon's are)."""
         with self._lock:
             self._statuses[int(status["id"])] = status
+            self._by_tag = {}
 
     def delete_status(self, status_id: int | str) -> None:
         """The status disappears: lookups answer 404 and timelines leave it out."""
         with self._lock:
             del self._statuses[int(status_id)]
+            self._by_tag = {}
 
     def remove_account(self, username: str) -> None:
         """The account is gone (suspended or deleted): its statuses answer 410 Gone."""
         with self._lock:
             self._gone_accounts.add(username)
+            self._by_tag = {}
 
     def _account_gone(self, status: dict) -> bool:
         return status["account"]["username"] in self._gone_accounts
@@ -158,6 +172,19 @@ class MastodonReplayServer:
             return [self._statuses[k] for k in sorted(self._statuses)
                     if not self._account_gone(self._statuses[k])]
 
+    def _tagged(self, name: str) -> list[dict]:
+        """The statuses carrying tag `name`, oldest first (cached: benchmarks ask thousands of times)."""
+        key = name.lower()
+        with self._lock:
+            generation = self._by_tag
+            found = generation.get(key)
+        if found is None:
+            found = [s for s in self._snapshot() if _has_tag(s, name)]
+            with self._lock:
+                if self._by_tag is generation:  # no change meanwhile
+                    self._by_tag[key] = found
+        return found
+
     # -- requests --------------------------------------------------------------
 
     def handle(self, path: str, query: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
@@ -165,7 +192,14 @@ class MastodonReplayServer:
         with self._lock:
             self.requests.append((path, query))
             number = len(self.requests)
-        reply = self._fault(number) or self._route(path, query)
+        if self.latency:
+            time.sleep(self.latency)
+        limited, limit_headers = self._rate()
+        if limited:
+            reply = _Reply(429, {"error": "Too many requests"}, limit_headers)
+        else:
+            reply = self._fault(number) or self._route(path, query)
+            reply.headers.update(limit_headers)
         body = json.dumps(reply.payload, ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": "application/json; charset=utf-8",
                    "Content-Length": str(len(body)), **reply.headers}
@@ -175,6 +209,22 @@ class MastodonReplayServer:
         elif reply.status == 200 and number in self.faults.cut_requests:
             body = body[: len(body) // 2]  # Content-Length still promises all of it
         return reply.status, body, headers
+
+    def _rate(self) -> tuple[bool, dict[str, str]]:
+        """(over the limit?, the X-RateLimit headers) for one more request now."""
+        if self.rate_limit is None:
+            return False, {}
+        now = self.clock().timestamp()
+        number = int(now // self.rate_window)
+        with self._lock:
+            used = self._window[1] + 1 if self._window[0] == number else 1
+            self._window = (number, used)
+            over = used > self.rate_limit
+            self.rate_limited += over
+        reset = datetime.fromtimestamp((number + 1) * self.rate_window, timezone.utc)
+        return over, {"X-RateLimit-Limit": str(self.rate_limit),
+                      "X-RateLimit-Remaining": str(max(0, self.rate_limit - used)),
+                      "X-RateLimit-Reset": reset.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
 
     def _fault(self, number: int) -> _Reply | None:
         faults = self.faults
@@ -195,7 +245,7 @@ class MastodonReplayServer:
         return _Reply(404, {"error": "Not found"})
 
     def _tag_timeline(self, name: str, query: dict[str, str]) -> _Reply:
-        tagged = [s for s in self._snapshot() if _has_tag(s, name)]
+        tagged = self._tagged(name)
         limit = self._page_size(query.get("limit"))
         max_id, since_id, min_id = (_id_param(query, p) for p in ("max_id", "since_id", "min_id"))
         if self.faults.min_id_as_since_id and min_id is not None:
@@ -230,7 +280,7 @@ class MastodonReplayServer:
         return _Reply(200, status)
 
     def _tag(self, name: str, query: dict[str, str]) -> _Reply:
-        tagged = [s for s in self._snapshot() if _has_tag(s, name)]
+        tagged = self._tagged(name)
         if not tagged:
             return _Reply(404, {"error": "Record not found"})
         return _Reply(200, {"name": name.lower(), "url": f"{self.url}/tags/{name.lower()}",
@@ -239,6 +289,7 @@ class MastodonReplayServer:
 
 class _Handler(BaseHTTPRequestHandler):
     server: ThreadingHTTPServer
+    disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms delayed-ACK stall)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         parts = urlsplit(self.path)

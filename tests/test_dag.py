@@ -32,9 +32,10 @@ def test_dags_import_without_errors(dagbag):
 def test_hashtag_monitor_shape(dagbag):
     dag = dagbag.get_dag("hashtag_monitor")
     tasks = {t.task_id: t for t in dag.tasks}
-    platforms = ("bluesky", "mastodon", "tiktok")
+    platforms = ("bluesky", "mastodon", "tiktok", "web")
     picks = {f"targets_{p}" for p in platforms}
-    assert set(tasks) == {"plan_targets", "load", "score", "radar", "flagged_list"} | picks | {
+    assert set(tasks) == {"plan_targets", "load", "score", "tiktok_comments", "radar",
+                          "flagged_list"} | picks | {
         f"collect_{p}" for p in platforms}
     assert tasks["plan_targets"].downstream_task_ids == picks
     for platform in platforms:
@@ -42,7 +43,9 @@ def test_hashtag_monitor_shape(dagbag):
         assert tasks[f"collect_{platform}"].downstream_task_ids == {"load"}
         assert tasks[f"collect_{platform}"].pool == f"tagwatch_{platform}"  # one pool per platform
     assert tasks["load"].downstream_task_ids == {"score", "flagged_list"}
-    assert tasks["score"].downstream_task_ids == {"radar", "flagged_list"}
+    assert tasks["score"].downstream_task_ids == {"tiktok_comments"}
+    assert tasks["tiktok_comments"].downstream_task_ids == {"radar", "flagged_list"}
+    assert tasks["tiktok_comments"].pool == "tagwatch_warehouse"
     assert tasks["radar"].downstream_task_ids == {"flagged_list"}
     assert tasks["radar"].pool == "tagwatch_warehouse"
     assert tasks["load"].trigger_rule == "all_done"  # failed sources are still recorded

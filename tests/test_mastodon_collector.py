@@ -393,3 +393,45 @@ def test_pseudonyms_hide_handles_are_stable_and_depend_on_the_key(servers, colle
     assert all(len(keys) == 1 for keys in by_author.values())       # stable per author
     assert len({k for keys in by_author.values() for k in keys}) == 2  # distinct authors differ
     assert not {r["author_key"] for r in rows} & {r["author_key"] for r in rows_other_key}
+
+
+class SharedClock:
+    """Time shared by the client and the replay: it moves only when the client sleeps."""
+
+    def __init__(self):
+        from datetime import datetime, timezone
+        self.now = datetime(2026, 3, 1, 12, 0, 10, tzinfo=timezone.utc)
+        self.sleeps: list[float] = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += timedelta(seconds=seconds)
+
+
+def test_published_rate_limit_is_waited_out_before_it_is_hit(collect):
+    clock = SharedClock()
+    # 10 requests per 5 minutes; 800 statuses = 20 pages of 40 (+ the end of the timeline
+    # and the tag history): 8 requests per window, 2 kept in reserve
+    with MastodonReplayServer(statuses(1, 800), rate_limit=10, clock=clock, max_lifetime=30) as server, \
+            PoliteClient(UA, sleep=clock.sleep, clock=clock, rate_limit_reserve=2) as client:
+        manifest, rows = collect(server, client=client)
+        assert server.rate_limited == 0  # never refused: the client waited before the limit
+        sent = len(server.requests)
+    assert manifest.status == "ok" and ids(rows) == list(range(1, 801)) and manifest.retries == 0
+    # windows are aligned on the epoch: the first reset is at 12:05:00, 290 s after the start
+    assert clock.sleeps == [290.0] + [300.0] * ((sent - 1) // 8 - 1)
+    assert manifest.extra["rate_limit_waits"] == len(clock.sleeps) >= 2
+
+
+def test_rate_limit_reset_formats():
+    from datetime import datetime, timezone
+
+    from collectors.http import parse_rate_limit_reset
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+    assert parse_rate_limit_reset("2026-03-01T12:05:00.000Z", now) == datetime(2026, 3, 1, 12, 5, tzinfo=timezone.utc)
+    assert parse_rate_limit_reset("1772366700", now) == datetime(2026, 3, 1, 12, 5, tzinfo=timezone.utc)
+    assert parse_rate_limit_reset("30", now) == datetime(2026, 3, 1, 12, 0, 30, tzinfo=timezone.utc)
+    assert parse_rate_limit_reset("soon", now) is None and parse_rate_limit_reset(None, now) is None

@@ -210,3 +210,33 @@ def test_mastodon_instance_token_is_sent_when_configured(settings, monkeypatch):
         monkeypatch.setenv(name, "instance-token")
         with_token = pipeline.collect(target, "r2", settings)
     assert with_token["status"] == "ok" and with_token["received"] == 1
+
+
+# -- TikTok comments of flagged videos ------------------------------------------------
+
+ABUSIVE = "this teacher is a worthless ugly bitch, slap her and get her sacked #teachersoftiktok"
+
+
+def test_comments_of_flagged_tiktok_videos_are_fetched_once_loaded_and_scored(settings, creds):
+    vids = [make_video(1, day="2026-02-20", description=ABUSIVE),
+            make_video(2, day="2026-02-20", description="lovely science lesson today #teachersoftiktok")]
+    comments = {str(v["id"]): [{"id": 7400000000000000000 + 10 * i + k, "video_id": v["id"],
+                                "text": f"comment {k} on video {i} #slapateacher",
+                                "create_time": v["create_time"] + k} for k in range(3)]
+                for i, v in enumerate(vids, 1)}
+    with TikTokFake(vids, comments=comments, max_lifetime=60) as fake:
+        target = [{"platform": "tiktok", "source": fake.url}]
+        summary = pipeline.run(settings, tags=["teachersoftiktok"], targets=target, since="2026-02-15")
+        assert summary.comments["videos"] == 1 and summary.comments["comments"] == 3
+        asked = [r.json()["video_id"] for r in fake.requests_to("/v2/research/video/comment/list/")]
+        assert asked == [vids[0]["id"]]  # only the flagged video
+        again = pipeline.run(settings, tags=["teachersoftiktok"], targets=target)
+        assert again.comments["videos"] == 0  # fetched once
+    rows = query(settings, "SELECT post_id, parent_post_id FROM posts WHERE parent_post_id IS NOT NULL "
+                           "ORDER BY post_id")
+    assert [r[1] for r in rows] == [str(vids[0]["id"])] * 3
+    assert query(settings, "SELECT count(*) FROM scores s JOIN posts p USING (platform, post_id) "
+                           "WHERE p.parent_post_id IS NOT NULL")[0][0] == 3
+    assert query(settings, "SELECT tag, status, received FROM collection_runs WHERE tag = '(comments)'") \
+        == [("(comments)", "ok", 3)]
+    assert query(settings, "SELECT post_id, comments FROM comment_fetches") == [(str(vids[0]["id"]), 3)]

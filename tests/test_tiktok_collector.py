@@ -217,3 +217,42 @@ def test_incremental_run_starts_at_the_watermark_day(fakes, collect, clock):
     clock.now += timedelta(days=2)
     collect(fake, watermark=first.watermark_after)
     assert fake.windows[-1] == ("20260301", "20260303")
+
+
+def comment(n, video_n, text="what a joke of a teacher #sackher", **fields):
+    return {"id": 7400000000000000000 + n, "video_id": 7300000000000000000 + video_n, "text": text,
+            "like_count": 1, "reply_count": 0, "parent_comment_id": None,
+            "create_time": 1771600000 + n, **fields}
+
+
+def test_comments_of_chosen_videos_become_posts_within_the_budget(fakes, tmp_path, options, sleeps):
+    comments = {str(7300000000000000001): [comment(n, 1) for n in range(1, 151)],
+                str(7300000000000000002): [comment(n, 2) for n in range(200, 203)],
+                str(7300000000000000003): [comment(n, 3) for n in range(300, 302)]}
+    fake = fakes(videos(1, 3), comments=comments)
+    chosen = [{"post_id": str(7300000000000000000 + n), "url": f"https://www.tiktok.com/video/{n}"}
+              for n in (1, 2, 3)]
+
+    def run(run_id, budget):
+        with PoliteClient(UA, sleep=sleeps.append) as client:
+            manifest = tiktok.collect_comments(
+                fake.url, chosen, staging_dir=tmp_path / "staging", run_id=run_id,
+                pseudonym_key=KEY, user_agent=UA, client=client,
+                options=options(tiktok_daily_requests=budget))
+        [path] = find_manifests(tmp_path / "staging", run_id)
+        return manifest, read_staged_posts(path)
+
+    manifest, rows = run("c1", budget=3)   # video 1 has two pages: 2 + 1 requests
+    assert manifest.status == "quota" and manifest.quota_hit and fake.research_requests == 3
+    assert manifest.tag == tiktok.COMMENTS_TAG and manifest.requests == 3
+    assert manifest.extra["comment_fetches"] == [{"post_id": chosen[0]["post_id"], "comments": 150},
+                                                 {"post_id": chosen[1]["post_id"], "comments": 3}]
+    assert len(rows) == 153 and all(r["platform"] == "tiktok" for r in rows)
+    first = next(r for r in rows if r["post_id"] == str(7400000000000000001))
+    assert first["parent_post_id"] == chosen[0]["post_id"] and first["hashtags"] == ["sackher"]
+    assert first["text"] == "what a joke of a teacher #sackher" and first["author_key"] is None
+    assert first["url"] == chosen[0]["url"]
+    bodies = [r.json() for r in fake.requests_to("/v2/research/video/comment/list/")]
+    assert bodies[0] == {"video_id": 7300000000000000001, "max_count": 100, "cursor": 0}
+    assert bodies[1]["cursor"] == 100
+    assert "text" in fake.requests_to("/v2/research/video/comment/list/")[0].query["fields"]

@@ -89,9 +89,11 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path]) -
         try:
             con.execute(f"CREATE OR REPLACE TEMP VIEW staged AS {_staged_sql(files)}")
             columns = {r[0] for r in con.execute("DESCRIBE staged").fetchall()}
-            if "author_handle" not in columns:  # all staged before the column existed
-                con.execute("CREATE OR REPLACE TEMP VIEW staged AS SELECT *, NULL::VARCHAR AS "
-                            f"author_handle FROM ({_staged_sql(files)})")
+            missing = [c for c in _LATER_COLUMNS if c not in columns]
+            if missing:  # staged before these columns existed
+                extra = "".join(f", NULL::VARCHAR AS {c}" for c in missing)
+                con.execute(f"CREATE OR REPLACE TEMP VIEW staged AS SELECT *{extra} "
+                            f"FROM ({_staged_sql(files)})")
             report.received = con.execute("SELECT count(*) FROM staged").fetchone()[0]
         except duckdb.Error as exc:
             raise WarehouseError(f"a staging file could not be read: {exc}") from exc
@@ -126,6 +128,7 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path]) -
             _advance_watermark(con, manifest, now)
             _keep_checkpoint(con, manifest, now)
             _store_tag_history(con, manifest, now)
+            _store_comment_fetches(con, manifest, now)
             report.files += 1
             if manifest.status == "failed":
                 report.failed.append(f"{manifest.source} #{manifest.tag}: {manifest.error}")
@@ -143,7 +146,9 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path]) -
 
 POST_COLUMNS = """(platform, post_id, url, text, created_at, hashtags, author_key, author_handle,
     lang, reply_count, share_count, like_count, view_count, source, source_post_id,
-    first_seen_at, last_seen_at)"""
+    first_seen_at, last_seen_at, parent_post_id)"""
+# Staging columns added after the first release; older staging files lack them.
+_LATER_COLUMNS = ("author_handle", "parent_post_id")
 
 
 _ROW_BITS = 40  # a row's key: the file's index above, its row number below
@@ -169,7 +174,8 @@ def _rows(condition: str) -> str:
     return f"""
         SELECT s.platform, s.post_id, s.url, s.text, s.created_at, s.hashtags, s.author_key,
                s.author_handle, s.lang, s.reply_count, s.share_count, s.like_count, s.view_count, s.source,
-               s.source_post_id, s.collected_at AS first_seen_at, s.collected_at AS last_seen_at
+               s.source_post_id, s.collected_at AS first_seen_at, s.collected_at AS last_seen_at,
+               s.parent_post_id
         FROM staged s SEMI JOIN (SELECT row_key FROM keep k WHERE {condition}) USING (row_key)
     """
 
@@ -304,6 +310,17 @@ def _store_tag_history(con, manifest: Manifest, now) -> None:
         "WHERE TRY_CAST(day AS DATE) IS NOT NULL",
         [manifest.platform, manifest.source, manifest.tag, now],
     )
+
+
+def _store_comment_fetches(con, manifest: Manifest, now) -> None:
+    """Which posts had their comments fetched (so the next run does not ask again)."""
+    fetched = manifest.extra.get("comment_fetches") or []
+    for item in fetched:
+        con.execute(
+            "INSERT OR REPLACE INTO comment_fetches (platform, source, post_id, comments, run_id, "
+            "fetched_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [manifest.platform, manifest.source, str(item["post_id"]), item.get("comments"),
+             manifest.run_id, now])
 
 
 def _advance_watermark(con, manifest: Manifest, now) -> None:

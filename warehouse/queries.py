@@ -138,6 +138,28 @@ def write_scores(con, rows: list[tuple], model_version: str, threshold: float) -
 
 # --- the flagged list ------------------------------------------------------------------
 
+def videos_needing_comments(con, platform: str, limit: int) -> list[dict]:
+    """Flagged posts (not comments) of `platform` whose comments were never fetched, worst first.
+
+    Flagged by the newest model that scored anything; `source` is the API each was collected
+    from (imported export items have no API source and are left out).
+    """
+    return _dicts(con.execute(
+        """
+        WITH model AS (SELECT model_version FROM scores ORDER BY scored_at DESC LIMIT 1)
+        SELECT p.post_id, p.url, p.source, max(s.score) AS score
+        FROM posts p JOIN scores s USING (platform, post_id)
+        WHERE p.platform = ? AND p.parent_post_id IS NULL AND s.label
+          AND p.source LIKE 'http%'  -- collected through an API (not an imported export)
+          AND s.model_version = (SELECT model_version FROM model)
+          AND NOT EXISTS (SELECT 1 FROM comment_fetches f WHERE f.platform = p.platform
+                          AND f.source = p.source AND f.post_id = p.post_id)
+        GROUP BY p.post_id, p.url, p.source
+        ORDER BY score DESC, p.post_id
+        LIMIT ?
+        """, [platform, int(limit)]))
+
+
 def flagged(con, model_version: str | None = None, since: datetime | None = None,
             limit: int | None = None) -> list[dict]:
     """Flagged posts by the given model (default: the newest model that scored anything)."""

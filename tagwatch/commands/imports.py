@@ -138,4 +138,5 @@ def item_to_post(item: dict, fmt: str, key: bytes, collected_at: str, store_hand
         "source": f"import:{fmt}",
         "source_post_id": video_id,
         "collected_at": collected_at,
+        "parent_post_id": None,
     }
