@@ -37,7 +37,11 @@ WOMEN = ["Miss Adeyemi", "Mrs Okonkwo-Reid", "Ms Varga", "Mrs Thistlewood", "Mis
          "Ms Lindqvist", "Mrs Kowalczyk", "Miss Featherstone", "Mrs Achebe-Lund", "Ms Marchetti"]
 ROLES = ["the {subject} teacher", "the head at {S}", "the new TA", "our form tutor",
          "the caretaker", "the SENCO", "the cover supervisor", "the deputy head",
-         "the dinner lady", "the receptionist at {S}"]
+         "the dinner lady", "the receptionist at {S}",
+         # Second round: more ways of naming a role, so that no role word carries the label.
+         "the head of year {year}", "the head of {subject}", "my {subject} teacher",
+         "the supply teacher", "the headteacher", "our head of house", "the new {subject} teacher",
+         "the school nurse", "the librarian", "the business manager at {S}"]
 SCHOOLS = ["Brackenridge High", "Marlow Vale Academy", "St Aldric's", "Fernhill Community School",
            "Ashcombe Park Academy", "Westmere High", "Thornbury Fields School", "Kettlewick College"]
 PRIMARIES = ["Little Orchard Primary", "Hazelmere Infants", "St Wendreda's Primary"]
@@ -400,8 +404,18 @@ def fill(template: str, rng: random.Random) -> str:
     return decorate(text[0].upper() + text[1:], rng)
 
 
+# How a post is framed, drawn from one pool for both labels (second round): the
+# model must learn what is said, not the frame around it.
+FRAMES = ["ngl {x}", "honestly {x}", "{x}, just saying", "so apparently {x}", "{x}. thoughts?",
+          "{x} lol", "tbh {x}", "{x} and nobody is talking about it", "update: {x}",
+          "not gonna lie {x}", "{x}!!", "can't stop thinking about this: {x}", "{x}. that's it",
+          "storytime: {x}", "{x} (true story)", "friendly reminder {x}"]
+
+
 def decorate(text: str, rng: random.Random) -> str:
     """Social-media noise, drawn the same way for both labels."""
+    if rng.random() < 0.3:
+        text = rng.choice(FRAMES).format(x=text[0].lower() + text[1:])
     if rng.random() < 0.05:
         words = text.split()
         i = rng.randrange(len(words))
