@@ -280,10 +280,14 @@ def build_pipeline() -> Pipeline:
         return Pipeline([("counts", HashedNgrams(analyzer, ngram_range)),
                          ("tfidf", TfidfTransformer(sublinear_tf=True))])
 
+    # Character n-grams of 3-5 rather than 2-5: 30% cheaper to compute; on the seed
+    # set's template-grouped out-of-fold scores ROC-AUC 0.896 vs 0.900, Davidson's
+    # held-out ROC-AUC unchanged (0.980). The "staff" block: see StaffGatedNgrams
+    # (out-of-fold seed ROC-AUC 0.890 -> 0.900 with it).
     return Pipeline([
         ("normalise", FunctionTransformer(normalise_many)),
         ("features", FeatureUnion([("words", tfidf("word", (1, 2))),
-                                   ("chars", tfidf("char_wb", (2, 5))),
+                                   ("chars", tfidf("char_wb", (3, 5))),
                                    ("staff", Pipeline([
                                        ("counts", StaffGatedNgrams()),
                                        ("tfidf", TfidfTransformer(sublinear_tf=True))]))])),
@@ -417,8 +421,9 @@ def train(datasets: Sequence[Dataset], *, notes: Sequence[str] = ()) -> TrainedM
     The model is not refitted on the held-out posts afterwards: they stay
     unseen by every model, so a new model and the promoted one can be compared
     on them fairly (`classifiers.registry`). The threshold is chosen on the
-    held-out seed posts, the ones that look like the task: the highest
-    precision with recall >= MIN_RECALL.
+    training seed posts' out-of-fold scores (template-grouped folds), the
+    posts that look like the task: the highest precision with recall >=
+    MIN_RECALL. The held-out fold then measures that threshold honestly.
     """
     if not datasets:
         raise ValueError("no training data")
