@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 import sklearn
 import skops
 import skops.io
@@ -45,7 +46,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from classifiers.explain import explanation_text
 from classifiers.corpora import CORPORA, CorpusUnavailable, corpus_path, sha256_of
-from classifiers.signals import staff_terms
+from classifiers.signals import StaffGatedNgrams, staff_terms
 from classifiers.text import HashedNgrams, normalise_many
 from tagwatch.config import Settings
 
@@ -97,6 +98,7 @@ _VERSION_RE = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 # a file refuses to load.
 TRUSTED_TYPES = [
     "classifiers.text.HashedNgrams",
+    "classifiers.signals.StaffGatedNgrams",
     "classifiers.text.normalise_many",
     "classifiers.model.CalibratedLinearClassifier",
 ]
@@ -278,10 +280,17 @@ def build_pipeline() -> Pipeline:
         return Pipeline([("counts", HashedNgrams(analyzer, ngram_range)),
                          ("tfidf", TfidfTransformer(sublinear_tf=True))])
 
+    # Character n-grams of 3-5 rather than 2-5: 30% cheaper to compute; on the seed
+    # set's template-grouped out-of-fold scores ROC-AUC 0.896 vs 0.900, Davidson's
+    # held-out ROC-AUC unchanged (0.980). The "staff" block: see StaffGatedNgrams
+    # (out-of-fold seed ROC-AUC 0.890 -> 0.900 with it).
     return Pipeline([
         ("normalise", FunctionTransformer(normalise_many)),
         ("features", FeatureUnion([("words", tfidf("word", (1, 2))),
-                                   ("chars", tfidf("char_wb", (2, 5)))])),
+                                   ("chars", tfidf("char_wb", (3, 5))),
+                                   ("staff", Pipeline([
+                                       ("counts", StaffGatedNgrams()),
+                                       ("tfidf", TfidfTransformer(sublinear_tf=True))]))])),
         # The dual liblinear solver: 5x faster than the primal one here, same model.
         ("classifier", CalibratedLinearClassifier(
             LogisticRegression(C=4.0, class_weight="balanced", solver="liblinear", dual=True,
@@ -324,6 +333,9 @@ class CalibratedLinearClassifier(ClassifierMixin, BaseEstimator):
         platt = LogisticRegression(C=1e4).fit(decision.reshape(-1, 1), y, sample_weight=weight)
         self.slope_ = float(platt.coef_[0, 0])
         self.intercept_ = float(platt.intercept_[0])
+        # Each row's calibrated probability from a model that did not see its fold:
+        # `train` chooses the threshold on these, then drops them (not saved).
+        self.out_of_fold_ = expit(self.slope_ * decision + self.intercept_)
         self.estimator_ = clone(self.estimator).fit(X, y, sample_weight=weight)
         self.classes_ = self.estimator_.classes_
         return self
@@ -409,8 +421,9 @@ def train(datasets: Sequence[Dataset], *, notes: Sequence[str] = ()) -> TrainedM
     The model is not refitted on the held-out posts afterwards: they stay
     unseen by every model, so a new model and the promoted one can be compared
     on them fairly (`classifiers.registry`). The threshold is chosen on the
-    held-out seed posts, the ones that look like the task: the highest
-    precision with recall >= MIN_RECALL.
+    training seed posts' out-of-fold scores (template-grouped folds), the
+    posts that look like the task: the highest precision with recall >=
+    MIN_RECALL. The held-out fold then measures that threshold honestly.
     """
     if not datasets:
         raise ValueError("no training data")
@@ -440,10 +453,21 @@ def train(datasets: Sequence[Dataset], *, notes: Sequence[str] = ()) -> TrainedM
     scores = pipeline.predict_proba(held.texts)[:, 1] if held.texts else np.zeros(0)
     y, where = held.labels, held.dataset
 
+    # The threshold is chosen across folds, not on one split: on every training
+    # seed post's out-of-fold score (its template unseen by the model that scored
+    # it), i.e. ~4x more posts and templates than the held-out fifth, which then
+    # stays untouched for an honest measurement of the chosen threshold.
+    classifier = pipeline[-1]
+    out_of_fold = classifier.out_of_fold_
+    del classifier.out_of_fold_
     names = [d.name for d in datasets]
-    chosen_on = SEED_NAME if SEED_NAME in names and (where == SEED_NAME).any() else "all"
-    on_seed = where == SEED_NAME if chosen_on == SEED_NAME else np.ones(len(y), bool)
-    threshold = _choose_threshold(y[on_seed], scores[on_seed])
+    origin_kept = origin[kept]
+    seed_rows = (np.array([names[i] == SEED_NAME for i in origin_kept], bool)
+                 if len(origin_kept) else np.zeros(0, bool))
+    chosen_on = SEED_NAME if seed_rows.any() else "all"
+    on_seed = seed_rows if chosen_on == SEED_NAME else np.ones(len(out_of_fold), bool)
+    threshold = _choose_threshold(labels[kept][on_seed], out_of_fold[on_seed])
+    choice = _metrics(labels[kept][on_seed], out_of_fold[on_seed], threshold)
     # All held-out posts at the top level, then each dataset, then how they were chosen.
     metrics = {
         **_metrics(y, scores, threshold),
@@ -453,8 +477,11 @@ def train(datasets: Sequence[Dataset], *, notes: Sequence[str] = ()) -> TrainedM
                   "rule": f"sha256 of the normalised text (seed: of its template) mod {N_FOLDS} == 0",
                   "held_out_sha256": held.sha256,
                   "threshold_rule": f"highest precision with recall >= {MIN_RECALL} "
-                                    f"on held-out {chosen_on}"},
+                                    f"on out-of-fold scores of training {chosen_on} "
+                                    f"(template-grouped folds)"},
     }
+    metrics["threshold_choice"] = {"on": chosen_on, **{k: choice.get(k) for k in (
+        "n", "positives", "roc_auc", "precision", "recall")}}
     metrics["train_seconds"] = round((datetime.now(timezone.utc) - started).total_seconds(), 1)
     return TrainedModel(pipeline, threshold, metrics, [d.summary() for d in datasets],
                         started, list(notes), category_model, held)
@@ -683,7 +710,7 @@ class Scorer:
         names = list(self.category_model.classes_) if self.category_model is not None else []
         flagged = np.flatnonzero(scores >= self.threshold)
         reasons = dict(zip(flagged, self._explain([normalised[i] for i in flagged],
-                                                  margins[flagged])))
+                                                  decision[flagged])))
         for n, (i, text, score) in enumerate(zip(content, normalised, scores)):
             staff = staff_terms(text)
             # P(category) = P(abusive) x P(category | abusive): they add up to the score.
@@ -695,35 +722,58 @@ class Scorer:
             details[i] = ScoreDetail(float(score), categories, explanation)
         return details
 
-    def _explain(self, texts: list[str], margins: np.ndarray) -> list[list[dict]]:
-        """For each text, the words whose removal lowers its score most (leave-one-word-out).
+    def _explain(self, texts: list[str], features) -> list[list[dict]]:
+        """For each text, the words that pushed its score up most (a linear-model shortcut).
 
-        The weight is the fall in log-odds without the word: exact for this
-        model whatever the TF-IDF weighting does, and unlike a fall in
-        probability it still shows for a post scored 0.99. Only flagged texts
-        are explained, and each distinct word (up to EXPLAIN_WORDS, function
-        words skipped) is scored once.
+        The model is linear in its features, so its log-odds are a sum over
+        the post's features of weight x value. Every feature belongs to one
+        word: a word n-gram (unigrams; bigrams are left out) or a character
+        n-gram inside the word, or, for a post aimed at school staff, the
+        word's staff-only copy. A word's contribution is the sum over its own
+        features, read off the post's feature row: no re-scoring. Measured
+        against leave-one-word-out on flagged seed posts, the top term agreed
+        on most posts (the two differ where TF-IDF's length normalisation
+        shifts weight between words), at ~50x less cost.
         """
-        variants, owner, words = [], [], []
+        reasons: list[list[dict]] = [[] for _ in texts]
+        owner, words = [], []
         for n, text in enumerate(texts):
             candidates = [w for w in dict.fromkeys(_WORD_RE.findall(text))
                           if w not in _FUNCTION_WORDS]
-            for word in candidates[:EXPLAIN_WORDS]:
-                variants.append(re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", " ", text))
-                owner.append(n)
-                words.append(word)
-        reasons: list[list[dict]] = [[] for _ in texts]
-        if not variants:
+            owner += [n] * min(len(candidates), EXPLAIN_WORDS)
+            words += candidates[:EXPLAIN_WORDS]
+        if not words:
             return reasons
-        # In batches: a batch of flagged posts can give tens of thousands of variants.
-        steps = self.pipeline[1:]
-        without = np.concatenate([steps.decision_function(variants[i:i + BATCH_SIZE])
-                                  for i in range(0, len(variants), BATCH_SIZE)])
-        drops = margins[owner] - without
-        for n, word, drop in sorted(zip(owner, words, drops), key=lambda x: -x[2]):
-            if drop >= EXPLAIN_MIN_DROP and len(reasons[n]) < EXPLAIN_TOP:
-                reasons[n].append({"term": word, "weight": round(float(drop), 2)})
+        distinct = list(dict.fromkeys(words))
+        index = {w: i for i, w in enumerate(distinct)}
+        columns = self._word_columns(distinct)  # distinct words x features, 1 where a word has it
+        owner_arr = np.asarray(owner)
+        classifier = self.pipeline[-1]
+        coef = classifier.estimator_.coef_.ravel() * classifier.slope_
+        # contribution[k] = sum_j [word k has feature j] * value of j in its post * weight j
+        weighted = features[owner_arr].multiply(columns[[index[w] for w in words]])
+        contributions = np.asarray(weighted @ coef).ravel()
+        for n, word, c in sorted(zip(owner, words, contributions), key=lambda x: -x[2]):
+            if c >= EXPLAIN_MIN_DROP and len(reasons[n]) < EXPLAIN_TOP:
+                reasons[n].append({"term": word, "weight": round(float(c), 2)})
         return reasons
+
+    def _word_columns(self, words: list[str]):
+        """Which feature columns each word owns, as a 0/1 sparse matrix (one row per word)."""
+        blocks = []
+        for _, block in self.pipeline.named_steps["features"].transformer_list:
+            counts = block.named_steps["counts"] if isinstance(block, Pipeline) else block
+            if isinstance(counts, StaffGatedNgrams):
+                # The word's staff-only copy: the same hashing, ungated; the flag column is nobody's.
+                own = HashedNgrams("word", (1, 1), counts.n_bits).transform(words)
+                blocks.append(sp.hstack([own, sp.csr_matrix((len(words), 1))], format="csr"))
+            elif counts.analyzer == "word":
+                blocks.append(HashedNgrams("word", (1, 1), counts.n_bits).transform(words))
+            else:
+                blocks.append(counts.transform(words))
+        matrix = sp.hstack(blocks, format="csr")
+        matrix.data[:] = 1.0
+        return matrix
 
 
 @dataclass

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from classifiers.text import HashedNgrams
+
 _ROLES = (
     r"teachers?|teaching assistants?|tas|headteachers?|head teachers?|headmasters?|"
     r"headmistress(?:es)?|deputy heads?|heads? of (?:year|department|\w+)|principals?|"
@@ -34,3 +40,44 @@ def staff_terms(normalised: str, limit: int = 3) -> list[str]:
             if len(found) == limit:
                 break
     return found
+
+
+def aimed_at_staff(normalised: str) -> bool:
+    """Whether a normalised post mentions school staff at all (cheaper than `staff_terms`)."""
+    return _STAFF_RE.search(normalised) is not None
+
+
+class StaffGatedNgrams(TransformerMixin, BaseEstimator):
+    """Word n-gram counts for posts aimed at school staff, zero rows for the rest, plus a flag.
+
+    The model's second feature block: the classifier sees every post's words
+    once (how abusive), and a staff-aimed post's words a second time in their
+    own columns (how abusive *when aimed at staff*). The linear model can then
+    learn that "touching", "address" or "after school" mean abuse next to a
+    teacher's name without learning that they do in a generic tweet, and the
+    last column (1 if the post is aimed at staff) lets the two halves of the
+    score combine. This is "frustratingly easy" domain adaptation (Daume
+    2007), with the domain read off the text instead of the source.
+    """
+
+    def __init__(self, ngram_range: tuple[int, int] = (1, 2), n_bits: int = 18):
+        self.ngram_range = ngram_range
+        self.n_bits = n_bits
+
+    def fit(self, X, y=None):
+        HashedNgrams("word", self.ngram_range, self.n_bits).fit(X)
+        return self
+
+    def transform(self, X) -> sp.csr_matrix:
+        texts = list(X)
+        width = (1 << self.n_bits) + 1
+        rows = np.flatnonzero([aimed_at_staff(t) for t in texts])
+        if not len(rows):
+            return sp.csr_matrix((len(texts), width))
+        counts = HashedNgrams("word", self.ngram_range, self.n_bits).transform(
+            [texts[i] for i in rows])
+        flagged = sp.hstack([counts, np.ones((len(rows), 1))], format="csr")
+        # Spread the flagged rows back to their places among all the texts.
+        spread = sp.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))),
+                               shape=(len(texts), len(rows)))
+        return (spread @ flagged).tocsr()

@@ -75,12 +75,13 @@ def normalise(text: str) -> str:
 def normalise_many(texts: Iterable[str]) -> list[str]:
     """`normalise` over a batch: the first step of the model pipeline.
 
-    Character-level folding is done per text; the pattern replacements run
-    once over the whole batch joined by newlines (the folding has turned
-    every newline into a space, and no pattern crosses one), which avoids
-    most of the per-call overhead of Python's regex engine.
+    Both the Unicode folding of the non-ASCII texts and the pattern
+    replacements run over a whole batch joined by newlines (the folding
+    turns every newline inside a text into a space, and no pattern or
+    Unicode composition crosses one), which avoids most of the per-call
+    overhead of Python's regex engine and of unicodedata.
     """
-    folded = [_fold_unicode(html.unescape(t) if "&" in t else t) for t in texts]
+    folded = _fold_unicode_many([html.unescape(t) if "&" in t else t for t in texts])
     batch = "\n".join(folded)
     batch = _URL_RE.sub(f" {URL} ", batch)
     batch = _AT_RE.sub(_replace_at, batch)
@@ -134,6 +135,52 @@ def _fold_unicode(text: str) -> str:
             break
         text = folded
     return text
+
+
+def _fold_unicode_many(texts: list[str]) -> list[str]:
+    """`_fold_unicode` over a batch: ASCII texts one by one (fast), the rest joined.
+
+    Each round folds every non-ASCII text of the batch in one pass over
+    their newline-joined text; rounds repeat until none changes. A text
+    already at its fixed point is left as it is by further rounds, so this
+    gives exactly what `_fold_unicode` gives text by text (a test checks).
+    """
+    out = list(texts)
+    rest = []
+    for i, text in enumerate(out):
+        if text.isascii():
+            out[i] = _fold_unicode(text)
+        else:
+            rest.append(i)
+    if not rest:
+        return out
+    current = [out[i] for i in rest]
+    for _ in range(4):
+        # Invisible characters (newlines included) go text by text, so the
+        # newline that joins the batch is the only one left in it.
+        cleaned = [t if t.isprintable() else _drop_unprintable(t) for t in current]
+        joined = "\n".join(cleaned)
+        joined = unicodedata.normalize("NFKC", joined).lower()
+        if _LOOKALIKE_RE.search(joined):
+            joined = re.sub(r"[^\s]+", _fold_lookalikes, joined)
+        joined = unicodedata.normalize("NFKD", joined)
+        joined = _COMBINING_AFTER_LATIN_RE.sub("", joined)
+        joined = unicodedata.normalize("NFKC", joined)
+        folded = joined.split("\n")
+        if len(folded) != len(current):  # a fold made a newline: fall back to one by one
+            folded = [_fold_unicode(t) for t in current]
+            current = folded
+            break
+        if folded == current:
+            break
+        current = folded
+    for i, text in zip(rest, current):
+        out[i] = text
+    return out
+
+
+def _drop_unprintable(text: str) -> str:
+    return "".join(c if c.isprintable() else " " if c.isspace() else "" for c in text)
 
 
 def _fold_unicode_once(text: str) -> str:

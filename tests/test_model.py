@@ -384,3 +384,53 @@ def test_dataset_from_several_files_has_a_combined_checksum(tmp_path):
     assert one.sha256 == hashlib.sha256(first.read_bytes()).hexdigest()
     assert both.sha256 != one.sha256 and len(both.texts) == 2
     assert math.isclose(both.weight, 1.0)
+
+
+# --- issue 4, second round: threshold across folds, staff features, fast explanations ----
+
+
+def test_threshold_is_chosen_on_out_of_fold_seed_scores_and_not_saved(trained):
+    assert "out-of-fold" in trained.metrics["split"]["threshold_rule"]
+    choice = trained.metrics["threshold_choice"]
+    assert choice["on"] == m.SEED_NAME and choice["n"] > trained.metrics["by_dataset"]["staff_seed"]["n"]
+    assert choice["recall"] >= m.MIN_RECALL
+    assert not hasattr(trained.pipeline[-1], "out_of_fold_")  # scores of training posts stay out of the file
+
+
+def test_staff_gated_features_only_for_posts_aimed_at_staff():
+    from classifiers.signals import StaffGatedNgrams
+    gated = StaffGatedNgrams(n_bits=10).fit([])
+    x = gated.transform(["mr halloway is a liar", "this song is a liar", "the maths teacher", "x"])
+    assert x.shape == (4, (1 << 10) + 1)
+    assert x[1].nnz == 0 and x[3].nnz == 0  # not about staff: nothing in the staff-only columns
+    assert x[0].nnz > 1 and x[0, -1] == 1 and x[2, -1] == 1  # the last column says "aimed at staff"
+    assert gated.transform([]).shape == (0, (1 << 10) + 1)
+
+
+def test_explanations_name_the_words_that_push_the_score_up(scorer):
+    texts = ["Mr Halloway is a nonce and a paedo, everyone knows it",
+             "thank you miss for all the help with my coursework"]
+    details = scorer.details(texts)
+    flagged = [d for d in details if d.score >= scorer.threshold]
+    assert details[0] in flagged
+    terms = [e for e in details[0].explanation if "weight" in e]
+    assert 1 <= len(terms) <= m.EXPLAIN_TOP
+    assert {"nonce", "paedo"} & {e["term"] for e in terms}
+    weights = [e["weight"] for e in terms]
+    assert weights == sorted(weights, reverse=True) and min(weights) >= m.EXPLAIN_MIN_DROP
+    for d in details:
+        if d.score < scorer.threshold:  # only flagged posts are explained (staff signal aside)
+            assert all("weight" not in e for e in d.explanation)
+
+
+def test_explanation_shortcut_adds_up_to_the_words_own_features(scorer):
+    # A one-word post: its word owns every feature but the word bigrams (none) and the
+    # staff flag (not about staff), so its contribution is the whole margin minus the intercept.
+    text = "nonce"
+    features = scorer.pipeline[1:-1].transform(scorer.pipeline[0].transform([text]))
+    classifier = scorer.pipeline[-1]
+    margin = classifier.decision_function(features)[0]
+    base = classifier.slope_ * classifier.estimator_.intercept_[0] + classifier.intercept_
+    [reasons] = scorer._explain([text], features)
+    assert reasons and reasons[0]["term"] == "nonce"
+    assert reasons[0]["weight"] == pytest.approx(margin - base, abs=0.01)

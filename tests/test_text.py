@@ -130,3 +130,10 @@ def test_output_is_canonical_csr():
 def test_bad_parameters_are_refused_at_fit(params):
     with pytest.raises(ValueError):
         HashedNgrams(**params).fit([])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(any_text, tricky_text), max_size=8))
+def test_batched_unicode_folding_is_exactly_the_text_by_text_fold(texts):
+    from classifiers.text import _fold_unicode, _fold_unicode_many
+    assert _fold_unicode_many(texts) == [_fold_unicode(t) for t in texts]

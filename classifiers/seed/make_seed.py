@@ -28,7 +28,7 @@ import string
 from pathlib import Path
 
 RANDOM_SEED = 20211025
-TARGET_PER_LABEL = 480  # examples of each label, spread evenly over its templates
+TARGET_PER_LABEL = 900  # examples of each label, spread evenly over its templates
 OUT = Path(__file__).with_name("staff_seed.csv")
 
 MEN = ["Mr Halloway", "Mr Pemberton", "Mr Castellano", "Mr Oduya", "Mr Farrow",
@@ -37,7 +37,11 @@ WOMEN = ["Miss Adeyemi", "Mrs Okonkwo-Reid", "Ms Varga", "Mrs Thistlewood", "Mis
          "Ms Lindqvist", "Mrs Kowalczyk", "Miss Featherstone", "Mrs Achebe-Lund", "Ms Marchetti"]
 ROLES = ["the {subject} teacher", "the head at {S}", "the new TA", "our form tutor",
          "the caretaker", "the SENCO", "the cover supervisor", "the deputy head",
-         "the dinner lady", "the receptionist at {S}"]
+         "the dinner lady", "the receptionist at {S}",
+         # Second round: more ways of naming a role, so that no role word carries the label.
+         "the head of year {year}", "the head of {subject}", "my {subject} teacher",
+         "the supply teacher", "the headteacher", "our head of house", "the new {subject} teacher",
+         "the school nurse", "the librarian", "the business manager at {S}"]
 SCHOOLS = ["Brackenridge High", "Marlow Vale Academy", "St Aldric's", "Fernhill Community School",
            "Ashcombe Park Academy", "Westmere High", "Thornbury Fields School", "Kettlewick College"]
 PRIMARIES = ["Little Orchard Primary", "Hazelmere Infants", "St Wendreda's Primary"]
@@ -233,6 +237,135 @@ TEMPLATES: dict[str, list[str]] = {
         "sports day cancelled again because of the rain",
     ],
 }
+
+# Added in the second round (issue 4, recall on unseen templates): more ways of
+# saying each kind of abuse, and more harmless posts that share its words
+# (accusations, hitting, addresses, bodies) without being abuse. Written
+# without reference to the evaluation set's templates.
+MORE_TEMPLATES: dict[str, list[str]] = {
+    "allegation": [
+        "apparently {T} was caught with a pupil in {his} car, {S} are keeping it quiet",
+        "{T} drinks before lessons, you can smell it on {him}",
+        "{T} is under investigation for what {he} did on the {place} trip, pass it on",
+        "don't leave your kids alone with {T}. trust me",
+        "{T} messages girls from {S} on snapchat at night, screenshots coming",
+        "{T} changed my grade because I wouldn't do what {he} asked",
+        "the real reason {T} left {S}? ask the police",
+        "{T} is a child abuser and the governors know",
+        "{T} films pupils in the changing rooms, tell everyone",
+    ],
+    "sexual": [
+        "{T} only gives good marks to the pretty ones if you know what I mean 😏",
+        "who wants to see what {T} looks like without {his} clothes, dm me",
+        "{TF} wears nothing under that dress, we checked",
+        "{T} is hooking up with the {subject} teacher in the store room",
+        "{T} and a year 13 were in the car park at midnight 👀",
+        "would pay to see {T} in a bikini lol",
+        "{TF} is easy, ask any of the dads at {S}",
+        "{T} was on a dating app looking for students",
+    ],
+    "threat": [
+        "{T} won't see christmas if {he} carries on",
+        "we're waiting by the gates for {T} after school, bring your mates",
+        "{T} deserves a punch in the face and I'm the one who'll do it",
+        "my brother is going to sort {T} out on {day}",
+        "first one to tip a bin over {T}'s head gets £10",
+        "{T} needs to be taught a lesson, we know what time {he} leaves",
+        "if {T} reports me I'll make sure {he} regrets it",
+        "kick {T}'s door in and film {his} reaction, best clip wins",
+        "let's wreck {T}'s classroom on {day}, all of us",
+    ],
+    "insult": [
+        "{T} is a spineless worm, can't even control a class",
+        "{T} is a clueless idiot who should never have been let near a classroom",
+        "{T} has the personality of a wet sock and the brain to match",
+        "{T} is vile, honestly the most hated person at {S}",
+        "{T} = scum. that's the post",
+        "everyone agrees {T} is a creepy little weirdo",
+        "{T} is a lazy cow who reads off the slides all lesson",
+        "{T} is a sad fat loser who takes it out on kids",
+        "what a prick {T} is, shouting at year 7s to feel big",
+    ],
+    "doxxing": [
+        "{T} lives next to the chip shop on {street}, number {num}",
+        "this is {T}'s wife's facebook, go say hello to her",
+        "{T}'s home phone is 01632 960{nnn}, keep ringing",
+        "{T} catches the 7:50 bus from {street} every {day}",
+        "{T}'s son is in year {year} at {S}, you know which one",
+        "screenshot of {T}'s google maps house, it's the {colour} one on {street}",
+        "{T} is at the {street} leisure centre right now, go",
+    ],
+    "harassment": [
+        "keep dming {T} until {he} quits, don't stop",
+        "everyone send {T} a message tonight telling {him} what we think",
+        "make a fake account in {T}'s name and post stuff",
+        "put {T}'s face on a meme and spread it round every group chat",
+        "all of us tag {T} in this until {he} cries",
+        "sign up {T}'s email to every spam list you can find: {email}",
+        "bombard {S} with calls until they sack {T}",
+    ],
+    "tips": [
+        "my go-to plenary: exit tickets on sticky notes, takes 3 minutes",
+        "how I organise {subject} resources so cover lessons run themselves",
+        "five things I wish I'd known as an nqt",
+        "low-stakes quizzes changed my {subject} results, here's how I do them",
+        "teachers, how do you handle phones in lessons? share your routine",
+        "my favourite free websites for {subject} revision",
+        "calm corner ideas for primary classrooms",
+        "how to give feedback that pupils actually read",
+    ],
+    "thanks": [
+        "{T} wrote me a reference and I got into uni, forever grateful",
+        "to {T} who never gave up on me: I just graduated",
+        "{T} made {subject} make sense for the first time in my life",
+        "our class made {T} a card for {his} last day, {he} cried",
+        "honestly {T} is the kindest person at {S}",
+        "years later I still use what {T} taught me",
+    ],
+    "news": [
+        "schools minister condemns online attacks on teachers",
+        "tiktok removes hashtags linked to challenges targeting school staff",
+        "{S} confirms a pupil has been excluded over a video filmed in class",
+        "survey finds teachers increasingly targeted on social media",
+        "police investigating threats made online against a teacher at {S}",
+        "education union publishes guidance on handling defamatory posts",
+        "parents fined after child joins viral challenge at {S}",
+    ],
+    "advice": [
+        "if a video accuses a teacher of something serious, don't comment, report it to the school",
+        "teachers: keep your home address off social media, check your privacy settings",
+        "posting a teacher's address is harassment. report and block",
+        "if your kid shows you a 'challenge' video, talk about why it's not ok",
+        "spreading rumours about staff can be defamation. think before you share",
+        "worried about something a teacher did? tell the safeguarding lead, not tiktok",
+    ],
+    "parents": [
+        "{T} sorted out the bullying my son was facing within a day, thank you",
+        "does {S} let kids bring phones? asking for year {year}",
+        "{T} called about my daughter's attendance, fair enough",
+        "proud mum moment: {T} gave my son student of the week",
+        "anyone else think {S} sets too many detentions? genuinely asking",
+    ],
+    "banter": [
+        "{T} threatened to confiscate my hoodie again lmao",
+        "{T} said we're the worst class {he}'s ever had, every year {he} says it",
+        "{T} beat us all at dodgeball and showed no mercy 😂",
+        "{T} roasted my handwriting and honestly deserved",
+        "{T}'s death stare when someone's phone goes off 💀",
+        "{T} pretended to faint when I handed in homework on time",
+        "{T} knows where everyone lives because {he} does the bus rota lol",
+        "{T} is savage at the staff quiz, absolutely killed it",
+    ],
+    "chatter": [
+        "new term new pencil case",
+        "the canteen pizza at {S} is actually decent",
+        "who's going to the {S} summer fair",
+        "{subject} test tomorrow and I know nothing",
+        "snow day please",
+    ],
+}
+for _category, _extra in MORE_TEMPLATES.items():
+    TEMPLATES[_category] = TEMPLATES[_category] + _extra
 # Reviewer categories; every other template group is harmless (category "none").
 ABUSE = ("allegation", "sexual", "threat", "insult", "doxxing", "harassment")
 PRONOUNS = {"m": ("he", "him", "his", "sir"), "f": ("she", "her", "her", "miss")}
@@ -271,8 +404,18 @@ def fill(template: str, rng: random.Random) -> str:
     return decorate(text[0].upper() + text[1:], rng)
 
 
+# How a post is framed, drawn from one pool for both labels (second round): the
+# model must learn what is said, not the frame around it.
+FRAMES = ["ngl {x}", "honestly {x}", "{x}, just saying", "so apparently {x}", "{x}. thoughts?",
+          "{x} lol", "tbh {x}", "{x} and nobody is talking about it", "update: {x}",
+          "not gonna lie {x}", "{x}!!", "can't stop thinking about this: {x}", "{x}. that's it",
+          "storytime: {x}", "{x} (true story)", "friendly reminder {x}"]
+
+
 def decorate(text: str, rng: random.Random) -> str:
     """Social-media noise, drawn the same way for both labels."""
+    if rng.random() < 0.3:
+        text = rng.choice(FRAMES).format(x=text[0].lower() + text[1:])
     if rng.random() < 0.05:
         words = text.split()
         i = rng.randrange(len(words))
