@@ -116,6 +116,9 @@ def show(con, case_id: int) -> dict:
         "rechecks": _dicts(con.execute(
             "SELECT recheck_id, checked_at, url, http_status, outcome, detail FROM rechecks "
             "WHERE case_id = ? ORDER BY recheck_id", [case_id])),
+        "school_requests": _dicts(con.execute(
+            "SELECT submission_id, school, submitted_by, submitted_at, affected_role, description "
+            "FROM intake_submissions WHERE case_id = ? ORDER BY submission_id", [case_id])),
         "allowed_moves": st.allowed_from(case["state"], st.HUMAN),
     }
 

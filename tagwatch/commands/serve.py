@@ -18,5 +18,5 @@ def cmd_serve(args) -> int:
     settings = Settings.from_env(db_path=args.db)
     print(f"review app for {settings.db_path} at http://{args.host}:{args.port} (Ctrl-C stops)",
           flush=True)
-    uvicorn.run(create_app(settings.db_path), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_app(settings.db_path, settings=settings), host=args.host, port=args.port, log_level="warning")
     return 0
