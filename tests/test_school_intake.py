@@ -220,3 +220,35 @@ def test_every_state_has_plain_words():
     assert set(st.PLAIN_WORDS) == set(st.STATES)
     assert st.plain_words(st.OFFLINE_VERIFIED) == "verified removed"
     assert st.plain_words(st.PLATFORM_REJECTED, "no_violation") == "platform answered: “no violation”"
+
+
+def test_education_report_counts_school_reports(settings):
+    import reportkit
+    from reports import document
+    from warehouse import report_metrics
+
+    ids = reportkit.build(settings)  # p2: verified offline 6 Mar 00:00; p1: MISMATCH; p6: verified 6 Mar 04:00
+    h = lambda d, hr=0, m=3: datetime(2026, m, d, hr, tzinfo=timezone.utc)  # noqa: E731
+    rows = [("Ashgrove School", ids["p2"], h(4)), ("Birchfield College", ids["p2"], h(5)),
+            ("Birchfield College", ids["p1"], h(4)), ("Cedarvale Primary", ids["p6"], h(5, 4)),
+            ("Dunmore High", None, h(3)), ("Dunmore High", ids["q1"], h(25, 0, 2)),
+            ("Ashgrove School", ids["p4"], h(10))]  # after the period: ignored
+    with session(settings.db_path) as con:
+        for school, case_id, at in rows:
+            con.execute("INSERT INTO intake_submissions (submitted_by, school, url, affected_role, submitted_at, "
+                        "case_id, outcome) VALUES ('x', ?, 'https://m.example/@a/1', 'teacher', ?, ?, ?)",
+                        [school, at, case_id, "not_fetched" if case_id is None else "opened"])
+        cur = report_metrics.figures(con, reportkit.START, reportkit.END)
+        prev = report_metrics.figures(con, reportkit.PREVIOUS_START, reportkit.START)
+    c = cur["schools"]
+    assert (c["submissions"], c["schools"], c["cases"], c["not_fetched"]) == (5, 4, 3, 1)
+    # Ashgrove 48 h, Birchfield 24 h (both p2), Cedarvale 24 h (p6): median 24, p90 24 + 0.8 * 24
+    assert c["verified_removed"] == 3 and c["median_hours"] == 24 and abs(c["p90_hours"] - 43.2) < 1e-9
+    # waiting at the end: Birchfield (p1 MISMATCH), Cedarvale (p6 RESURFACED), Dunmore (q1 NO_RESPONSE)
+    assert c["schools_waiting"] == 3
+    assert (prev["schools"]["submissions"], prev["schools"]["schools_waiting"]) == (1, 1)
+    doc = document.build(cur, prev, generated_at=reportkit.END)
+    section = [s for s in doc.sections if s.title == "Reports from schools"][0]
+    table = {r[0]: r[1:] for r in section.tables[0].rows}
+    assert table["schools waiting on a platform at the end"] == [3, 1]
+    assert table["median hours from a school's report to verified removal"] == [24.0, None]
