@@ -255,9 +255,12 @@ def test_education_report_counts_school_reports(settings):
 
 
 def test_the_digest_dag_imports():
-    from airflow.dag_processing.dagbag import DagBag
     import os
 
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils import db
+
+    db.resetdb()
     bag = DagBag(dag_folder=os.path.join(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], "school_digests.py"))
     assert bag.import_errors == {}
     dag = bag.get_dag("school_digests")
