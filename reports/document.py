@@ -77,7 +77,8 @@ def fmt(value) -> str:
 def has_activity(f: dict) -> bool:
     return bool(f["totals"]["posts"] or f["reports"]["reports"] or any(d["cases"] for d in f["durations"])
                 or f["mismatch"]["removed_claims"] or f["mismatch"]["no_violation_answers"]
-                or any(b["posts"] for b in f["still_online"]) or f["resurfacing"]["removed_posts_back"])
+                or any(b["posts"] for b in f["still_online"]) or f["resurfacing"]["removed_posts_back"]
+                or f["schools"]["submissions"] or f["schools"]["verified_removed"])
 
 
 def build(cur: dict, prev: dict, *, excerpts_of: dict[int, str] | None = None,
@@ -107,6 +108,7 @@ def build(cur: dict, prev: dict, *, excerpts_of: dict[int, str] | None = None,
         _still_online(cur, prev),
         _resurfacing(cur, prev),
         _models(cur, prev),
+        _schools(cur, prev),
         _definitions(),
     ]
     return Document(title, subtitle, start, end, False, sections)
@@ -286,6 +288,26 @@ def _models(cur: dict, prev: dict) -> Section:
                             "overturn rate (%)"], rows)])
 
 
+def _schools(cur: dict, prev: dict) -> Section:
+    c, b = cur["schools"], prev["schools"]
+    rows = [
+        ["post addresses received from schools", c["submissions"], b["submissions"]],
+        ["schools that reported", c["schools"], b["schools"]],
+        ["posts (cases) they concern", c["cases"], b["cases"]],
+        ["addresses recorded but not fetched", c["not_fetched"], b["not_fetched"]],
+        ["school reports verified removed", c["verified_removed"], b["verified_removed"]],
+        ["median hours from a school's report to verified removal", hours(c["median_hours"]),
+         hours(b["median_hours"])],
+        ["90th percentile of those hours", hours(c["p90_hours"]), hours(b["p90_hours"])],
+        ["schools waiting on a platform at the end", c["schools_waiting"], b["schools_waiting"]],
+    ]
+    lines = [f"{c['submissions']} post addresses came from {c['schools']} schools in this period "
+             f"(previous period: {b['submissions']}).",
+             f"{c['schools_waiting']} schools were waiting on a platform at {when(cur['end'])}."]
+    return Section("Reports from schools", lines,
+                   [Table("school_reports", ["measure", "this period", "previous period"], rows)])
+
+
 def _definitions() -> Section:
     return Section("How these numbers are counted", [
         "Everything is counted as the warehouse stood at the end of the period.",
@@ -297,4 +319,8 @@ def _definitions() -> Section:
         "end of the period.",
         "Median and 90th percentile (linear interpolation) of each span that ended in the period.",
         "Still online: confirmed posts not verified offline, whose latest re-check did not find them gone.",
+        "Schools: post addresses a school contact sent through the intake form in the period; time to "
+        "verified removal runs from a school's first report of a post to the re-check that found it "
+        "gone; a school waits on a platform while one of its cases is reported and unanswered, "
+        "escalated, or found online after the platform said it was removed.",
     ])

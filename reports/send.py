@@ -82,3 +82,15 @@ def keep(folder: Path, archive: Path) -> Path:
         return folder
     shutil.copytree(folder, archive)
     return archive
+
+
+def send_message(to, subject: str, html_body: str, sender: str | None = None) -> None:
+    """One HTML email (e.g. a school's digest) through the same connection as the reports."""
+    to = check_recipients(to)
+    hook = _hook()
+    try:
+        with hook as smtp:
+            smtp.send_email_smtp(to=to, subject=subject, html_content=html_body,
+                                 from_email=sender or smtp.from_email or DEFAULT_SENDER)
+    except Exception as exc:  # the provider raises AirflowException, smtplib and socket errors
+        raise ReportError(f"could not send email through the Airflow connection {CONN_ID!r}: {exc}") from exc

@@ -64,8 +64,10 @@ def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = N
                coalesce(p.reply_count, 0) + coalesce(p.share_count, 0) + coalesce(p.like_count, 0)
                    + coalesce(p.view_count, 0) AS reach,
                p.text, p.hashtags, sc.model_version, sc.explanation, sc.categories,
-               c.origin, c.opened_at, p.first_seen_at
+               c.origin, c.opened_at, p.first_seen_at, coalesce(rq.requesters, 0) AS requesters
         FROM cases c JOIN case_state s USING (case_id)
+        LEFT JOIN (SELECT case_id, count(*) AS requesters FROM case_requesters GROUP BY case_id) rq
+            USING (case_id)
         LEFT JOIN posts p USING (platform, post_id)
         LEFT JOIN ({_LATEST_SCORE}) sc USING (platform, post_id)
         {where}
@@ -114,6 +116,9 @@ def show(con, case_id: int) -> dict:
         "rechecks": _dicts(con.execute(
             "SELECT recheck_id, checked_at, url, http_status, outcome, detail FROM rechecks "
             "WHERE case_id = ? ORDER BY recheck_id", [case_id])),
+        "school_requests": _dicts(con.execute(
+            "SELECT submission_id, school, submitted_by, submitted_at, affected_role, description "
+            "FROM intake_submissions WHERE case_id = ? ORDER BY submission_id", [case_id])),
         "allowed_moves": st.allowed_from(case["state"], st.HUMAN),
         "children": [r[0] for r in con.execute(
             "SELECT case_id FROM cases WHERE parent_case_id = ? ORDER BY case_id", [case_id]).fetchall()],
@@ -271,8 +276,13 @@ def review(con, case_id: int, decision: str, actor: str, category: str | None = 
         _move(con, case_id, target, actor, st.HUMAN, note, now)
         if decision == "confirm":
             category = category or _strongest_category(info["score"]) or "other"
-            _freeze_evidence(con, case_id, post, info["score"], category, target_role, severity,
-                             actor, now)
+            if not _freeze_evidence(con, case_id, post, info["score"], category, target_role,
+                                    severity, actor, now):
+                # Frozen earlier (a school's report freezes it at intake): the captured content
+                # and its hash stay as they are; the reviewer's classification is recorded.
+                con.execute("UPDATE evidence SET category = ?, target_role = coalesce(?, target_role), "
+                            "severity = coalesce(?, severity) WHERE case_id = ?",
+                            [category, target_role, severity, case_id])
         con.execute(
             "INSERT INTO labels (text, label, category, platform, post_id, source, added_by, added_at) "
             "VALUES (?, ?, ?, ?, ?, 'review', ?, ?)",
@@ -296,8 +306,9 @@ def captured_content(post: dict) -> str:
 
 
 def _freeze_evidence(con, case_id, post, score, category, target_role, severity, actor, now):
+    """Freeze the post as it is now; False when the case's evidence was frozen already."""
     if con.execute("SELECT 1 FROM evidence WHERE case_id = ?", [case_id]).fetchone():
-        return  # evidence is frozen once, at the first confirmation
+        return False  # the content is frozen once (at intake, or at the first confirmation)
     content = captured_content(post)
     con.execute(
         """
@@ -313,6 +324,7 @@ def _freeze_evidence(con, case_id, post, score, category, target_role, severity,
          hashlib.sha256(content.encode("utf-8")).hexdigest(),
          (score or {}).get("model_version"), (score or {}).get("score"), category, target_role,
          severity, now, actor])
+    return True
 
 
 def report(con, case_id: int, channel: str, reference: str, actor: str,

@@ -108,3 +108,33 @@ def check_opening(target: str, by: str = AUTOMATED) -> None:
 
 def allowed_from(state: str, by: str | None = None) -> list[str]:
     return [to for (frm, to), who in MOVES.items() if frm == state and (by is None or who == by)]
+
+
+# What a school contact is told, in plain words, for each state (every state has one).
+PLAIN_WORDS: dict[str, str] = {
+    DETECTED: "received",
+    IN_REVIEW: "under review",
+    CONFIRMED: "under review",
+    DISMISSED: "reviewed: not taken further",
+    REPORTED: "reported to the platform",
+    NO_RESPONSE: "reported to the platform",
+    PLATFORM_ACTIONED: "platform answered",
+    PLATFORM_REJECTED: "platform answered",
+    ESCALATED: "escalated",
+    MISMATCH: "still online after the platform said removed",
+    OFFLINE_VERIFIED: "verified removed",
+    RESURFACED: "back online after removal",
+    CLOSED: "closed",
+}
+assert set(PLAIN_WORDS) == set(STATES), "every state needs plain words for schools"
+# A school's case waits on a platform in these states.
+WAITING_ON_PLATFORM = (REPORTED, NO_RESPONSE, ESCALATED, MISMATCH, RESURFACED)
+
+
+def plain_words(state: str, answer: str | None = None) -> str:
+    """The state as a school is told it; a platform answer adds what the platform said."""
+    words = PLAIN_WORDS.get(state, "received")
+    if state in (PLATFORM_ACTIONED, PLATFORM_REJECTED) and answer:
+        said = {"removed": "removed", "no_violation": "no violation"}.get(answer, answer)
+        words += f": “{said}”"
+    return words

@@ -1,6 +1,7 @@
 """Users of the review app: a name, a role, and a scrypt password hash (hashlib, no extra package).
 
-analyst: reads and writes; viewer: reads only (e.g. union staff).
+analyst: reads and writes; viewer: reads only (e.g. union staff); school: a school's
+contact, who submits posts through the intake form and sees only their school's reports.
 """
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import secrets
 
 from warehouse.db import WarehouseError
 
-ROLES = ("analyst", "viewer")
+ROLES = ("analyst", "viewer", "school")
+MAX_SCHOOL = 200
+_EMAIL = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")
 MIN_PASSWORD = 10
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # scrypt cost: n=2**15, r=8, p=1 (about 32 MiB and tens of milliseconds per check).
@@ -37,17 +40,28 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
-def add_user(con, name: str, role: str, password: str) -> None:
+def add_user(con, name: str, role: str, password: str, school: str | None = None,
+             email: str | None = None) -> None:
     if not _NAME.match(name or ""):
         raise WarehouseError(f"user names are 1-64 letters, digits, '.', '_' or '-', not {name!r}")
     if role not in ROLES:
         raise WarehouseError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if len(password or "") < MIN_PASSWORD:
         raise WarehouseError(f"the password must have at least {MIN_PASSWORD} characters")
+    school = " ".join((school or "").split()) or None
+    if role == "school" and not school:
+        raise WarehouseError('a school contact needs the school it speaks for: --school "SCHOOL NAME"')
+    if role != "school" and school:
+        raise WarehouseError("--school is only for --role school")
+    if school and len(school) > MAX_SCHOOL:
+        raise WarehouseError(f"the school name is longer than {MAX_SCHOOL} characters")
+    email = (email or "").strip() or None
+    if email and not _EMAIL.match(email):
+        raise WarehouseError(f"not an email address: {email!r}")
     if con.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone():
         raise WarehouseError(f"user {name!r} exists already")
-    con.execute("INSERT INTO users (name, role, password_hash) VALUES (?, ?, ?)",
-                [name, role, hash_password(password)])
+    con.execute("INSERT INTO users (name, role, password_hash, school, email) VALUES (?, ?, ?, ?, ?)",
+                [name, role, hash_password(password), school, email])
 
 
 def authenticate(con, name: str, password: str) -> str | None:
@@ -61,6 +75,12 @@ def authenticate(con, name: str, password: str) -> str | None:
 
 def role_of(con, name: str) -> str | None:
     row = con.execute("SELECT role FROM users WHERE name = ?", [name]).fetchone()
+    return row[0] if row else None
+
+
+def school_of(con, name: str) -> str | None:
+    """The school a school contact speaks for (None for other users)."""
+    row = con.execute("SELECT school FROM users WHERE name = ?", [name]).fetchone()
     return row[0] if row else None
 
 

@@ -303,6 +303,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagwatch.commands.tags",
     "tagwatch.commands.resurfacing",
     "tagwatch.commands.case",
+    "tagwatch.commands.intake",
     "tagwatch.commands.user",
     "tagwatch.commands.serve",
     "tagwatch.commands.report",

@@ -20,6 +20,8 @@ DAG can point a run somewhere else by setting the environment first.
 | TAGWATCH_FIRST_RUN_DAYS  | 7 (how far back a source with no watermark starts) |
 | TAGWATCH_TIKTOK_DAILY_REQUESTS | 1000 (the Research API's daily request quota) |
 | TAGWATCH_TIKTOK_REGION   | (unset: all regions; e.g. GB) |
+| TAGWATCH_INTAKE_HOSTS    | (unset: the school form fetches nothing) comma-separated platform hosts the intake may fetch from, as host or host:port, e.g. mastodon.social,127.0.0.1:8765 |
+| TAGWATCH_INTAKE_HOURLY_LIMIT | 20 (URLs one school contact may submit per hour) |
 """
 from __future__ import annotations
 
@@ -54,6 +56,8 @@ class Settings:
     tiktok_region: str | None = None
     tiktok_comment_videos: int = 50     # flagged videos whose comments are fetched per run (0: none)
     web_min_interval: float = 5.0       # seconds between two requests to one web host
+    intake_hosts: tuple[str, ...] = ()
+    intake_hourly_limit: int = 20
     _pseudonym_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
@@ -79,6 +83,8 @@ class Settings:
             tiktok_region=(env.get("TAGWATCH_TIKTOK_REGION") or "").strip().upper() or None,
             tiktok_comment_videos=_number(env, "TAGWATCH_TIKTOK_COMMENT_VIDEOS", 50, int),
             web_min_interval=_number(env, "TAGWATCH_WEB_MIN_INTERVAL", 5.0, float),
+            intake_hosts=_hosts(env.get("TAGWATCH_INTAKE_HOSTS", "")),
+            intake_hourly_limit=_number(env, "TAGWATCH_INTAKE_HOURLY_LIMIT", 20, int),
             _pseudonym_key=key.encode() if key else None,
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -104,6 +110,9 @@ class Settings:
             "TAGWATCH_TIKTOK_COMMENT_VIDEOS": str(self.tiktok_comment_videos),
             "TAGWATCH_WEB_MIN_INTERVAL": str(self.web_min_interval),
         }
+        if self.intake_hosts:
+            env["TAGWATCH_INTAKE_HOSTS"] = ",".join(self.intake_hosts)
+        env["TAGWATCH_INTAKE_HOURLY_LIMIT"] = str(self.intake_hourly_limit)
         if self.tiktok_region:
             env["TAGWATCH_TIKTOK_REGION"] = self.tiktok_region
         if self.corpora_dir:
@@ -136,6 +145,15 @@ class Settings:
             finally:
                 tmp.unlink()
         return path.read_text().strip().encode()
+
+
+def _hosts(raw: str) -> tuple[str, ...]:
+    """'Mastodon.Social, 127.0.0.1:8765' -> ('mastodon.social', '127.0.0.1:8765')."""
+    hosts = tuple(h.strip().lower().rstrip("/") for h in raw.split(",") if h.strip())
+    bad = [h for h in hosts if "/" in h or "@" in h or " " in h]
+    if bad:
+        raise ValueError(f"TAGWATCH_INTAKE_HOSTS: give host or host:port, not {', '.join(bad)}")
+    return hosts
 
 
 def _flag(env, name: str) -> bool:

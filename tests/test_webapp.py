@@ -135,3 +135,38 @@ def test_a_load_holding_the_file_too_long_gives_a_busy_page_and_changes_nothing(
         holder.kill()
         holder.wait()
     assert state(client, first) == "DETECTED"
+
+
+def test_school_contacts_see_only_the_intake_pages_and_the_form_is_guarded(app_db, settings):
+    with session(app_db[0]) as con:
+        users.add_user(con, "head.fern", "school", PASSWORD, "Fernbrook Academy")
+    app = create_app(app_db[0], settings=settings)
+    client = TestClient(app, follow_redirects=False)
+    routes = [(m, r.path) for r in app.routes for m in getattr(r, "methods", ()) if m != "HEAD"]
+    client.post("/login", data={"csrf": csrf(client.get("/login")), "name": "head.fern", "password": PASSWORD})
+    token = csrf(client.get("/school"))
+    for method, path in routes:  # every staff page refuses a school contact
+        if path in ("/login", "/logout") or path.startswith("/school"):
+            continue
+        response = client.request(method, path.replace("{case_id}", "1"),
+                                  data={"decision": "confirm", "csrf": token})
+        if method == "GET":
+            assert response.status_code == 303 and response.headers["location"] == "/school", path
+        else:
+            assert response.status_code == 403, path
+        assert "Mr Invented" not in response.text
+    form = {"urls": "https://elsewhere.example/@a/1", "affected_role": "teacher", "description": ""}
+    assert client.post("/school/submit", data=form).status_code == 403  # no CSRF token
+    assert client.post("/school/submit", data={**form, "csrf": token,
+                                               "description": "x" * 70_000}).status_code == 413
+    done = client.post("/school/submit", data={**form, "csrf": token})
+    assert done.status_code == 303
+    page = client.get("/school").text
+    assert "TW-000001" in page and "not a platform tagwatch fetches from" in page
+    analyst = TestClient(app, follow_redirects=False)
+    login(analyst, "ana")
+    assert analyst.get("/school").status_code == 303  # and staff do not use the school pages
+    assert analyst.post("/school/submit", data={**form, "csrf": csrf(analyst.get("/"))}).status_code == 403
+    with session(app_db[0]) as con:
+        assert con.execute("SELECT count(*) FROM case_events").fetchone()[0] == 2  # nothing moved
+        assert con.execute("SELECT count(*) FROM intake_submissions").fetchone()[0] == 1

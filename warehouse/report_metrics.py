@@ -14,6 +14,10 @@ Definitions (docs/schema.md, "The education report", says the same for readers):
 - mismatch: cases the platform said it removed (answer in the period) that a re-check
   later found online; "no violation" answers whose post later went offline;
 - still online: confirmed posts not verified offline at `end` (by age since first seen);
+- schools: submissions received in the period; time from a school's (first) report of a
+  post to its verification offline, for verifications in the period; schools waiting on a
+  platform: schools with a case reported, unanswered, escalated, or found online after
+  "removed" at `end`;
 - tags are grouped by the watched tag they match (radar.match), never shown as spelt.
 
 Nothing here selects a handle, a URL or an author pseudonym.
@@ -31,7 +35,7 @@ OTHER_TAGS = "(not on the watchlist)"
 HORIZONS = (("48 h", "INTERVAL 48 HOUR"), ("7 d", "INTERVAL 7 DAY"))
 AGE_BUCKETS = ("under 48 h", "48 h to 7 d", "7 to 30 d", "over 30 d")
 REQUIRED_TABLES = ("posts", "scores", "cases", "case_events", "reports", "platform_answers",
-                   "rechecks", "labels", "watchlist", "watchlist_synonyms")
+                   "rechecks", "labels", "watchlist", "watchlist_synonyms", "intake_submissions")
 
 # The newest classifier verdict per post, as of $end.
 _VERDICT = """
@@ -93,6 +97,7 @@ def figures(con, start: datetime, end: datetime) -> dict:
             "still_online": still_online(con, p),
             "resurfacing": resurfacing(con, p),
             "models": models(con, p),
+            "schools": schools(con, p),
         }
     finally:
         con.unregister("report_tag_map")
@@ -291,3 +296,33 @@ def models(con, p: dict) -> dict:
     labels = _run(con, "SELECT count(*) FROM labels WHERE source = 'review' "
                          "AND added_at >= $start AND added_at < $end", p).fetchall()[0][0]
     return {"current": newest, "by_version": rows, "labels_from_review": labels}
+
+
+# A school's case waits on a platform in these states (review.states.WAITING_ON_PLATFORM).
+_WAITING = ("REPORTED", "NO_RESPONSE", "ESCALATED", "MISMATCH", "RESURFACED")
+
+
+def schools(con, p: dict) -> dict:
+    """Reports received from schools, time from a school's report to verified removal, and
+    how many schools wait on a platform at the end of the period."""
+    received = _dicts(_run(con, """
+        SELECT count(*) AS submissions, count(DISTINCT school) AS schools,
+               count(DISTINCT case_id) AS cases, count(*) FILTER (case_id IS NULL) AS not_fetched
+        FROM intake_submissions WHERE submitted_at >= $start AND submitted_at < $end""", p))[0]
+    removal = _dicts(_run(con, """
+        WITH asked AS (SELECT case_id, school, min(submitted_at) AS asked_at FROM intake_submissions
+                       WHERE case_id IS NOT NULL AND submitted_at < $end GROUP BY ALL),
+        removed AS (SELECT a.case_id, a.school, min(e.occurred_at) AS removed_at, min(e.occurred_at) - any_value(a.asked_at) AS d
+                    FROM asked a JOIN case_events e USING (case_id)
+                    WHERE e.to_state = 'OFFLINE_VERIFIED' AND e.occurred_at >= a.asked_at AND e.occurred_at < $end
+                    GROUP BY a.case_id, a.school)
+        SELECT count(*) AS reports, median(epoch(d)) / 3600 AS median_hours,
+               quantile_cont(epoch(d), 0.9) / 3600 AS p90_hours
+        FROM removed WHERE removed_at >= $start""", p))[0]
+    waiting = _run(con, f"""
+        WITH state_at_end AS (SELECT case_id, arg_max(to_state, event_id) AS state FROM case_events
+                              WHERE occurred_at < $end GROUP BY case_id)
+        SELECT count(DISTINCT i.school) FROM intake_submissions i JOIN state_at_end s USING (case_id)
+        WHERE i.submitted_at < $end AND s.state IN ({', '.join(repr(x) for x in _WAITING)})""", p).fetchall()[0][0]
+    return {**received, "verified_removed": removal["reports"], "median_hours": removal["median_hours"],
+            "p90_hours": removal["p90_hours"], "schools_waiting": waiting}

@@ -3,7 +3,10 @@
 Safety, in the order a request meets it:
 * every route but /login needs a logged-in session (signed cookie, SameSite=Strict);
 * every form carries the session's CSRF token, checked before anything is read;
-* analysts may change things, viewers only read;
+* analysts may change things, viewers only read; school contacts see only the intake
+  pages (/school: their own school's reports, and the form), never the review pages;
+* the intake form is size-limited (request body, URLs, text) and rate-limited per account,
+  and its URLs are fetched only from the configured platform hosts (review.schools);
 * templates autoescape (post text is written by abusers), and a Content-Security-Policy
   allows only this app's own inline CSS and JS, by hash.
 
@@ -37,6 +40,7 @@ from review import cases as cs
 from review import metrics
 from review import rechecks as rc
 from review import states as st
+from review import schools
 from review import users
 from review.escalation import write_pack
 from warehouse.db import WarehouseError, session
@@ -76,17 +80,25 @@ class Store:
             yield con
 
 
+MAX_FORM_BYTES = 64 * 1024  # the intake form: 10 URLs of 2 KB and 1000 characters fit easily
+
+
 def create_app(db_path, secret_key: str | None = None,
                lock_wait: float = LOCK_WAIT_SECONDS, settings=None) -> FastAPI:
     """`settings` (tagwatch.config.Settings) give re-checks their user agent, retries and
     platform credentials, as collection has them; read from the environment if not given."""
+    from tagwatch.config import Settings
+
+    settings = settings or Settings.from_env(db_path=db_path)
     store = Store(db_path, lock_wait)
     templates = Environment(loader=PackageLoader("webapp", "templates"),
                             autoescape=select_autoescape(default=True, default_for_string=True))
     templates.globals.update(css=CSS, js=JS, states=st.STATES, categories=cs.CATEGORIES,
                              roles=cs.TARGET_ROLES, severities=cs.SEVERITIES, channels=cs.CHANNELS,
                              outcomes=tuple(cs.OUTCOMES), plain_moves=cs.PLAIN_MOVES,
-                             not_rechecked=st.OPEN_FOR_REVIEW + (st.DISMISSED, st.CLOSED))
+                             not_rechecked=st.OPEN_FOR_REVIEW + (st.DISMISSED, st.CLOSED),
+                             affected_roles=schools.AFFECTED_ROLES, max_urls=schools.MAX_URLS,
+                             max_description=schools.MAX_DESCRIPTION)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     # A key made at start-up signs sessions unless one is given: a restart logs everyone out.
     app.add_middleware(SessionMiddleware, secret_key=secret_key or secrets.token_hex(32),
@@ -105,24 +117,43 @@ def create_app(db_path, secret_key: str | None = None,
         sess = request.session
         flash = sess.pop("flash", None)
         html = templates.get_template(name).render(
-            user=sess.get("user"), role=sess.get("role"), csrf=_csrf(request), flash=flash, **context)
+            user=sess.get("user"), role=sess.get("role"), school=sess.get("school"), csrf=_csrf(request),
+            flash=flash, **context)
         return HTMLResponse(html, status_code=status)
 
     def busy(request: Request, exc: WarehouseError) -> HTMLResponse:
         return render(request, "busy.html", status=503, reason=str(exc))
 
-    def login_needed(request: Request) -> Response | None:
+    def login_needed(request: Request, school: bool = False) -> Response | None:
+        """None when the session may see the page: staff pages for analysts and viewers,
+        school pages (school=True) for school contacts only."""
         if not request.session.get("user"):
             if request.method == "GET":
                 return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
             return Response("log in first", status_code=401)
+        is_school = request.session.get("role") == "school"
+        if is_school != school:
+            if request.method == "GET":
+                return RedirectResponse("/school" if is_school else "/", status_code=303)
+            return Response("not for this account", status_code=403)
         return None
 
-    async def checked_form(request: Request, write: bool = True) -> tuple[dict | None, Response | None]:
-        """The posted form once the session, its CSRF token and the role allow it."""
-        refused = login_needed(request)
+    async def checked_form(request: Request, write: bool = True,
+                           school: bool = False) -> tuple[dict | None, Response | None]:
+        """The posted form once the session, its size, its CSRF token and the role allow it."""
+        refused = login_needed(request, school=school) if school is not None else (
+            None if request.session.get("user") else Response("log in first", status_code=401))
         if refused:
             return None, refused
+        try:
+            size = int(request.headers.get("content-length", "0"))
+        except ValueError:
+            size = MAX_FORM_BYTES + 1
+        if size > MAX_FORM_BYTES:
+            return None, Response("the form is too large", status_code=413)
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            return None, Response("the form is too large", status_code=413)
         form = dict(await request.form())
         if not hmac.compare_digest(str(form.get("csrf", "")), _csrf(request)):
             return None, Response("the form has expired or did not come from this app: reload the page",
@@ -153,12 +184,20 @@ def create_app(db_path, secret_key: str | None = None,
             return render(request, "login.html", status=401, next=_local(form.get("next")),
                           error="wrong name or password")
         request.session.clear()  # a new session (and CSRF token) for the logged-in user
-        request.session.update(user=form["name"], role=role, csrf=secrets.token_urlsafe(32))
+        school = None
+        if role == "school":
+            def school_of():
+                with store.connect() as con:
+                    return users.school_of(con, str(form["name"]))
+            school = await run_in_threadpool(school_of)
+        request.session.update(user=form["name"], role=role, school=school, csrf=secrets.token_urlsafe(32))
+        if role == "school":
+            return RedirectResponse("/school", status_code=303)
         return RedirectResponse(_local(form.get("next")), status_code=303)
 
     @app.post("/logout")
     async def logout(request: Request):
-        form, refused = await checked_form(request, write=False)
+        form, refused = await checked_form(request, write=False, school=None)
         if refused:
             return refused
         request.session.clear()
@@ -200,6 +239,55 @@ def create_app(db_path, secret_key: str | None = None,
         except WarehouseError as exc:
             return busy(request, exc)
         return render(request, "case.html", c=info)
+
+    @app.get("/intake")
+    def intake_list(request: Request):
+        """Submissions recorded without a post (unsupported, unconfigured or unreachable URLs)."""
+        if refused := login_needed(request):
+            return refused
+        try:
+            with store.connect() as con:
+                rows = schools.unfetched(con)
+        except WarehouseError as exc:
+            return busy(request, exc)
+        return render(request, "intake.html", rows=rows)
+
+    # --- schools -----------------------------------------------------------------------
+
+    @app.get("/school")
+    def school_page(request: Request):
+        if refused := login_needed(request, school=True):
+            return refused
+        try:
+            with store.connect() as con:
+                rows = schools.my_reports(con, request.session["school"])
+        except WarehouseError as exc:
+            return busy(request, exc)
+        submitted = request.session.pop("submitted", None)
+        return render(request, "school.html", rows=rows, submitted=submitted)
+
+    @app.post("/school/submit")
+    async def school_submit(request: Request):
+        form, refused = await checked_form(request, write=False, school=True)
+        if refused:
+            return refused
+        urls = schools.split_urls(str(form.get("urls", "")))
+
+        def submit():
+            return schools.submit(settings, request.session["user"], urls, str(form.get("description", "")),
+                                  str(form.get("affected_role", "")))
+        try:
+            done = await run_in_threadpool(submit)
+        except schools.IntakeError as exc:  # refused: nothing was recorded
+            request.session["flash"] = {"error": str(exc)}
+            return RedirectResponse("/school", status_code=303)
+        except WarehouseError as exc:
+            return busy(request, exc)
+        request.session["submitted"] = [r["reference"] for r in done]  # the cookie stays small
+        request.session["flash"] = {"ok": "received: your reference number"
+                                    + ("s are " if len(done) > 1 else " is ")
+                                    + ", ".join(r["reference"] for r in done)}
+        return RedirectResponse("/school", status_code=303)
 
     @app.get("/dashboard")
     def dashboard(request: Request):

@@ -1,4 +1,5 @@
-"""`tagwatch user add NAME --role analyst|viewer`: accounts for the review app.
+"""`tagwatch user add NAME --role analyst|viewer|school [--school "SCHOOL NAME"] [--email ADDRESS]`:
+accounts for the review app (school contacts use its intake pages).
 
 The password is read from standard input (one line), never from the command line,
 where other users of the machine could see it.
@@ -17,7 +18,10 @@ def register(sub, common) -> None:
     a = users.add_parser("add", parents=[common], help="add a user (password on standard input)")
     a.add_argument("name")
     a.add_argument("--role", choices=ROLES, required=True,
-                   help="analyst: reads and writes; viewer: reads only (e.g. union staff)")
+                   help="analyst: reads and writes; viewer: reads only (e.g. union staff); "
+                        "school: a school's contact (submits posts, sees only its own reports)")
+    a.add_argument("--school", help="the school a school contact speaks for (required with --role school)")
+    a.add_argument("--email", help="where the school's daily digest of changes is sent")
     a.set_defaults(func=cmd_add)
 
 
@@ -31,6 +35,8 @@ def cmd_add(args) -> int:
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     with session(Settings.from_env(db_path=args.db).db_path) as con:
-        add_user(con, args.name, args.role, password)
-    print(f"added {args.role} {args.name}")
+        add_user(con, args.name, args.role, password, args.school, args.email)
+    print(f"added {args.role} {args.name}" + (f" for {args.school}" if args.school else ""))
+    if args.role == "school" and not args.email:
+        print("note: no --email, so this contact gets no digest emails")
     return 0

@@ -7,7 +7,7 @@ CREATE TABLE cases_009 (
     case_id        BIGINT PRIMARY KEY DEFAULT nextval('cases_id_seq'),
     platform       VARCHAR NOT NULL,
     post_id        VARCHAR NOT NULL,
-    origin         VARCHAR NOT NULL CHECK (origin IN ('flagged', 'member_report', 'resurfaced')),
+    origin         VARCHAR NOT NULL CHECK (origin IN ('flagged', 'member_report', 'school_report', 'resurfaced')),
     parent_case_id BIGINT,                       -- the case a RESURFACED post came from
     opened_at      TIMESTAMPTZ NOT NULL,
     opened_by      VARCHAR NOT NULL

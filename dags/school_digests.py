@@ -1,0 +1,38 @@
+"""school_digests: email each school contact what changed on their school's reports.
+
+Wiring only; the work is review.schools.send_digests (also `tagwatch intake notify`).
+At most one digest a day per school (recorded in school_digests): running more often only
+sends sooner after a first change. Email through the Airflow Connection smtp_default, as
+the education report. Schedule: TAGWATCH_DIGEST_SCHEDULE (default 16:00 UTC daily).
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+
+WAREHOUSE_POOL = "tagwatch_warehouse"
+
+
+@dag(
+    dag_id="school_digests",
+    schedule=os.environ.get("TAGWATCH_DIGEST_SCHEDULE", "0 16 * * *"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["tagwatch"],
+)
+def school_digests():
+    @task(pool=WAREHOUSE_POOL, retries=3, retry_delay=timedelta(minutes=10))
+    def send_digests() -> list[dict]:
+        from review.schools import send_digests as send
+        from tagwatch.config import Settings
+
+        return send(Settings.from_env().db_path, sender=os.environ.get("TAGWATCH_REPORT_FROM") or None)
+
+    send_digests()
+
+
+school_digests()

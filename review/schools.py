@@ -1,0 +1,412 @@
+"""School intake: a school contact submits post URLs; each URL opens a case or joins the
+case its post already has (one post reported by ten schools is one case with ten
+requesters); the post is fetched, loaded, scored and its evidence frozen at once.
+
+Safety of the fetch: a URL is fetched only when its host (host or host:port) is one of
+the platform hosts in configuration (TAGWATCH_INTAKE_HOSTS), and redirects are not
+followed. Any other URL (another host, an internal, private, loopback or link-local
+address, the cloud metadata address 169.254.169.254) is recorded with a note and never
+fetched: no DNS lookup, no connection.
+
+Schools see their own submissions only, with the state of each case in plain words
+(review.states.PLAIN_WORDS). Digests: review.schools.send_digests, at most one email per
+school per UTC day, through the same SMTP connection as the education report.
+"""
+from __future__ import annotations
+
+import html
+import ipaddress
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+from collectors import mastodon
+from collectors.http import PoliteClient, SourceError
+from collectors.staging import StagingWriter
+from review import cases as cs
+from review import states as st
+from review import users
+from warehouse.db import session, transaction
+from warehouse.loader import load_manifests
+from warehouse.queries import _dicts
+
+AFFECTED_ROLES = ("teacher", "head", "support_staff", "other")
+# The evidence table records the target as one of review.cases.TARGET_ROLES.
+_TARGET_ROLE = {"teacher": "teacher", "head": "head_teacher", "support_staff": "support_staff",
+                "other": "other"}
+MAX_URLS = 10
+MAX_URL = 2048
+MAX_DESCRIPTION = 1000
+SCHOOL_REPORT_TAG = "school-report"  # the collection_runs "tag" of posts fetched by the intake
+
+
+class IntakeError(cs.CaseError):
+    """A submission that cannot be accepted; the message says why (nothing was recorded)."""
+
+
+def reference(submission_id: int) -> str:
+    return f"TW-{int(submission_id):06d}"
+
+
+def parse_reference(text: str) -> int | None:
+    text = (text or "").strip().upper()
+    if text.startswith("TW-") and text[3:].isdigit():
+        return int(text[3:])
+    return None
+
+
+# --- which URLs may be fetched ------------------------------------------------------------
+
+def check_url(url: str, allowed_hosts) -> tuple[tuple[str, str] | None, str | None]:
+    """((source, status id), None) when the URL may be fetched, else (None, a note for the school).
+
+    Decided from the text of the URL alone: nothing is resolved or contacted here.
+    """
+    url = (url or "").strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None, "not a valid web address: recorded, not fetched"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None, "not a web address (http or https): recorded, not fetched"
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        return None, "a web address with a user name in it: recorded, not fetched"
+    host = parts.hostname.lower()
+    hostport = host if port is None else f"{host}:{port}"
+    allowed = {h.lower() for h in allowed_hosts or ()}
+    if hostport not in allowed:
+        if _internal(host):
+            return None, ("an internal or private network address: recorded for an analyst, "
+                          "never fetched")
+        return None, (f"{host} is not a platform tagwatch fetches from: recorded for an analyst "
+                      "to look at, not fetched")
+    try:
+        _, status_id = mastodon.parse_status_url(url)
+    except ValueError:
+        return None, (f"not the address of a single post on {host} (expected "
+                      f"https://{host}/@USER/NUMBER): recorded, not fetched")
+    return (f"{parts.scheme}://{hostport}", status_id), None
+
+
+def _internal(host: str) -> bool:
+    host = host.strip("[]").rstrip(".")
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa")):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        try:  # 2130706433, 0x7f000001, 127.1: numeric forms some resolvers accept
+            ip = ipaddress.ip_address(_numeric_host(host))
+        except ValueError:
+            return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_link_local or ip.is_loopback or ip.is_private
+
+
+def _numeric_host(host: str) -> int:
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4:
+        raise ValueError(host)
+    nums = [int(p, 0) for p in parts]
+    value = 0
+    for n in nums[:-1]:
+        value = value * 256 + n
+    return value * 256 ** (5 - len(parts)) + nums[-1] if len(parts) > 1 else nums[0]
+
+
+# --- submitting ---------------------------------------------------------------------------
+
+def split_urls(text: str) -> list[str]:
+    """One URL a line (or separated by spaces), duplicates dropped, order kept."""
+    seen: list[str] = []
+    for token in (text or "").split():
+        if token not in seen:
+            seen.append(token)
+    return seen
+
+
+def check_submission(con, user: str, urls: list[str], description: str, affected_role: str,
+                     hourly_limit: int, now: datetime) -> str:
+    """Refuse what the form does not allow; returns the contact's school."""
+    school = users.school_of(con, user)
+    if users.role_of(con, user) != "school" or not school:
+        raise IntakeError("only school contacts submit reports here")
+    if not urls:
+        raise IntakeError("give at least one post address")
+    if len(urls) > MAX_URLS:
+        raise IntakeError(f"at most {MAX_URLS} addresses at a time")
+    long = [u for u in urls if len(u) > MAX_URL]
+    if long:
+        raise IntakeError(f"an address is longer than {MAX_URL} characters")
+    if len(description or "") > MAX_DESCRIPTION:
+        raise IntakeError(f"the description is longer than {MAX_DESCRIPTION} characters")
+    if affected_role not in AFFECTED_ROLES:
+        raise IntakeError(f"who is affected must be one of {', '.join(AFFECTED_ROLES)}")
+    recent = con.execute("SELECT count(*) FROM intake_submissions WHERE submitted_by = ? "
+                         "AND submitted_at > ?", [user, now - timedelta(hours=1)]).fetchone()[0]
+    if recent + len(urls) > hourly_limit:
+        raise IntakeError(f"at most {hourly_limit} addresses an hour from one account; "
+                          f"{max(hourly_limit - recent, 0)} more can be sent now. Try again later "
+                          "or call the union's team.")
+    return school
+
+
+def submit(settings, user: str, urls: list[str], description: str, affected_role: str,
+           now: datetime | None = None, client: PoliteClient | None = None) -> list[dict]:
+    """Record every URL (fetching only those on configured platform hosts); returns one
+    {reference, url, outcome, note, case_id} per URL."""
+    now = now or cs.utcnow()
+    description = (description or "").strip()
+    urls = [u.strip() for u in urls if u.strip()]
+    with session(settings.db_path) as con:
+        school = check_submission(con, user, urls, description, affected_role,
+                                  settings.intake_hourly_limit, now)
+    # The network, with no warehouse connection open (the loader shares the file).
+    fetched: dict[str, dict] = {}
+    notes: dict[str, str] = {}
+    own = client is None
+    client = client or _client(settings)
+    try:
+        for url in urls:
+            target, note = check_url(url, settings.intake_hosts)
+            if target is None:
+                notes[url] = note
+                continue
+            source, status_id = target
+            try:
+                status = mastodon.fetch_status(client, source, status_id)
+            except SourceError as exc:
+                notes[url] = ("the post could not be found (already deleted, or not public): recorded "
+                              "for an analyst" if exc.status in (404, 410) else
+                              "the platform could not be reached: recorded for an analyst")
+                continue
+            fetched[url] = mastodon.status_to_post(status, source, settings.pseudonym_key, now.isoformat())
+    finally:
+        if own:
+            client.close()
+    manifests = _stage(settings, fetched)
+    results = []
+    with session(settings.db_path) as con:
+        if manifests:
+            load_manifests(con, manifests)
+        with transaction(con):
+            for url in urls:
+                post = fetched.get(url)
+                case_id, outcome = (None, "not_fetched") if post is None else \
+                    _open_or_join(con, post["post_id"], user, now)
+                submission_id = con.execute(
+                    "INSERT INTO intake_submissions (submitted_by, school, url, description, affected_role, "
+                    "submitted_at, case_id, outcome, fetch_note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "RETURNING submission_id",
+                    [user, school, url, description or None, affected_role, now, case_id, outcome,
+                     notes.get(url)]).fetchone()[0]
+                results.append({"reference": reference(submission_id), "url": url, "outcome": outcome,
+                                "note": notes.get(url), "case_id": case_id})
+    if fetched:
+        _score(settings)
+        with session(settings.db_path) as con, transaction(con):
+            for r in results:
+                if r["case_id"] is not None:
+                    _freeze(con, r["case_id"], affected_role, user, now)
+    return results
+
+
+def _client(settings) -> PoliteClient:
+    client = PoliteClient(settings.user_agent, connect_timeout=5.0, read_timeout=15.0,
+                          backoff_base=settings.http_backoff, max_retries=min(settings.http_retries, 2))
+    client.session.max_redirects = 0  # a configured host may not send the fetcher elsewhere
+    client.session.trust_env = False  # no proxy from the environment decides where requests go
+    return client
+
+
+def _stage(settings, fetched: dict[str, dict]) -> list:
+    from tagwatch import pipeline
+
+    if not fetched:
+        return []
+    run_id = pipeline.safe_run_id(pipeline.new_run_id())
+    by_source: dict[str, list[dict]] = {}
+    for post in fetched.values():
+        by_source.setdefault(post["source"], []).append(post)
+    manifests = []
+    for source, posts in by_source.items():
+        with StagingWriter(settings.staging_dir, run_id, mastodon.PLATFORM, source, SCHOOL_REPORT_TAG,
+                           asked={"urls": len(posts)}) as writer:
+            writer.write_posts(posts)
+            manifests.append(writer.close("ok"))
+    return manifests
+
+
+def _open_or_join(con, post_id: str, user: str, now: datetime) -> tuple[int, str]:
+    existing = con.execute("SELECT case_id FROM cases WHERE platform = ? AND post_id = ? "
+                           "ORDER BY case_id LIMIT 1", [mastodon.PLATFORM, post_id]).fetchone()
+    if existing:
+        return existing[0], "joined"
+    case_id = con.execute(
+        "INSERT INTO cases (platform, post_id, origin, opened_at, opened_by) "
+        "VALUES (?, ?, 'school_report', ?, ?) RETURNING case_id",
+        [mastodon.PLATFORM, post_id, now, user]).fetchone()[0]
+    con.execute(
+        "INSERT INTO case_events (case_id, from_state, to_state, actor, occurred_at, automated, note) "
+        "VALUES (?, NULL, ?, ?, ?, TRUE, 'reported by a school')", [case_id, st.DETECTED, cs.AUTOMATION, now])
+    return case_id, "opened"
+
+
+def _score(settings) -> None:
+    from classifiers.model import ModelNotFound  # scikit-learn is heavy: import on use
+    from tagwatch import pipeline
+
+    try:
+        pipeline.score_new(settings)
+    except ModelNotFound:
+        pass  # no model yet: the next run scores it; the evidence is frozen unscored
+
+
+def _freeze(con, case_id: int, affected_role: str, user: str, now: datetime) -> None:
+    info = cs.show(con, case_id)
+    if info["evidence"] is not None or info["post"] is None:
+        return
+    category = cs._strongest_category(info["score"]) or "other"
+    cs._freeze_evidence(con, case_id, info["post"], info["score"], category,
+                        _TARGET_ROLE[affected_role], None, user, now)
+
+
+# --- what a school sees -------------------------------------------------------------------
+
+def my_reports(con, school: str) -> list[dict]:
+    """The school's submissions, newest first, each with its case's state in plain words
+    and the plain-words history (dates only: no notes, no other school's details)."""
+    rows = _dicts(con.execute(
+        """
+        SELECT i.submission_id, i.url, i.description, i.affected_role, i.submitted_at, i.case_id,
+               i.outcome, i.fetch_note, s.state, s.state_since,
+               (SELECT arg_max(a.outcome, a.answer_id) FROM platform_answers a
+                WHERE a.case_id = i.case_id) AS answer
+        FROM intake_submissions i LEFT JOIN case_state s USING (case_id)
+        WHERE i.school = ? ORDER BY i.submission_id DESC
+        """, [school]))
+    case_ids = sorted({r["case_id"] for r in rows if r["case_id"] is not None})
+    events: dict[int, list[dict]] = {}
+    if case_ids:
+        for e in _dicts(con.execute(
+                f"SELECT e.case_id, e.to_state, e.occurred_at, "
+                f"(SELECT arg_max(a.outcome, a.answer_id) FROM platform_answers a WHERE a.case_id = e.case_id "
+                f" AND a.answered_at <= e.occurred_at) AS answer "
+                f"FROM case_events e WHERE e.case_id IN ({', '.join('?' * len(case_ids))}) "
+                f"ORDER BY e.event_id", case_ids)):
+            events.setdefault(e["case_id"], []).append(e)
+    for r in rows:
+        r["reference"] = reference(r["submission_id"])
+        if r["case_id"] is None:
+            r["plain_state"] = "received (not fetched)"
+            r["history"] = [{"when": r["submitted_at"], "words": "received"}]
+            continue
+        r["plain_state"] = st.plain_words(r["state"], r["answer"])
+        history = [{"when": r["submitted_at"], "words": "received"}]
+        for e in events.get(r["case_id"], []):
+            if e["occurred_at"] < r["submitted_at"]:
+                continue  # before this school reported it: the school's story starts at its report
+            words = st.plain_words(e["to_state"], e["answer"])
+            if words != history[-1]["words"]:
+                history.append({"when": e["occurred_at"], "words": words})
+        r["history"] = history
+    return rows
+
+
+def requesters(con, case_ids: list[int]) -> dict[int, int]:
+    """How many schools asked about each case."""
+    if not case_ids:
+        return {}
+    return dict(con.execute(
+        f"SELECT case_id, count(*) FROM case_requesters WHERE case_id IN ({', '.join('?' * len(case_ids))}) "
+        "GROUP BY case_id", [int(i) for i in case_ids]).fetchall())
+
+
+def unfetched(con, limit: int = 500) -> list[dict]:
+    """Submissions that were recorded without a post (for analysts)."""
+    rows = _dicts(con.execute(
+        "SELECT submission_id, school, submitted_by, url, description, affected_role, submitted_at, fetch_note "
+        "FROM intake_submissions WHERE case_id IS NULL ORDER BY submission_id DESC LIMIT ?", [int(limit)]))
+    for r in rows:
+        r["reference"] = reference(r["submission_id"])
+    return rows
+
+
+# --- digests ------------------------------------------------------------------------------
+
+def pending_digests(con, now: datetime) -> list[dict]:
+    """Per school with no digest yet today (UTC): the state changes of its cases since its
+    last digest (after the school reported each case), and its contacts' addresses."""
+    today = now.astimezone(timezone.utc).date()
+    rows = _dicts(con.execute(
+        """
+        WITH last AS (SELECT school, max(last_event_id) AS last_event_id, max(sent_on) AS last_sent_on
+                      FROM school_digests GROUP BY school)
+        SELECT r.school, e.event_id, e.case_id, e.to_state, e.occurred_at,
+               (SELECT arg_max(a.outcome, a.answer_id) FROM platform_answers a WHERE a.case_id = e.case_id
+                AND a.answered_at <= e.occurred_at) AS answer,
+               (SELECT list(i.submission_id ORDER BY i.submission_id) FROM intake_submissions i
+                WHERE i.case_id = e.case_id AND i.school = r.school) AS submissions,
+               (SELECT min(i.url) FROM intake_submissions i
+                WHERE i.case_id = e.case_id AND i.school = r.school) AS url
+        FROM case_events e JOIN case_requesters r USING (case_id) LEFT JOIN last l USING (school)
+        WHERE e.from_state IS NOT NULL AND e.occurred_at >= r.first_reported_at AND e.occurred_at <= ?
+          AND e.event_id > coalesce(l.last_event_id, 0)
+          AND (l.last_sent_on IS NULL OR l.last_sent_on < ?)
+        ORDER BY r.school, e.event_id
+        """, [now, today]))
+    emails = {}
+    for school, email in con.execute("SELECT school, email FROM users WHERE role = 'school' "
+                                     "AND email IS NOT NULL ORDER BY email").fetchall():
+        emails.setdefault(school, []).append(email)
+    digests: dict[str, dict] = {}
+    for r in rows:
+        d = digests.setdefault(r["school"], {"school": r["school"], "to": emails.get(r["school"], []),
+                                             "changes": [], "last_event_id": 0})
+        d["changes"].append({"references": [reference(i) for i in r["submissions"]], "url": r["url"],
+                             "words": st.plain_words(r["to_state"], r["answer"]), "when": r["occurred_at"]})
+        d["last_event_id"] = max(d["last_event_id"], r["event_id"])
+    return list(digests.values())
+
+
+def digest_message(d: dict) -> tuple[str, str]:
+    """(subject, HTML body) of one school's digest; everything escaped."""
+    n = len(d["changes"])
+    subject = f"tagwatch: {n} update{'s' if n != 1 else ''} on reports from {d['school']}"
+    items = "".join(
+        f"<li>{html.escape(', '.join(c['references']))} ({html.escape(c['url'] or '')}): "
+        f"<strong>{html.escape(c['words'])}</strong> on {c['when']:%Y-%m-%d %H:%M} UTC</li>"
+        for c in d["changes"])
+    body = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(subject)}</title></head>"
+            f"<body><p>What has happened to the posts {html.escape(d['school'])} reported:</p><ul>{items}</ul>"
+            "<p>Log in to the tagwatch portal and open “My reports” for the full history.</p>"
+            "<p>At most one of these emails is sent a day.</p></body></html>")
+    return subject, body
+
+
+def send_digests(db_path, now: datetime | None = None, sender: str | None = None, send=None) -> list[dict]:
+    """Send each school's pending digest (one email per school, at most one a day) and record
+    it; returns {school, to, changes, sent|skipped}. The network is used with no warehouse
+    connection open."""
+    from reports import send as rs
+
+    now = now or cs.utcnow()
+    send = send or rs.send_message
+    with session(db_path) as con:
+        pending = pending_digests(con, now)
+    done = []
+    for d in pending:
+        if not d["to"]:
+            done.append({"school": d["school"], "to": [], "changes": len(d["changes"]),
+                         "skipped": "no email address for this school's contacts"})
+            continue
+        subject, body = digest_message(d)
+        send(d["to"], subject, body, sender)
+        with session(db_path) as con:
+            con.execute("INSERT INTO school_digests (school, sent_on, sent_at, recipients, last_event_id, changes) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        [d["school"], now.astimezone(timezone.utc).date(), now, d["to"], d["last_event_id"],
+                         len(d["changes"])])
+        done.append({"school": d["school"], "to": d["to"], "changes": len(d["changes"]), "sent": subject})
+    return done

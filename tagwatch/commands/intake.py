@@ -1,0 +1,50 @@
+"""`tagwatch intake ...`: the school intake from the command line.
+
+`tagwatch intake notify` sends each school contact the digest of what changed on their
+school's reports (at most one email a day per school) through the Airflow connection
+smtp_default, like the education report (outside Airflow: AIRFLOW_CONN_SMTP_DEFAULT).
+`tagwatch intake unfetched` lists submissions recorded without fetching their URL.
+"""
+from __future__ import annotations
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("intake", parents=[common], help="school intake: digests, unfetched submissions")
+    intake = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = intake.add_parser("notify", parents=[common],
+                          help="email each school its digest of state changes (at most one a day)")
+    a.add_argument("--sender", help="From address (default $TAGWATCH_REPORT_FROM or the connection's)")
+    a.set_defaults(func=cmd_notify)
+    a = intake.add_parser("unfetched", parents=[common],
+                          help="submissions whose URL was recorded but not fetched")
+    a.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    a.set_defaults(func=cmd_unfetched)
+
+
+def cmd_notify(args) -> int:
+    import os
+
+    from review.schools import send_digests
+    from tagwatch.cli import _out, _settings
+
+    settings = _settings(args)
+    done = send_digests(settings.db_path, sender=args.sender or os.environ.get("TAGWATCH_REPORT_FROM"))
+    for d in done:
+        if "sent" in d:
+            _out(f"{d['school']}: digest of {d['changes']} change(s) sent to {', '.join(d['to'])}")
+        else:
+            _out(f"{d['school']}: {d['changes']} change(s) not sent: {d['skipped']}")
+    if not done:
+        _out("no digests due (no changes, or each school has had today's)")
+    return 0
+
+
+def cmd_unfetched(args) -> int:
+    from review.schools import unfetched
+    from tagwatch.cli import _settings, _table
+    from warehouse.db import session
+
+    with session(_settings(args).db_path) as con:
+        rows = unfetched(con)
+    _table(rows, ["reference", "school", "submitted_at", "url", "fetch_note"], args.format)
+    return 0
