@@ -626,12 +626,15 @@ def load(models_dir: str | Path, version: str | None = None) -> "Scorer":
     unexpected = sorted(set(skops.io.get_untrusted_types(data=data)) - set(TRUSTED_TYPES))
     if unexpected:
         raise ModelIntegrityError(
-            f"{directory / MODEL_FILE} contains types that are not trusted: {unexpected}"
+            f"{directory / MODEL_FILE} contains types that are not trusted: {unexpected}; "
+            "it was not loaded. If it was made by an older tagwatch, train a new model "
+            "(tagwatch train); otherwise treat the file as tampered with"
         )
     stored = skops.io.loads(data, trusted=TRUSTED_TYPES)
     if not isinstance(stored, dict) or not isinstance(stored.get("abuse"), Pipeline):
         raise ModelIntegrityError(f"{directory / MODEL_FILE} is not a tagwatch model "
-                                  "(expected the abuse and category pipelines)")
+                                  "(expected the abuse and category pipelines); if it was made "
+                                  "by an older tagwatch, train a new one (tagwatch train)")
     return Scorer(stored["abuse"], version, float(meta["threshold"]), meta,
                   stored.get("categories"))
 
