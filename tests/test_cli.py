@@ -106,21 +106,21 @@ def test_flagged_lists_abusive_posts_and_shows_hostile_text_inertly(settings):
     table = run(settings, "flagged", "--since", "all").stdout
     csv_out = run(settings, "flagged", "--since", "all", "--format", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(csv_out)))
+    flagged = query(settings, "SELECT count(*) FROM scores WHERE label")[0][0]
+    assert len(rows) == flagged  # the list is exactly what the model flagged
     assert "\x1b" not in table  # no raw escape sequences reach the terminal
-    if rows:  # flagged by the model: the CSV carries the text verbatim, properly quoted
+    if flagged:  # the CSV carries the text verbatim, properly quoted; the table shows escapes
         assert rows[0]["text"].startswith("Mr Invented is a creep")
         assert "\\x1b" in table
-        assert "aimed at school staff: mr invented" in rows[0]["why"]
-        assert "aimed at school staff" in table
-    # Every score row records the model, its per-category scores and (flagged) why.
-    stored = query(settings, "SELECT model_version, label, categories::VARCHAR, "
-                             "explanation::VARCHAR FROM scores")
-    assert len(stored) == 1 and stored[0][0]
-    categories = json.loads(stored[0][2])
-    assert set(categories) == {"allegation", "sexual", "threat", "insult", "doxxing", "staff_target"}
-    assert categories["staff_target"] == 1.0
-    assert bool(rows) == stored[0][1]
-    assert any(e.get("signal") for e in json.loads(stored[0][3]))
+
+
+def test_hostile_text_is_escaped_in_every_table(settings):
+    note = "see \x1b[2J\x1b[31mred \u202etxet\nforged line"
+    run(settings, "watchlist", "add", "teachersoftiktok", "--note", note)
+    table = run(settings, "watchlist", "list").stdout
+    assert "\x1b" not in table and "\u202e" not in table
+    assert "\\x1b[2J" in table and "\\u202e" in table
+    assert len(table.splitlines()) == 2  # header and one row: the newline forged no extra row
 
 
 def test_score_csv_passes_columns_through(settings, tmp_path):
