@@ -5,6 +5,8 @@ import multiprocessing
 import time
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from collectors.staging import Manifest, StagingWriter, find_manifests
@@ -241,3 +243,61 @@ def test_parse_since():
     assert queries.parse_since("1d") is not None
     with pytest.raises(WarehouseError, match="cannot read the period"):
         queries.parse_since("yesterday")
+
+
+def test_a_first_load_that_fails_midway_leaves_no_trace(tmp_path):
+    """The bulk path writes a scratch table before its transaction: a failure must
+    leave `posts`, the ledger and the catalogue as they were."""
+    staging = tmp_path / "staging"
+    manifest = _stage(staging, "r1", "t", [_post(1), _post(2)])
+    data = manifest.parent / Manifest.read(manifest).data_file
+    table = pq.read_table(data)  # a row with no collected_at breaks first_seen_at NOT NULL
+    at = table.schema.get_field_index("collected_at")
+    pq.write_table(table.set_column(at, "collected_at", pa.array(
+        [table["collected_at"][0].as_py(), None], table.schema.field(at).type)), data)
+    with session(tmp_path / "w.duckdb") as con:
+        tables = _rows(con, "SELECT table_name FROM duckdb_tables() ORDER BY 1")
+        with pytest.raises(WarehouseError, match="nothing was loaded"):
+            load_staging(con, staging)
+        assert _rows(con, "SELECT count(*) FROM posts") == [(0,)]
+        assert _rows(con, "SELECT count(*) FROM collection_runs") == [(0,)]
+        assert _rows(con, "SELECT table_name FROM duckdb_tables() ORDER BY 1") == tables
+        assert watermarks(con) == {}
+
+
+def test_several_collections_of_one_tag_in_one_load(tmp_path):
+    """Bookkeeping is written in one statement per table: repeats of a (source, tag)
+    must still end as if loaded one by one."""
+    staging = tmp_path / "staging"
+    first = StagingWriter(staging, "r1", "mastodon", "https://school.example", "t")
+    first.write_posts([_post(1)])
+    first.manifest.watermark_after = "900"
+    first.manifest.checkpoint = {"max_id": "5"}
+    first.close("quota", "daily budget")
+    _stage(staging, "r2", "t", [_post(2)], watermark="95")   # an older position, finished ok
+    _stage(staging, "r3", "u", [_post(3)], watermark="7")
+    with session(tmp_path / "w.duckdb") as con:
+        report = load_staging(con, staging)
+        assert watermarks(con) == {("mastodon", "https://school.example", "t"): "95",
+                                   ("mastodon", "https://school.example", "u"): "7"}
+        assert _rows(con, "SELECT count(*) FROM collection_checkpoints") == [(0,)]
+        assert _rows(con, "SELECT run_id, new FROM collection_runs ORDER BY 1") == [
+            ("r1", 1), ("r2", 1), ("r3", 1)]
+    assert report.files == 3 and report.new_posts == 3 and report.stopped
+
+
+def test_migration_010_rebuilds_posts_keeping_rows_and_key(tmp_path):
+    db = tmp_path / "w.duckdb"
+    staging = tmp_path / "staging"
+    _stage(staging, "r1", "t", [_post(i) for i in range(3)])
+    with session(db) as con:
+        load_staging(con, staging)
+        before = _rows(con, "SELECT * FROM posts ORDER BY post_id")
+        con.execute("DELETE FROM schema_migrations WHERE version = 10")
+    with session(db) as con:  # 010 runs again on a table with rows
+        assert _rows(con, "SELECT * FROM posts ORDER BY post_id") == before
+        ddl = _rows(con, "SELECT sql FROM duckdb_tables() WHERE table_name = 'posts'")[0][0]
+        assert "PRIMARY KEY(platform, post_id)" in ddl
+        assert ddl.count("USING COMPRESSION") == 4
+        with pytest.raises(duckdb.ConstraintException):
+            con.execute("INSERT INTO posts SELECT * FROM posts LIMIT 1")

@@ -6,17 +6,22 @@ keys alone, and posts are upserted on their primary key. Loading the same stagin
 changes nothing; a staging file whose content changed (a task that was re-run)
 is merged again, adding only what is new. A watermark moves only here, after
 the posts it covers are committed, and only for a collection that finished.
+A first load into an empty table writes its rows to a scratch table just before
+that transaction (see `_build_posts_load`); nothing a reader sees changes until
+the transaction commits, and the scratch table is dropped whatever happens.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from collectors.staging import Manifest, find_manifests
 from warehouse.db import WarehouseError, transaction
@@ -85,63 +90,97 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path]) -
         return report
     files = [str(data_path) for _, data_path, _ in todo]
     now = datetime.now(timezone.utc)
-    with transaction(con):
+    with _load_settings(con):
         try:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW staged AS {_staged_sql(files)}")
-            columns = {r[0] for r in con.execute("DESCRIBE staged").fetchall()}
-            missing = [c for c in _LATER_COLUMNS if c not in columns]
-            if missing:  # staged before these columns existed
-                extra = "".join(f", NULL::VARCHAR AS {c}" for c in missing)
-                con.execute(f"CREATE OR REPLACE TEMP VIEW staged AS SELECT *{extra} "
-                            f"FROM ({_staged_sql(files)})")
-            report.received = con.execute("SELECT count(*) FROM staged").fetchone()[0]
-        except duckdb.Error as exc:
-            raise WarehouseError(f"a staging file could not be read: {exc}") from exc
-        # Dedup on the keys only (cheap), keeping each post's latest sighting;
-        # `is_new` says whether the warehouse had the post before this load.
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE keep AS
-            SELECT k.*, p.post_id IS NULL AS is_new
-            FROM (
-                SELECT platform, post_id,
-                       arg_max(row_key, (collected_at, row_key)) AS row_key
-                FROM staged
-                WHERE platform IS NOT NULL AND post_id IS NOT NULL
-                GROUP BY platform, post_id
-            ) k
-            LEFT JOIN posts p USING (platform, post_id)
-            """
-        )
-        new_by_file = {files[index]: n for index, n in con.execute(
-            f"SELECT row_key >> {_ROW_BITS}, count(*) FROM keep WHERE is_new GROUP BY ALL"
-        ).fetchall()}
-        if con.execute("SELECT count(*) FROM posts").fetchone()[0] == 0:
-            _bulk_insert_into_empty(con, _rows("TRUE"))
-        else:
-            con.execute(f"INSERT INTO posts {POST_COLUMNS} {_rows('k.is_new')}")
-            _refresh_seen(con, _rows("NOT k.is_new"))
-        report.new_posts = sum(new_by_file.values())
-        for manifest, data_path, sha in todo:
-            new = new_by_file.get(str(data_path), 0)
-            _record_run(con, manifest, data_path, sha, new, now)
-            _advance_watermark(con, manifest, now)
-            _keep_checkpoint(con, manifest, now)
-            _store_tag_history(con, manifest, now)
-            _store_comment_fetches(con, manifest, now)
-            report.files += 1
-            if manifest.status == "failed":
-                report.failed.append(f"{manifest.source} #{manifest.tag}: {manifest.error}")
-            report.per_task.append({
-                "platform": manifest.platform, "source": manifest.source, "tag": manifest.tag,
-                "status": manifest.status, "received": manifest.received, "new": new,
-                "error": manifest.error,
-            })
-            if manifest.status == "quota":
-                report.stopped.append(f"{manifest.source} #{manifest.tag}: {manifest.error}")
-        con.execute("DROP VIEW staged")
-        con.execute("DROP TABLE keep")
+            report.received = _stage(con, files)
+            bulk = con.execute("SELECT NOT EXISTS (FROM posts)").fetchone()[0]
+            _keep(con, check_warehouse=not bulk)
+            if bulk:
+                _build_posts_load(con)
+            with transaction(con):
+                if bulk:
+                    _swap_in_posts_load(con)
+                else:
+                    con.execute(f"INSERT INTO posts {POST_COLUMNS} {_rows('k.is_new')}")
+                    _refresh_seen(con, _rows("NOT k.is_new"))
+                new_by_file = {files[index]: n for index, n in con.execute(
+                    f"SELECT row_key >> {_ROW_BITS}, count(*) FROM keep WHERE is_new GROUP BY ALL"
+                ).fetchall()}
+                report.new_posts = sum(new_by_file.values())
+                done = [(manifest, data_path, sha, new_by_file.get(str(data_path), 0))
+                        for manifest, data_path, sha in todo]
+                _record_runs(con, done, now)
+                _advance_watermarks(con, [manifest for manifest, *_ in done], now)
+                _keep_checkpoints(con, [manifest for manifest, *_ in done], now)
+                for manifest, *_ in done:
+                    _store_tag_history(con, manifest, now)
+                _store_comment_fetches(con, [manifest for manifest, *_ in done], now)
+        except duckdb.ConstraintException as exc:
+            raise WarehouseError(f"staged posts break a rule of the warehouse, nothing was "
+                                 f"loaded: {exc}") from exc
+        finally:
+            con.execute("DROP TABLE IF EXISTS posts_load")
+            con.execute("DROP VIEW IF EXISTS staged")
+            con.execute("DROP TABLE IF EXISTS keep")
+    for manifest, data_path, sha, new in done:
+        report.files += 1
+        if manifest.status == "failed":
+            report.failed.append(f"{manifest.source} #{manifest.tag}: {manifest.error}")
+        if manifest.status == "quota":
+            report.stopped.append(f"{manifest.source} #{manifest.tag}: {manifest.error}")
+        report.per_task.append({
+            "platform": manifest.platform, "source": manifest.source, "tag": manifest.tag,
+            "status": manifest.status, "received": manifest.received, "new": new,
+            "error": manifest.error,
+        })
     return report
+
+
+@contextmanager
+def _load_settings(con: duckdb.DuckDBPyConnection):
+    """Rows may be written in any order during a load (posts have no meaningful order):
+    lets DuckDB write from both threads without re-ordering, ~0.2 s per million rows."""
+    before = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if before else 'false'}")
+
+
+def _stage(con: duckdb.DuckDBPyConnection, files: list[str]) -> int:
+    """The staging files as the temp view `staged`; returns its row count."""
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW staged AS {_staged_sql(files)}")
+        columns = {r[0] for r in con.execute("DESCRIBE staged").fetchall()}
+        missing = [c for c in _LATER_COLUMNS if c not in columns]
+        if missing:  # staged before these columns existed
+            extra = "".join(f", NULL::VARCHAR AS {c}" for c in missing)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW staged AS SELECT *{extra} "
+                        f"FROM ({_staged_sql(files)})")
+        return con.execute("SELECT count(*) FROM staged").fetchone()[0]
+    except duckdb.Error as exc:
+        raise WarehouseError(f"a staging file could not be read: {exc}") from exc
+
+
+def _keep(con: duckdb.DuckDBPyConnection, *, check_warehouse: bool) -> None:
+    """The temp table `keep`: one row key per post, its latest sighting, and whether it is new.
+
+    Dedup on the keys only. The latest sighting is the largest (collected_at, row_key);
+    packed into one HUGEINT (microseconds above, row key below) the maximum is a plain
+    integer aggregate: 0.30 s instead of 0.50 s per million rows with a struct arg_max.
+    """
+    latest = (f"(max((coalesce(epoch_us(collected_at), 0)::HUGEINT << 64) | row_key)"
+              f" & {(1 << 64) - 1})::BIGINT")
+    keys = (f"SELECT platform, post_id, {latest} AS row_key FROM staged "
+            "WHERE platform IS NOT NULL AND post_id IS NOT NULL GROUP BY platform, post_id")
+    if check_warehouse:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE keep AS SELECT k.row_key, "
+                    f"p.post_id IS NULL AS is_new FROM ({keys}) k "
+                    f"LEFT JOIN posts p USING (platform, post_id)")
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE keep AS SELECT row_key, TRUE AS is_new "
+                    f"FROM ({keys})")
 
 
 POST_COLUMNS = """(platform, post_id, url, text, created_at, hashtags, author_key, author_handle,
@@ -203,30 +242,43 @@ def _refresh_seen(con: duckdb.DuckDBPyConnection, rows_sql: str) -> None:
 
 
 _PRIMARY_KEY = re.compile(r",\s*PRIMARY KEY\s*\(\s*platform\s*,\s*post_id\s*\)", re.IGNORECASE)
+_CREATE_POSTS = re.compile(r"^CREATE TABLE posts\s*\(", re.IGNORECASE)
 
 
-def _bulk_insert_into_empty(con: duckdb.DuckDBPyConnection, rows_sql: str) -> None:
-    """First load (a backfill or an imported export): build the key index once, after the rows.
+def _build_posts_load(con: duckdb.DuckDBPyConnection) -> None:
+    """First load into an empty `posts` (a backfill, an imported export): write the rows
+    into `posts_load`, a keyless copy of the table's own catalogued definition.
 
-    Inserting into a table that already has its primary-key index costs about
-    3 s per million rows here; inserting first and adding the key afterwards
-    about 2 s in all. The table is re-created from its own catalogued
-    definition, so later migrations' columns and indexes carry over.
+    Inserting into a table that already has its primary-key index costs about 3 s
+    per million rows here; adding the key to loaded rows about 1 s. This step
+    commits on its own so that the key is then built from committed rows, which
+    DuckDB does on both threads (built at the commit of the transaction that
+    created the table, it takes one thread and ~0.4 s longer). `posts_load` is
+    invisible to every reader and dropped whatever happens; posts change only in
+    `_swap_in_posts_load`, inside the load's one transaction.
     """
     ddl = con.execute(
         "SELECT sql FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'posts'"
     ).fetchone()[0]
+    without_key, found = _PRIMARY_KEY.subn("", ddl)
+    scratch, named = _CREATE_POSTS.subn("CREATE TABLE posts_load(", without_key)
+    if found != 1 or named != 1:
+        raise WarehouseError(f"unexpected definition of table posts: {ddl}")
+    con.execute("DROP TABLE IF EXISTS posts_load")
+    con.execute(scratch)
+    con.execute(f"INSERT INTO posts_load {POST_COLUMNS} {_rows('TRUE')}")
+
+
+def _swap_in_posts_load(con: duckdb.DuckDBPyConnection) -> None:
+    """Inside the load's transaction: key `posts_load` and make it `posts`."""
+    if not con.execute("SELECT NOT EXISTS (FROM posts)").fetchone()[0]:
+        raise WarehouseError("posts were added while this load ran; run the load again")
     indexes = [r[0] for r in con.execute(
         "SELECT sql FROM duckdb_indexes() WHERE schema_name = 'main' AND table_name = 'posts'"
     ).fetchall() if r[0]]
-    without_key, found = _PRIMARY_KEY.subn("", ddl)
-    if found != 1:  # an unexpected definition: take the ordinary path
-        con.execute(f"INSERT INTO posts {POST_COLUMNS} {rows_sql}")
-        return
+    con.execute("ALTER TABLE posts_load ADD PRIMARY KEY (platform, post_id)")
     con.execute("DROP TABLE posts")
-    con.execute(without_key)
-    con.execute(f"INSERT INTO posts {POST_COLUMNS} {rows_sql}")
-    con.execute("ALTER TABLE posts ADD PRIMARY KEY (platform, post_id)")
+    con.execute("ALTER TABLE posts_load RENAME TO posts")
     for sql in indexes:
         con.execute(sql)
 
@@ -243,16 +295,54 @@ def _unexpected_zero(con, manifest: Manifest) -> bool:
     return bool(row and row[0])
 
 
-def _record_run(con, manifest: Manifest, data_path: Path, sha: str, new: int, now) -> None:
-    """One collection_runs row per (run, source, tag); a re-run task adds its new posts."""
+_RUN_SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("platform", pa.string()), ("source", pa.string()),
+    ("tag", pa.string()), ("asked", pa.string()), ("pages", pa.int64()),
+    ("received", pa.int64()), ("new", pa.int64()), ("duplicates", pa.int64()),
+    ("retries", pa.int64()), ("watermark_before", pa.string()),
+    ("watermark_after", pa.string()), ("status", pa.string()), ("error", pa.string()),
+    ("started_at", pa.string()), ("finished_at", pa.string()),
+    ("loaded_at", pa.timestamp("us", tz="UTC")), ("staging_file", pa.string()),
+    ("staging_sha256", pa.string()), ("requests", pa.int64()), ("cap_hit", pa.bool_()),
+    ("quota_hit", pa.bool_()), ("unexpected_zero", pa.bool_()), ("checkpoint", pa.string()),
+])
+
+
+def _record_runs(con, done: list, now) -> None:
+    """One collection_runs row per (run, source, tag), all in one statement; a re-run
+    task adds its new posts to the row it had."""
+    rows: dict[tuple, dict] = {}
+    for manifest, data_path, sha, new in done:
+        key = (manifest.run_id, manifest.platform, manifest.source, manifest.tag)
+        earlier = rows.get(key)
+        rows[key] = {
+            "run_id": manifest.run_id, "platform": manifest.platform,
+            "source": manifest.source, "tag": manifest.tag,
+            "asked": json.dumps(manifest.asked), "pages": manifest.pages,
+            "received": manifest.received, "new": new + (earlier["new"] if earlier else 0),
+            "duplicates": manifest.duplicates, "retries": manifest.retries,
+            "watermark_before": manifest.watermark_before,
+            "watermark_after": manifest.watermark_after, "status": manifest.status,
+            "error": manifest.error, "started_at": manifest.started_at or None,
+            "finished_at": manifest.finished_at or None, "loaded_at": now,
+            "staging_file": str(data_path), "staging_sha256": sha,
+            "requests": manifest.requests, "cap_hit": manifest.cap_hit,
+            "quota_hit": manifest.quota_hit,
+            "unexpected_zero": _unexpected_zero(con, manifest),
+            "checkpoint": json.dumps(manifest.checkpoint) if manifest.checkpoint else None,
+        }
+    batch = pa.Table.from_pylist(list(rows.values()), schema=_RUN_SCHEMA)  # noqa: F841 (SQL)
     con.execute(
         """
         INSERT INTO collection_runs (run_id, platform, source, tag, asked, pages, received, new,
             duplicates, retries, watermark_before, watermark_after, status, error, started_at,
             finished_at, loaded_at, staging_file, staging_sha256, requests, cap_hit, quota_hit,
             unexpected_zero, checkpoint)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                TRY_CAST(? AS TIMESTAMPTZ), TRY_CAST(? AS TIMESTAMPTZ), ?, ?, ?, ?, ?, ?, ?, ?)
+        SELECT run_id, platform, source, tag, asked, pages, received, new, duplicates, retries,
+            watermark_before, watermark_after, status, error,
+            TRY_CAST(started_at AS TIMESTAMPTZ), TRY_CAST(finished_at AS TIMESTAMPTZ), loaded_at,
+            staging_file, staging_sha256, requests, cap_hit, quota_hit, unexpected_zero, checkpoint
+        FROM batch
         ON CONFLICT (run_id, platform, source, tag) DO UPDATE SET
             asked = excluded.asked, pages = excluded.pages, received = excluded.received,
             new = new + excluded.new, duplicates = excluded.duplicates,
@@ -264,32 +354,36 @@ def _record_run(con, manifest: Manifest, data_path: Path, sha: str, new: int, no
             requests = excluded.requests, cap_hit = excluded.cap_hit,
             quota_hit = excluded.quota_hit, unexpected_zero = excluded.unexpected_zero,
             checkpoint = excluded.checkpoint
-        """,
-        [
-            manifest.run_id, manifest.platform, manifest.source, manifest.tag,
-            json.dumps(manifest.asked), manifest.pages, manifest.received, new,
-            manifest.duplicates, manifest.retries, manifest.watermark_before,
-            manifest.watermark_after, manifest.status, manifest.error,
-            manifest.started_at or None, manifest.finished_at or None, now,
-            str(data_path), sha, manifest.requests, manifest.cap_hit, manifest.quota_hit,
-            _unexpected_zero(con, manifest),
-            json.dumps(manifest.checkpoint) if manifest.checkpoint else None,
-        ],
+        """
     )
 
 
-def _keep_checkpoint(con, manifest: Manifest, now) -> None:
-    """Remember where an unfinished collection continues; forget it once one finishes."""
-    key = [manifest.platform, manifest.source, manifest.tag]
-    if manifest.checkpoint:
-        con.execute(
-            "INSERT OR REPLACE INTO collection_checkpoints (platform, source, tag, checkpoint, "
-            "run_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            [*key, json.dumps(manifest.checkpoint), manifest.run_id, now],
-        )
-    elif manifest.status == "ok":
-        con.execute("DELETE FROM collection_checkpoints WHERE platform = ? AND source = ? "
-                    "AND tag = ?", key)
+_KEYED = pa.schema([("platform", pa.string()), ("source", pa.string()), ("tag", pa.string()),
+                    ("value", pa.string()), ("run_id", pa.string()),
+                    ("updated_at", pa.timestamp("us", tz="UTC"))])
+
+
+def _keep_checkpoints(con, manifests: list[Manifest], now) -> None:
+    """Remember where an unfinished collection continues; forget it once one finishes.
+    Manifests apply in order: per (platform, source, tag) the last that says anything wins."""
+    last: dict[tuple, Manifest] = {}
+    for manifest in manifests:
+        if manifest.checkpoint or manifest.status == "ok":
+            last[(manifest.platform, manifest.source, manifest.tag)] = manifest
+    keep = [{"platform": m.platform, "source": m.source, "tag": m.tag,
+             "value": json.dumps(m.checkpoint), "run_id": m.run_id, "updated_at": now}
+            for m in last.values() if m.checkpoint]
+    forget = [{"platform": m.platform, "source": m.source, "tag": m.tag, "value": None,
+               "run_id": m.run_id, "updated_at": now}
+              for m in last.values() if not m.checkpoint]
+    if keep:
+        batch = pa.Table.from_pylist(keep, schema=_KEYED)  # noqa: F841 (read by the SQL)
+        con.execute("INSERT OR REPLACE INTO collection_checkpoints (platform, source, tag, "
+                    "checkpoint, run_id, updated_at) SELECT * FROM batch")
+    if forget:
+        batch = pa.Table.from_pylist(forget, schema=_KEYED)  # noqa: F841 (read by the SQL)
+        con.execute("DELETE FROM collection_checkpoints c USING batch b WHERE "
+                    "c.platform = b.platform AND c.source = b.source AND c.tag = b.tag")
 
 
 def _store_tag_history(con, manifest: Manifest, now) -> None:
@@ -297,8 +391,6 @@ def _store_tag_history(con, manifest: Manifest, now) -> None:
     history = manifest.extra.get("tag_history") or []
     if not history:
         return
-    import pyarrow as pa
-
     rows = pa.table({  # noqa: F841 (read by the SQL below)
         "day": [h["day"] for h in history],
         "uses": [h.get("uses") for h in history],
@@ -312,32 +404,43 @@ def _store_tag_history(con, manifest: Manifest, now) -> None:
     )
 
 
-def _store_comment_fetches(con, manifest: Manifest, now) -> None:
+def _store_comment_fetches(con, manifests: list[Manifest], now) -> None:
     """Which posts had their comments fetched (so the next run does not ask again)."""
-    fetched = manifest.extra.get("comment_fetches") or []
-    for item in fetched:
-        con.execute(
-            "INSERT OR REPLACE INTO comment_fetches (platform, source, post_id, comments, run_id, "
-            "fetched_at) VALUES (?, ?, ?, ?, ?, ?)",
-            [manifest.platform, manifest.source, str(item["post_id"]), item.get("comments"),
-             manifest.run_id, now])
+    latest: dict[tuple, dict] = {}
+    for manifest in manifests:
+        for item in manifest.extra.get("comment_fetches") or []:
+            key = (manifest.platform, manifest.source, str(item["post_id"]))
+            latest[key] = {"platform": key[0], "source": key[1], "post_id": key[2],
+                           "comments": item.get("comments"), "run_id": manifest.run_id}
+    if not latest:
+        return
+    batch = pa.Table.from_pylist(list(latest.values()), schema=pa.schema([  # noqa: F841
+        ("platform", pa.string()), ("source", pa.string()), ("post_id", pa.string()),
+        ("comments", pa.int64()), ("run_id", pa.string())]))
+    con.execute("INSERT OR REPLACE INTO comment_fetches (platform, source, post_id, comments, "
+                "run_id, fetched_at) SELECT *, ? FROM batch", [now])
 
 
-def _advance_watermark(con, manifest: Manifest, now) -> None:
-    if manifest.status != "ok" or not manifest.watermark_after:
-        return
-    row = con.execute(
-        "SELECT value FROM watermarks WHERE platform = ? AND source = ? AND tag = ?",
-        [manifest.platform, manifest.source, manifest.tag],
-    ).fetchone()
-    if row is not None and not _newer(manifest.watermark_after, row[0]):
-        return
-    con.execute(
-        "INSERT OR REPLACE INTO watermarks (platform, source, tag, value, run_id, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [manifest.platform, manifest.source, manifest.tag, manifest.watermark_after,
-         manifest.run_id, now],
-    )
+def _advance_watermarks(con, manifests: list[Manifest], now) -> None:
+    """Per (platform, source, tag), the furthest watermark of an ok collection, never
+    moving backwards."""
+    current = {(r[0], r[1], r[2]): r[3] for r in con.execute(
+        "SELECT platform, source, tag, value FROM watermarks").fetchall()}
+    moved: dict[tuple, dict] = {}
+    for manifest in manifests:
+        if manifest.status != "ok" or not manifest.watermark_after:
+            continue
+        key = (manifest.platform, manifest.source, manifest.tag)
+        if not _newer(manifest.watermark_after, current.get(key)):
+            continue
+        current[key] = manifest.watermark_after
+        moved[key] = {"platform": key[0], "source": key[1], "tag": key[2],
+                      "value": manifest.watermark_after, "run_id": manifest.run_id,
+                      "updated_at": now}
+    if moved:
+        batch = pa.Table.from_pylist(list(moved.values()), schema=_KEYED)  # noqa: F841
+        con.execute("INSERT OR REPLACE INTO watermarks (platform, source, tag, value, run_id, "
+                    "updated_at) SELECT * FROM batch")
 
 
 def load_staging(con: duckdb.DuckDBPyConnection, staging_dir: Path,
