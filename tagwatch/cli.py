@@ -310,6 +310,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagwatch.commands.labels",
     "tagwatch.commands.models",
     "tagwatch.commands.evaluate",
+    "tagwatch.commands.staging",
 )
 
 def build_parser() -> argparse.ArgumentParser:

@@ -301,3 +301,42 @@ def test_migration_010_rebuilds_posts_keeping_rows_and_key(tmp_path):
         assert ddl.count("USING COMPRESSION") == 4
         with pytest.raises(duckdb.ConstraintException):
             con.execute("INSERT INTO posts SELECT * FROM posts LIMIT 1")
+
+
+def test_prune_removes_only_staging_the_warehouse_holds(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from warehouse.loader import prune_staging
+
+    staging = tmp_path / "staging"
+    loaded = _stage(staging, "r1", "a", [_post(1)])
+    changed = _stage(staging, "r1", "b", [_post(2)])
+    with session(tmp_path / "w.duckdb") as con:
+        load_staging(con, staging)
+        _stage(staging, "r1", "b", [_post(2), _post(3)])   # a re-run task: not loaded yet
+        waiting = _stage(staging, "r2", "a", [_post(4)])   # never loaded
+        later = datetime.now(timezone.utc) + timedelta(minutes=1)
+        assert prune_staging(con, staging, later - timedelta(hours=1)).removed == []  # too recent
+        dry = prune_staging(con, staging, later, dry_run=True)
+        assert dry.removed == [loaded] and loaded.exists()
+        report = prune_staging(con, staging, later)
+        assert report.removed == [loaded] and report.kept_unloaded == 2 and report.freed_bytes > 0
+        assert not loaded.exists() and changed.exists() and waiting.exists()
+        assert load_staging(con, staging).new_posts == 2   # nothing that was still needed is gone
+        assert _rows(con, "SELECT count(*) FROM posts") == [(4,)]
+
+
+def test_prune_command_says_what_it_did_and_refuses_a_bad_period(tmp_path, monkeypatch, capsys):
+    from tagwatch.cli import main
+
+    staging = tmp_path / "staging"
+    monkeypatch.setenv("TAGWATCH_STAGING_DIR", str(staging))
+    db = str(tmp_path / "w.duckdb")
+    _stage(staging, "r1", "a", [_post(1)])
+    with session(db) as con:
+        load_staging(con, staging)
+    assert main(["staging", "prune", "--db", db, "--older-than", "all"]) == 0
+    assert "removed 1 loaded staging task(s)" in capsys.readouterr().out
+    assert find_manifests(staging) == []
+    assert main(["staging", "prune", "--db", db, "--older-than", "soon"]) == 1
+    assert "cannot read the period" in capsys.readouterr().err

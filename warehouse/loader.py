@@ -449,6 +449,49 @@ def load_staging(con: duckdb.DuckDBPyConnection, staging_dir: Path,
     return load_manifests(con, find_manifests(staging_dir, run_id))
 
 
+@dataclass
+class PruneReport:
+    removed: list[Path] = field(default_factory=list)   # manifests whose task was removed
+    freed_bytes: int = 0
+    kept_unloaded: int = 0      # not loaded, or changed since it was loaded: never removed
+    kept_recent: int = 0        # loaded, but more recently than the cutoff
+
+
+def prune_staging(con: duckdb.DuckDBPyConnection, staging_dir: Path, loaded_before: datetime,
+                  *, dry_run: bool = False) -> PruneReport:
+    """Remove staging tasks the warehouse holds: loaded before `loaded_before`, with the
+    very content that was loaded (same SHA-256 as in collection_runs). Anything else is
+    kept: a task not loaded yet, or re-written since, still has posts to give."""
+    ledger = {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in con.execute(
+        "SELECT run_id, platform, source, tag, staging_sha256, loaded_at FROM collection_runs"
+    ).fetchall()}
+    report = PruneReport()
+    for path in find_manifests(staging_dir):
+        try:
+            manifest = Manifest.read(path)
+        except (OSError, ValueError, TypeError):
+            report.kept_unloaded += 1  # unreadable: the loader will say so; not ours to delete
+            continue
+        data_path = path.parent / manifest.data_file
+        loaded = ledger.get((manifest.run_id, manifest.platform, manifest.source, manifest.tag))
+        if not data_path.exists() or loaded is None or loaded[0] != _sha256(data_path):
+            report.kept_unloaded += 1
+            continue
+        if loaded[1] >= loaded_before:
+            report.kept_recent += 1
+            continue
+        report.removed.append(path)
+        report.freed_bytes += data_path.stat().st_size + path.stat().st_size
+        if not dry_run:
+            path.unlink()  # the manifest first: a half-removed task is never "finished"
+            data_path.unlink()
+            try:
+                path.parent.rmdir()  # the run's directory, once empty
+            except OSError:
+                pass
+    return report
+
+
 def checkpoints(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], dict]:
     """Where each unfinished (platform, source, tag) collection continues."""
     return {
