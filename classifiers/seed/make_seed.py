@@ -28,7 +28,11 @@ import string
 from pathlib import Path
 
 RANDOM_SEED = 20211025
-TARGET_PER_LABEL = 900  # examples of each label, spread evenly over its templates
+# Examples of each label, spread evenly over its templates. 3000 rather than 900: more
+# fillings (names, roles, schools, decorations) per template; on staff_select.csv
+# (classifiers/eval/) false positives at the threshold fell from 0.15 to 0.09 at the
+# same ROC-AUC (0.96).
+TARGET_PER_LABEL = 3000
 OUT = Path(__file__).with_name("staff_seed.csv")
 
 MEN = ["Mr Halloway", "Mr Pemberton", "Mr Castellano", "Mr Oduya", "Mr Farrow",
@@ -366,6 +370,235 @@ MORE_TEMPLATES: dict[str, list[str]] = {
 }
 for _category, _extra in MORE_TEMPLATES.items():
     TEMPLATES[_category] = TEMPLATES[_category] + _extra
+
+# Third round (issue 4, false positives on harmless posts that name staff). Before it,
+# 91% of abusive seed posts named a member of staff but only 55% of harmless ones, so
+# naming a teacher was itself evidence of abuse, and thanks, banter and news posts
+# about a named teacher scored high. These harmless posts name staff (thanks, banter
+# with violent-sounding idioms, civil criticism, staff talking about their own job,
+# news and reporting advice about abuse of a named teacher), and the abusive ones add
+# slang, rumours phrased as questions and bare "sir"/"miss" targets. Written without
+# copying the evaluation sets' sentences.
+THIRD_ROUND: dict[str, list[str]] = {
+    "allegation": [
+        "ngl {T} is dodgy as hell, always asking the girls in {his} form to stay back",
+        "{T} has been reported to the police twice, {S} just moved {him} to another year group",
+        "is it true {T} got fired from {his} old school for messaging a year 10??",
+        "{T} = kiddie fiddler. {S} knows. nobody does anything",
+        "{T} gave a kid vodka on the residential, my mate was there",
+        "word is {T} was done for indecent images, that's why {he} left {S} so sudden",
+        "{T} put {his} hands on a pupil in {subject} today and the school is pretending it didn't happen",
+        "{sir} is a nonce on god",
+        "everyone at {S} knows what {T} does in the cupboard with the year 8s",
+    ],
+    "sexual": [
+        "{T} is peng ngl, would smash 🥵",
+        "{TF}'s body count is higher than our class size lol",
+        "leak {T}'s nudes, I know someone who's got them",
+        "{T} was flirting with the lads again, {he} wants a toyboy from year 13",
+        "{sir} is so fit I'd do anything for extra credit 😏",
+        "{TF} got off with three dads at the PTA quiz, filthy",
+        "{T}'s tight trousers are a distraction tbh, bet {he}'s freaky",
+    ],
+    "threat": [
+        "on my mum {T} is getting battered after school",
+        "{T} keeps it up and {he}'ll be leaving in an ambulance",
+        "whoever eggs {T}'s house first gets a tenner",
+        "meet by the bike sheds, we're sorting {T} out {day}",
+        "I'm gonna deck {sir} if {he} says one more word to me",
+        "let's see how {T} likes it when {his} windows get put through",
+        "dare someone to push {T} over in the lunch queue and film it",
+        "{T} is finished. I've got people waiting for {him} at the gate",
+        "swear I'll end {T} if {he} rings home again",
+    ],
+    "insult": [
+        "{T} is an absolute melt, can't teach for toffee",
+        "{T} is a bellend and {his} lessons are dead",
+        "{sir} is such a muppet honestly, thick as pig shit",
+        "{T} the wet wipe strikes again, cries every time year 9 talk back",
+        "imagine getting taught by {T}, ugly knobhead",
+        "{T} you're a waste of a salary, do everyone a favour and quit",
+        "{T} is a greasy little weirdo and stinks of fags",
+        "{T} is a pathetic excuse for a human being",
+        "{T} is so fat {he} needs two chairs lmao",
+    ],
+    "doxxing": [
+        "{T}'s car is the {colour} {car} reg {postcode}, you know what to do",
+        "{T}'s other half works at the dentist on {street}, let them know",
+        "{T} lives round the corner from me, {num} {street}, pop round lads",
+        "who's got {T}'s number? found it: 07700 900{nnn}",
+        "{T} picks {his} kids up from {P} at 3, go have a word",
+        "{T} is on holiday in {place} this week, {his} house on {street} is empty 👀",
+    ],
+    "harassment": [
+        "everyone leave a comment on {T}'s tiktok saying {he} should quit",
+        "spam {S}'s email saying {T} hit you, they'll have to suspend {him}",
+        "make {T}'s life hell until {he} leaves, who's in",
+        "screenshot {T}'s profile pic and make it a sticker for every group chat lol",
+        "all of year {year} is reporting {T}'s account, get involved",
+        "write 'sack {T}' on every desk in {subject}, make sure {he} sees it",
+    ],
+    "thanks": [
+        "ngl {T} is the only reason I still come to school",
+        "{T} noticed I hadn't eaten and gave me {his} sandwich. never forgetting that",
+        "massive love to {T} who got me through the worst year of my life",
+        "{T} came to my nan's funeral. didn't have to. that's a proper teacher",
+        "can we appreciate {sir} for sorting out the lads who were picking on me",
+        "{T} just emailed my mum to say I'm improving in {subject} 🥹",
+        "10 years on and I still think about what {T} said to me in year {year}",
+        "{T} is leaving {S} and the whole year group is devastated",
+        "{T} stayed behind to help me revise even though {he} was ill, goat",
+        "bought {T} flowers for the last day, {he} deserves way more than that",
+    ],
+    "banter": [
+        "{T} just said {he}'d murder us if we didn't finish the worksheet and then gave us sweets 😂",
+        "{T} is a menace in the staff panto, genuinely the funniest person at {S}",
+        "{sir} absolutely destroyed us in the {subject} quiz, no mercy",
+        "{T} threatened to put my phone in the bin, fair enough I was on it all lesson",
+        "{T}'s villain era: homework on christmas eve 💀",
+        "{T} told me I'd be dead by 30 if I keep eating canteen chips lmao",
+        "{T} fighting the smartboard every lesson is my favourite series",
+        "{T} says year {year} are the worst year group ever and honestly who can blame {him}",
+        "{T} killed it at the talent show, who knew {he} could sing",
+        "{T} called my excuse 'criminal' and gave me an extra day anyway",
+        "the way {T} jumped when the fire alarm went off mid-test 😭",
+        "{T} got hit by a football in PE and just carried on teaching, absolute unit",
+    ],
+    "parents": [
+        "I don't agree with how {T} handled my son's detention, I'll raise it at parents evening",
+        "{T}'s homework policy is too strict imo, but {he} means well",
+        "a bit disappointed with {S}'s communication this term, emailed {T} and waiting to hear",
+        "{T}'s lessons are a bit boring tbh but {he} knows {his} stuff",
+        "my son says {T} is strict. good, he needs it",
+        "as a union rep at {S} I'm asking colleagues to log every abusive message they get",
+        "{T} and I had a frank conversation about my daughter's behaviour. fair points made",
+        "NEU at {S}: we're supporting {T} after the posts about {him}. please don't share them",
+        "teaching assistants are underpaid and overworked, {T} does the work of three people",
+        "met {T} at parents evening, lovely but I think {he}'s wrong about the set change",
+        "a parent just shouted at {T} in the playground. not ok, whatever your complaint is",
+        "the governors at {S} have backed {T} after the online rumours. good",
+    ],
+    "news": [
+        "{S} teacher who was falsely accused online says the school stood by {him}",
+        "police are investigating after {T}'s address was shared online, {S} confirms",
+        "a deputy head at {S} has spoken out about the sexual comments posted about staff",
+        "{T} at {S} reported the account posting threats against {him} and it was removed within a day",
+        "BREAKING: {S} pupils excluded after threatening a teacher in a viral video",
+        "headteacher of {S}: the allegations made against our staff on tiktok are false",
+        "{S} has called in the police over online harassment of {T}",
+        "union rep: the doxxing of {T} at {S} shows why platforms need to act faster",
+    ],
+    "advice": [
+        "someone posted lies about {T} on tiktok. please report it, don't comment",
+        "{T} has been getting horrible messages. if you know who's sending them, tell the head",
+        "if you've seen the video of {T}, please report it. it's abuse and it's a crime",
+        "teachers like {T} should never have to read the abuse pupils post about them",
+        "stop sharing the fake post about {T}. {he}'s done nothing wrong and it's making {him} ill",
+        "there's an account spreading sexual rumours about staff at {S}, report it",
+    ],
+    "chatter": [
+        "as a TA I'm shattered, 30 kids and one of me. anyone else?",
+        "supply teacher diaries: day 3, a year 8 asked if I was the real teacher 😂",
+        "I'm a SENCO and I cried today because a kid finally got the support they needed",
+        "deputy head life: 47 emails before 8am",
+        "first year as a head of year and honestly I love it, chaos and all",
+        "form tutor here, my tutees made me a birthday cake and I'm not okay 😭",
+        "as a teacher who was targeted by this trend last year: it gets better, talk to someone",
+        "cover supervisor confession: I've learnt more science covering lessons than I did at school",
+    ],
+}
+for _category, _extra in THIRD_ROUND.items():
+    TEMPLATES[_category] = TEMPLATES[_category] + _extra
+
+# Fourth round: more sentence shapes (questions, second person, lists, reported speech),
+# because template variety, not the model, limited recall on unseen phrasing: a seed-only
+# model gains about 0.015 ROC-AUC on unseen posts from the fifth of templates the held-out
+# split keeps back.
+FOURTH_ROUND: dict[str, list[str]] = {
+    "allegation": [
+        "why did {T} really leave {S}? parents complained about {him} and the kids, that's why",
+        "so {S} lets a teacher with a caution for assault teach year 7? {T} btw",
+        "{T} takes backhanders from parents to bump grades, proof in the replies",
+        "all the girls in {T}'s tutor group have {his} personal number. think about that",
+        "{T} locked a year 7 in the store cupboard for an hour and lied about it to the head",
+    ],
+    "sexual": [
+        "the whole of year 11 has seen {TF}'s leaked pics by now 😭",
+        "{T} wears those shirts on purpose, {he} wants the sixth formers to look",
+        "lads if you want an A just flirt with {TF}, works every time 😉",
+        "{T} and the caretaker in the minibus after the trip, you didn't hear it from me",
+        "drop a 🍑 if you'd let {TF} give you a detention",
+    ],
+    "threat": [
+        "don't be surprised when {T}'s car gets torched, {he} had it coming",
+        "last day of term = payback day for {T}. we're ready",
+        "{T} is getting jumped on the way to the bus stop and I'll be filming",
+        "next teacher who takes my phone gets a fist, starting with {T}",
+        "round up the year 10s, we're going after {T} at lunch",
+        "{T} you have no idea what's coming for you on {day}",
+    ],
+    "insult": [
+        "genuinely the most incompetent person I've ever met, {T}, how did you even get a job",
+        "{T} is a dinosaur who should've retired in 1990, useless old fossil",
+        "{T}'s lessons are like being tortured by a boring potato",
+        "nobody at {S} can stand {T}, {he}'s spiteful and nasty and thick",
+        "{T}: thick, lazy, smelly. pick all three",
+        "{T} you absolute wasteman",
+    ],
+    "doxxing": [
+        "{T}'s house is the {colour} one opposite the church on {street}, can't miss it",
+        "anyone know where {T} lives? got {his} reg, just need the road",
+        "{T} has moved to {street} now, number {num}, the one with the hedge",
+        "tagging {T}'s partner {first} in this so they see what {he}'s really like",
+        "{T} does the school run at {P} every morning, {colour} {car}",
+    ],
+    "harassment": [
+        "one 1 star review each for {S} until {T} is gone. go go go",
+        "ratio every post {T} makes, {he} deserves it",
+        "comment 🐷 on all of {T}'s photos lol",
+        "everyone ignore {T} the whole lesson and film {him} losing it, let's make {him} cry",
+        "send {T} the meme every hour from a new account",
+    ],
+    "thanks": [
+        "{T} if you ever see this: you changed my life, thank you",
+        "just passed my driving test and the first person I told was {T} 😂",
+        "{T} wrote 'proud of you' on my last essay and I'm not crying you are",
+        "nominating {T} for teacher of the year, {he} deserves it more than anyone",
+        "shout out to the staff at {S} who kept us going through the exams",
+        "{T} believed in me when I was about to drop out. I'm a teacher now too",
+    ],
+    "banter": [
+        "{T} looked at my homework and said 'this is a cry for help' 😭",
+        "{T} fights the photocopier every morning and loses every time",
+        "{T} walked straight into the projector screen and carried on like nothing happened",
+        "{T} is ruthless at marking, I got a 4 for my best essay ever",
+        "{T} just called the whole class 'hooligans' and honestly valid",
+        "{T} said if I don't hand in my coursework {he}'ll haunt me forever",
+        "our class vs {T} in a debate and {he} destroyed us 😂",
+    ],
+    "chatter": [
+        "teachers, how do you deal with pupils filming you in class? asking for advice",
+        "I'm a new teacher and a video of me was posted today. what should I do?",
+        "as a head of year the amount of safeguarding I do is insane",
+        "support staff are the backbone of {S}, appreciate your TAs",
+        "covered year 8 today and the kids were lovely actually",
+        "question for SENCOs: how do you fit annual reviews in with so little time?",
+    ],
+    "news": [
+        "a teacher at {S} was assaulted during a 'challenge', the pupil has been excluded",
+        "Ofsted: online abuse of teachers is driving staff out of the profession",
+        "{S} parents urged to check children's phones for videos targeting staff",
+        "union survey: 40% of teachers have had sexual or abusive comments posted about them",
+    ],
+    "advice": [
+        "the slap a teacher trend is assault. report it, don't like it",
+        "my kid's teacher was called a paedo online by a pupil. the school dealt with it and the post is gone",
+        "parents: please don't post complaints about named teachers on facebook, use the complaints process",
+        "how do I get a post about me removed? someone has made up allegations and shared my address",
+    ],
+}
+for _category, _extra in FOURTH_ROUND.items():
+    TEMPLATES[_category] = TEMPLATES[_category] + _extra
 # Reviewer categories; every other template group is harmless (category "none").
 ABUSE = ("allegation", "sexual", "threat", "insult", "doxxing", "harassment")
 PRONOUNS = {"m": ("he", "him", "his", "sir"), "f": ("she", "her", "her", "miss")}
@@ -404,18 +637,13 @@ def fill(template: str, rng: random.Random) -> str:
     return decorate(text[0].upper() + text[1:], rng)
 
 
-# How a post is framed, drawn from one pool for both labels (second round): the
-# model must learn what is said, not the frame around it.
-FRAMES = ["ngl {x}", "honestly {x}", "{x}, just saying", "so apparently {x}", "{x}. thoughts?",
-          "{x} lol", "tbh {x}", "{x} and nobody is talking about it", "update: {x}",
-          "not gonna lie {x}", "{x}!!", "can't stop thinking about this: {x}", "{x}. that's it",
-          "storytime: {x}", "{x} (true story)", "friendly reminder {x}"]
-
-
 def decorate(text: str, rng: random.Random) -> str:
-    """Social-media noise, drawn the same way for both labels."""
-    if rng.random() < 0.3:
-        text = rng.choice(FRAMES).format(x=text[0].lower() + text[1:])
+    """Social-media noise, drawn the same way for both labels.
+
+    No framing phrases ("ngl {x}", "{x} lol") any more: the second round added them,
+    and without them out-of-fold seed ROC-AUC rose from 0.884 to 0.889 and false
+    positives on staff_select.csv fell (0.18 -> 0.15 at 900 posts per label).
+    """
     if rng.random() < 0.05:
         words = text.split()
         i = rng.randrange(len(words))
