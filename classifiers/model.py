@@ -45,6 +45,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from classifiers.explain import explanation_text
+from classifiers.errors import ModelIntegrityError, ModelNotFound  # noqa: F401 (re-exported)
 from classifiers.corpora import CORPORA, CorpusUnavailable, corpus_path, sha256_of
 from classifiers.signals import StaffGatedNgrams, staff_terms
 from classifiers.text import HashedNgrams, normalise_many
@@ -107,14 +108,6 @@ TRUSTED_TYPES = [
 
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f"}
-
-
-class ModelNotFound(FileNotFoundError):
-    """No trained model where one was expected."""
-
-
-class ModelIntegrityError(Exception):
-    """A model file is not the one its meta.json describes, or holds untrusted types."""
 
 
 # ---------------------------------------------------------------------------

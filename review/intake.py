@@ -32,7 +32,7 @@ def open_url(settings: Settings, url: str, actor: str) -> int:
     with session(settings.db_path) as con:
         load_manifests(con, [manifest])
         case_id = cs.open_post(con, mastodon.PLATFORM, post["post_id"], actor)
-    from classifiers.model import ModelNotFound  # scikit-learn is heavy: import on use
+    from classifiers.errors import ModelNotFound
 
     try:
         pipeline.score_new(settings)

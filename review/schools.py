@@ -254,7 +254,7 @@ def _open_or_join(con, post_id: str, user: str, now: datetime) -> tuple[int, str
 
 
 def _score(settings) -> None:
-    from classifiers.model import ModelNotFound  # scikit-learn is heavy: import on use
+    from classifiers.errors import ModelNotFound
     from tagwatch import pipeline
 
     try:

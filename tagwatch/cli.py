@@ -416,9 +416,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _is_user_error(exc: Exception) -> bool:
     """Errors whose message tells the user what to fix (no traceback needed)."""
-    # Imported here: scikit-learn takes seconds to import, and most commands never need it.
+    # Light modules (no scikit-learn): a refused argument answers in about a second.
     from classifiers.corpora import CorpusError
-    from classifiers.model import ModelIntegrityError
+    from classifiers.errors import ModelIntegrityError
 
     return isinstance(exc, (UserError, WarehouseError, CorpusError, ModelIntegrityError,
                             ValueError, FileNotFoundError))
