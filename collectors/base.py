@@ -10,7 +10,8 @@ Every platform module in collectors/ has a `collect_tag` of one shape:
 `since` a backfill start chosen by the operator (it overrides the watermark),
 `checkpoint` where an unfinished collection stopped (the loader keeps it), and
 `options` the settings below. A collector writes staging only and turns every
-source problem into a manifest status; only a missing credential raises.
+source problem into a manifest status; only a missing credential raises. It
+stages inside `collecting(...)`, which finishes every collection the same way.
 """
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from collectors.staging import pseudonymise, utcnow
+from collectors.staging import StagingWriter, pseudonymise, utcnow
+
+if TYPE_CHECKING:
+    from collectors.http import PoliteClient
 
 
 class MissingCredential(ValueError):
@@ -47,6 +51,40 @@ class CollectOptions:
     web_max_pages: int = 20             # pages followed per (page source, tag) and run
     web_pacer: Any = None               # a collectors.web.HostPacer (default: one per process)
     clock: Callable[[], datetime] = utcnow
+
+
+@dataclass
+class Collection:
+    """One collection being staged: its writer, and the outcome the collector decides."""
+
+    writer: StagingWriter
+    status: str = "ok"
+    error: str | None = None
+
+
+@contextmanager
+def collecting(client: "PoliteClient", own_client: bool, staging_dir: Path | str, run_id: str,
+               platform: str, source: str, tag: str, **writer_options: Any) -> Iterator[Collection]:
+    """Stage one collection in a StagingWriter and finish it the way every collector must.
+
+    The block sets `status` and `error` on the Collection it gets (default "ok", None).
+    When the block ends, the retries `client` made meanwhile are added to the manifest
+    (a shared client may have retried for other tasks: only the difference counts) and
+    the writer is closed with that status and error. If the block raises, the writer
+    records the exception as a failure instead. Either way, a client the collector
+    created (`own_client`) is closed. `writer_options` go to StagingWriter (asked,
+    watermark_before, resume).
+    """
+    try:
+        retries_before = client.retries
+        with StagingWriter(staging_dir, run_id, platform, source, tag, **writer_options) as writer:
+            run = Collection(writer)
+            yield run
+            writer.manifest.retries += client.retries - retries_before
+            writer.close(run.status, run.error)
+    finally:
+        if own_client:
+            client.close()
 
 
 def require(credentials: Mapping[str, str], name: str, platform: str) -> str:

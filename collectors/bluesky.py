@@ -29,10 +29,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from collectors.base import (CollectOptions, author_fields, iso_z, locked_state, require,
-                             start_of_collection, state_file)
+from collectors.base import (CollectOptions, author_fields, collecting, iso_z, locked_state,
+                             require, start_of_collection, state_file)
 from collectors.http import PoliteClient, SourceError
-from collectors.staging import Manifest, StagingWriter, parse_time, utcnow
+from collectors.staging import Manifest, parse_time, utcnow
 
 PLATFORM = "bluesky"
 DEFAULT_BASE_URL = "https://bsky.social"
@@ -65,30 +65,24 @@ def collect_tag(base_url: str, tag: str, *, staging_dir: Path | str, run_id: str
     start = start_of_collection(since, parse_time(watermark), options, OVERLAP)
     own_client = client is None
     client = client or PoliteClient(user_agent)
-    retries_before = client.retries
     asked = {"service": source, "q": f"#{tag}", "sort": "latest", "limit": PAGE_LIMIT,
              "since": iso_z(start), "max_pages": max_pages}
-    try:
-        with StagingWriter(staging_dir, run_id, PLATFORM, source, tag, asked=asked,
-                           watermark_before=watermark, resume=True) as writer:
-            resume_from = writer.resumed_from or (checkpoint if since is None else None)
-            walk = _Walk(client, writer, source, tag, pseudonym_key, options, max_pages, result_cap,
-                         _Session(client, source, identifier, password, options, writer.manifest))
-            walk.plan(start, resume_from, parse_time(writer.manifest.watermark_after))
-            try:
-                status = walk.run()
-                error = None if status == "ok" else (
-                    f"stopped at max_pages={max_pages}" if walk.stopped_by_pages
-                    else f"the search cap (~{result_cap} results) left posts before "
-                         f"{walk.intervals[0][1] if walk.intervals else '?'} out of reach")
-            except SourceError as exc:
-                status, error = "failed", str(exc)
-                writer.manifest.checkpoint = walk.checkpoint()
-            writer.manifest.retries += client.retries - retries_before
-            writer.close(status, error)
-    finally:
-        if own_client:
-            client.close()
+    with collecting(client, own_client, staging_dir, run_id, PLATFORM, source, tag, asked=asked,
+                    watermark_before=watermark, resume=True) as run:
+        writer = run.writer
+        resume_from = writer.resumed_from or (checkpoint if since is None else None)
+        walk = _Walk(client, writer, source, tag, pseudonym_key, options, max_pages, result_cap,
+                     _Session(client, source, identifier, password, options, writer.manifest))
+        walk.plan(start, resume_from, parse_time(writer.manifest.watermark_after))
+        try:
+            run.status = walk.run()
+            run.error = None if run.status == "ok" else (
+                f"stopped at max_pages={max_pages}" if walk.stopped_by_pages
+                else f"the search cap (~{result_cap} results) left posts before "
+                     f"{walk.intervals[0][1] if walk.intervals else '?'} out of reach")
+        except SourceError as exc:
+            run.status, run.error = "failed", str(exc)
+            writer.manifest.checkpoint = walk.checkpoint()
     return writer.manifest
 
 

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsp
 
 from bs4 import BeautifulSoup
 
-from collectors.base import CollectOptions, author_fields, parse_since_date
+from collectors.base import CollectOptions, author_fields, collecting, parse_since_date
 from collectors.http import PoliteClient, SourceError
 from collectors.staging import Manifest, StagingWriter, parse_time, utcnow
 
@@ -62,29 +62,23 @@ def collect_tag(base_url: str, tag: str, *, staging_dir: Path | str, run_id: str
     own_client = client is None
     client = client or PoliteClient(user_agent)
     headers = _auth_headers(source, options)
-    retries_before = client.retries  # a shared client may have retried for other tasks
-    rate_waits_before = client.rate_waits
+    rate_waits_before = client.rate_waits  # a shared client may have waited for other tasks
     asked = {"instance": source, "tag": tag, "limit": PAGE_LIMIT, "min_id": watermark,
              "max_pages": max_pages}
     if floor is not None:
         asked["since"] = floor.isoformat()
-    try:
-        with StagingWriter(staging_dir, run_id, PLATFORM, source, tag, asked=asked,
-                           watermark_before=watermark) as writer:
-            try:
-                capped = _collect_pages(client, writer, source, tag, watermark, max_pages,
-                                        pseudonym_key, floor, headers, options)
-                writer.manifest.extra.update(_tag_history(client, source, tag, headers))
-            except SourceError as exc:
-                status, error = "failed", str(exc)
-            else:
-                status, error = ("capped" if capped else "ok"), None
-            writer.manifest.retries = client.retries - retries_before
-            writer.manifest.extra["rate_limit_waits"] = client.rate_waits - rate_waits_before
-            writer.close(status, error)
-    finally:
-        if own_client:
-            client.close()
+    with collecting(client, own_client, staging_dir, run_id, PLATFORM, source, tag, asked=asked,
+                    watermark_before=watermark) as run:
+        writer = run.writer
+        try:
+            capped = _collect_pages(client, writer, source, tag, watermark, max_pages,
+                                    pseudonym_key, floor, headers, options)
+            writer.manifest.extra.update(_tag_history(client, source, tag, headers))
+        except SourceError as exc:
+            run.status, run.error = "failed", str(exc)
+        else:
+            run.status, run.error = ("capped" if capped else "ok"), None
+        writer.manifest.extra["rate_limit_waits"] = client.rate_waits - rate_waits_before
     return writer.manifest
 
 

@@ -36,8 +36,8 @@ from typing import Any
 
 import requests
 
-from collectors.base import (CollectOptions, author_fields, locked_state, parse_since_date,
-                             require, state_file)
+from collectors.base import (CollectOptions, author_fields, collecting, locked_state,
+                             parse_since_date, require, state_file)
 from collectors.http import PoliteClient, SourceError
 from collectors.staging import Manifest, StagingWriter, utcnow
 
@@ -68,7 +68,8 @@ def collect_tag(base_url: str, tag: str, *, staging_dir: Path | str, run_id: str
                 options: CollectOptions | None = None) -> Manifest:
     """Collect the videos tagged `tag` into staging, window by window."""
     options = options or CollectOptions()
-    api = _Api(base_url, options, client or PoliteClient(user_agent), own_client=client is None)
+    own_client = client is None
+    api = _Api(base_url, options, client or PoliteClient(user_agent))
     tag = tag.strip().lstrip("#").lower()
     if not tag:
         raise ValueError("not a hashtag: empty tag")
@@ -77,31 +78,26 @@ def collect_tag(base_url: str, tag: str, *, staging_dir: Path | str, run_id: str
     asked = {"api": api.source, "hashtag_name": tag, "region_code": options.tiktok_region,
              "start_date": _ymd(start), "end_date": _ymd(today), "max_count": MAX_COUNT,
              "fields": VIDEO_FIELDS, "daily_budget": options.tiktok_daily_requests}
-    try:
-        with StagingWriter(staging_dir, run_id, PLATFORM, api.source, tag, asked=asked,
-                           watermark_before=watermark, resume=True) as writer:
-            api.manifest = writer.manifest
-            resume = writer.resumed_from or (checkpoint if since is None else None)
-            position = _Position.start(start, today) if not resume else _Position.resume(resume)
-            if resume:
-                writer.manifest.asked["resumed_from"] = resume
-            retries_before = api.client.retries
-            try:
-                _walk(api, writer, tag, position, pseudonym_key, options)
-            except QuotaReached as exc:
-                status, error = "quota", f"quota reached: {exc}"
-                writer.manifest.quota_hit = True
-                writer.manifest.checkpoint = position.as_checkpoint()
-            except SourceError as exc:
-                status, error = "failed", str(exc)
-                writer.manifest.checkpoint = position.as_checkpoint()
-            else:
-                status, error = "ok", None
-                writer.manifest.watermark_after = _ymd(position.end)
-            writer.manifest.retries += api.client.retries - retries_before
-            writer.close(status, error)
-    finally:
-        api.close()
+    with collecting(api.client, own_client, staging_dir, run_id, PLATFORM, api.source, tag,
+                    asked=asked, watermark_before=watermark, resume=True) as run:
+        writer = run.writer
+        api.manifest = writer.manifest
+        resume = writer.resumed_from or (checkpoint if since is None else None)
+        position = _Position.start(start, today) if not resume else _Position.resume(resume)
+        if resume:
+            writer.manifest.asked["resumed_from"] = resume
+        try:
+            _walk(api, writer, tag, position, pseudonym_key, options)
+        except QuotaReached as exc:
+            run.status, run.error = "quota", f"quota reached: {exc}"
+            writer.manifest.quota_hit = True
+            writer.manifest.checkpoint = position.as_checkpoint()
+        except SourceError as exc:
+            run.status, run.error = "failed", str(exc)
+            writer.manifest.checkpoint = position.as_checkpoint()
+        else:
+            run.status, run.error = "ok", None
+            writer.manifest.watermark_after = _ymd(position.end)
     return writer.manifest
 
 
@@ -116,30 +112,25 @@ def collect_comments(base_url: str, videos: list[dict], *, staging_dir: Path | s
     the remaining videos are asked for on a later run.
     """
     options = options or CollectOptions()
-    api = _Api(base_url, options, client or PoliteClient(user_agent), own_client=client is None)
+    own_client = client is None
+    api = _Api(base_url, options, client or PoliteClient(user_agent))
     asked = {"api": api.source, "endpoint": "video/comment/list/", "max_count": MAX_COUNT,
              "fields": COMMENT_FIELDS, "video_ids": [str(v["post_id"]) for v in videos],
              "daily_budget": options.tiktok_daily_requests}
-    try:
-        with StagingWriter(staging_dir, run_id, PLATFORM, api.source, COMMENTS_TAG,
-                           asked=asked) as writer:
-            api.manifest = writer.manifest
-            done = writer.manifest.extra.setdefault("comment_fetches", [])
-            retries_before = api.client.retries
-            status, error = "ok", None
-            try:
-                for video in videos:
-                    count = _walk_comments(api, writer, video, pseudonym_key)
-                    done.append({"post_id": str(video["post_id"]), "comments": count})
-            except QuotaReached as exc:
-                status, error = "quota", f"quota reached: {exc}"
-                writer.manifest.quota_hit = True
-            except SourceError as exc:
-                status, error = "failed", str(exc)
-            writer.manifest.retries += api.client.retries - retries_before
-            writer.close(status, error)
-    finally:
-        api.close()
+    with collecting(api.client, own_client, staging_dir, run_id, PLATFORM, api.source,
+                    COMMENTS_TAG, asked=asked) as run:
+        writer = run.writer
+        api.manifest = writer.manifest
+        done = writer.manifest.extra.setdefault("comment_fetches", [])
+        try:
+            for video in videos:
+                count = _walk_comments(api, writer, video, pseudonym_key)
+                done.append({"post_id": str(video["post_id"]), "comments": count})
+        except QuotaReached as exc:
+            run.status, run.error = "quota", f"quota reached: {exc}"
+            writer.manifest.quota_hit = True
+        except SourceError as exc:
+            run.status, run.error = "failed", str(exc)
     return writer.manifest
 
 
@@ -265,21 +256,16 @@ def _conditions(tag: str, region: str | None) -> list[dict]:
 class _Api:
     """Research API requests with the shared token and the shared daily budget."""
 
-    def __init__(self, base_url: str | None, options: CollectOptions, client: PoliteClient,
-                 own_client: bool):
+    def __init__(self, base_url: str | None, options: CollectOptions, client: PoliteClient):
         self.client_key = require(options.credentials, KEY_VAR, PLATFORM)
         self.client_secret = require(options.credentials, SECRET_VAR, PLATFORM)
         self.source = (base_url or DEFAULT_BASE_URL).strip().rstrip("/")
-        self.options, self.client, self.own_client = options, client, own_client
+        self.options, self.client = options, client
         ident = hashlib.sha256(f"{self.source}\x00{self.client_key}".encode()).hexdigest()[:16]
         self.token_path = state_file(options, f"tiktok-token-{ident}.json")
         self.budget_path = state_file(options, f"tiktok-budget-{ident}.json")
         self.manifest: Manifest | None = None
         self._token: str | None = None
-
-    def close(self) -> None:
-        if self.own_client:
-            self.client.close()
 
     # -- token -------------------------------------------------------------------
 
@@ -434,7 +420,7 @@ def lookup_video(client: PoliteClient, source: str, video_id: str, created_at: d
     the API does not tell apart. Without a creation date nothing can be asked ("error").
     """
     options = options or CollectOptions()
-    api = _Api(source, options, client, own_client=False)
+    api = _Api(source, options, client)
     url = f"{api.source}/v2/research/video/query/ (video_id {video_id})"
     if created_at is None:
         return {"url": url, "http_status": None, "state": "error",

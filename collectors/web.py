@@ -32,9 +32,9 @@ from urllib.parse import quote, urljoin
 from bs4 import BeautifulSoup
 from protego import Protego
 
-from collectors.base import CollectOptions, iso_z, start_of_collection
+from collectors.base import CollectOptions, collecting, iso_z, start_of_collection
 from collectors.http import PoliteClient, SourceError, host_of
-from collectors.staging import Manifest, StagingWriter, parse_time, utcnow
+from collectors.staging import Manifest, parse_time, utcnow
 
 PLATFORM = "web"
 OVERLAP = timedelta(days=1)
@@ -85,52 +85,45 @@ def collect_tag(source: str, tag: str, *, staging_dir: Path | str, run_id: str,
     fetcher = _Fetcher(client, user_agent, options)
     asked = {"url": first_url, "tag": tag, "since": iso_z(start), "max_pages": options.web_max_pages,
              "min_interval": options.web_min_interval, "user_agent": user_agent}
-    try:
-        with StagingWriter(staging_dir, run_id, PLATFORM, source, tag, asked=asked,
-                           watermark_before=watermark) as writer:
-            fetcher.manifest = writer.manifest
-            retries_before = client.retries
-            status, error = "ok", None
-            newest = parse_time(watermark)
-            try:
-                url: str | None = first_url
-                while url:
-                    if writer.manifest.pages >= options.web_max_pages:
-                        status, error = "capped", f"stopped after {options.web_max_pages} pages"
+    with collecting(client, own_client, staging_dir, run_id, PLATFORM, source, tag, asked=asked,
+                    watermark_before=watermark) as run:
+        writer = run.writer
+        fetcher.manifest = writer.manifest
+        newest = parse_time(watermark)
+        try:
+            url: str | None = first_url
+            while url:
+                if writer.manifest.pages >= options.web_max_pages:
+                    run.status, run.error = "capped", f"stopped after {options.web_max_pages} pages"
+                    writer.manifest.cap_hit = True
+                    break
+                if not fetcher.allowed(url):
+                    writer.manifest.extra.setdefault("disallowed", []).append(url)
+                    if writer.manifest.pages == 0:
+                        run.status = "failed"
+                    else:
+                        run.status = "capped"
                         writer.manifest.cap_hit = True
-                        break
-                    if not fetcher.allowed(url):
-                        writer.manifest.extra.setdefault("disallowed", []).append(url)
-                        if writer.manifest.pages == 0:
-                            status = "failed"
-                        else:
-                            status = "capped"
-                            writer.manifest.cap_hit = True
-                        error = f"robots.txt disallows {url} for this User-Agent; not fetched"
-                        break
-                    text, response = fetcher.get(url)
-                    writer.manifest.pages += 1
-                    items, next_url = parse_page(text, response.url,
-                                                 response.headers.get("Content-Type", ""))
-                    kept = [i for i in items if per_tag or tag in i["hashtags"]]
-                    collected_at = utcnow().isoformat()
-                    writer.write_posts(item_to_post(i, source, collected_at) for i in kept)
-                    dated = [i["created_at"] for i in items if i["created_at"] is not None]
-                    for moment in dated:
-                        newest = moment if newest is None or moment > newest else newest
-                    if dated and max(dated) < start:
-                        break  # the rest is older than this collection asks for
-                    url = urljoin(response.url, next_url) if next_url else None
-            except SourceError as exc:
-                status, error = "failed", str(exc)
-            if status != "failed" and newest is not None:
-                writer.manifest.watermark_after = iso_z(newest)
-            writer.manifest.extra["robots"] = fetcher.robots_status
-            writer.manifest.retries += client.retries - retries_before
-            writer.close(status, error)
-    finally:
-        if own_client:
-            client.close()
+                    run.error = f"robots.txt disallows {url} for this User-Agent; not fetched"
+                    break
+                text, response = fetcher.get(url)
+                writer.manifest.pages += 1
+                items, next_url = parse_page(text, response.url,
+                                             response.headers.get("Content-Type", ""))
+                kept = [i for i in items if per_tag or tag in i["hashtags"]]
+                collected_at = utcnow().isoformat()
+                writer.write_posts(item_to_post(i, source, collected_at) for i in kept)
+                dated = [i["created_at"] for i in items if i["created_at"] is not None]
+                for moment in dated:
+                    newest = moment if newest is None or moment > newest else newest
+                if dated and max(dated) < start:
+                    break  # the rest is older than this collection asks for
+                url = urljoin(response.url, next_url) if next_url else None
+        except SourceError as exc:
+            run.status, run.error = "failed", str(exc)
+        if run.status != "failed" and newest is not None:
+            writer.manifest.watermark_after = iso_z(newest)
+        writer.manifest.extra["robots"] = fetcher.robots_status
     return writer.manifest
 
 

@@ -6,25 +6,14 @@ so an hourly run catches each within the hour.
 """
 from __future__ import annotations
 
-import os
-
-import pendulum
 from airflow.sdk import dag, task
 
-# Writes the DuckDB file in short sessions, between network calls.
-WAREHOUSE_POOL = "tagwatch_warehouse"
+from tagwatch.airflow_env import WAREHOUSE_POOL, dag_args
 
 
-@dag(
-    dag_id="case_followup",
-    schedule=os.environ.get("TAGWATCH_FOLLOWUP_SCHEDULE", "@hourly"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    tags=["tagwatch"],
-)
+@dag(**dag_args("case_followup", "TAGWATCH_FOLLOWUP_SCHEDULE", "@hourly"))
 def case_followup():
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=WAREHOUSE_POOL)  # writes the DuckDB file in short sessions, between network calls
     def deadlines_and_rechecks() -> dict:
         from collectors.http import PoliteClient
         from review.rechecks import run

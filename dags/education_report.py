@@ -7,22 +7,16 @@ it sends is kept in $TAGWATCH_REPORTS_DIR/<last day covered>/ with sent.json bes
 """
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
 from airflow.sdk import dag, task
 
+from tagwatch.airflow_env import dag_args
 
-@dag(
-    dag_id="education_report",
-    schedule=os.environ.get("TAGWATCH_REPORT_SCHEDULE", "@weekly"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    params={"to": [], "period": None, "excerpts": None},
-    tags=["tagwatch"],
-)
+
+@dag(**dag_args("education_report", "TAGWATCH_REPORT_SCHEDULE", "@weekly",
+                params={"to": [], "period": None, "excerpts": None}))
 def education_report():
     @task
     def build_report(params=None, logical_date=None) -> dict:

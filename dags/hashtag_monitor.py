@@ -10,18 +10,14 @@ created by `make airflow-setup`), so its rate limits hold however many run.
 """
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import dag, get_current_context, task
 
 from tagwatch import pipeline
-from tagwatch.airflow_env import platform_credentials
+from tagwatch.airflow_env import WAREHOUSE_POOL, dag_args, platform_credentials
 from tagwatch.config import Settings
 
-# Loader and scorer write the DuckDB file, which takes one writer at a time.
-WAREHOUSE_POOL = "tagwatch_warehouse"
 PLATFORMS = tuple(sorted(pipeline.COLLECTORS))
 
 
@@ -40,17 +36,12 @@ def collect_task(platform: str):
     return collect
 
 
-@dag(
-    dag_id="hashtag_monitor",
-    schedule=os.environ.get("TAGWATCH_SCHEDULE", "@hourly"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
+@dag(**dag_args(
+    "hashtag_monitor", "TAGWATCH_SCHEDULE", "@hourly",
     params={"tags": [], "sources": []},
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30),
                   "retry_exponential_backoff": 2.0, "max_retry_delay": timedelta(minutes=10)},
-    tags=["tagwatch"],
-)
+))
 def hashtag_monitor():
     @task
     def plan_targets(params=None) -> list[dict]:

@@ -10,20 +10,12 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import dag, task
 
-WAREHOUSE_POOL = "tagwatch_warehouse"
+from tagwatch.airflow_env import WAREHOUSE_POOL, dag_args
 
 
-@dag(
-    dag_id="school_digests",
-    schedule=os.environ.get("TAGWATCH_DIGEST_SCHEDULE", "0 16 * * *"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    tags=["tagwatch"],
-)
+@dag(**dag_args("school_digests", "TAGWATCH_DIGEST_SCHEDULE", "0 16 * * *"))
 def school_digests():
     @task(pool=WAREHOUSE_POOL, retries=3, retry_delay=timedelta(minutes=10))
     def send_digests() -> list[dict]:

@@ -1,15 +1,34 @@
-"""Pointing Airflow at this project before anything imports it.
+"""Pointing Airflow at this project before anything imports it, and what the DAGs share.
 
 Airflow reads its configuration when first imported, so these variables must be
 set first. Values already in the environment win: an operator's deployment
 (PostgreSQL metadata database, another executor) is configured the usual way.
+This module does not import Airflow itself.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Tasks that write the DuckDB file take this pool: the file takes one writer at a time.
+WAREHOUSE_POOL = "tagwatch_warehouse"
+
+
+def dag_args(dag_id: str, schedule_variable: str, default_schedule: str, **more: Any) -> dict[str, Any]:
+    """The arguments every tagwatch DAG shares, for `@dag(**dag_args(...))`.
+
+    The schedule is the environment variable `schedule_variable` if set, else
+    `default_schedule`; runs start from 1 Jan 2026 UTC without catching up, one at a
+    time, tagged "tagwatch". `more` adds or overrides @dag arguments (params, default_args).
+    """
+    import pendulum
+
+    return {"dag_id": dag_id, "schedule": os.environ.get(schedule_variable, default_schedule),
+            "start_date": pendulum.datetime(2026, 1, 1, tz="UTC"), "catchup": False,
+            "max_active_runs": 1, "tags": ["tagwatch"], **more}
 
 
 def configure(airflow_home: Path | None = None) -> Path:

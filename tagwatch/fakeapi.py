@@ -1,8 +1,10 @@
 """What the local fakes of platform APIs share: a server on 127.0.0.1 in a daemon
-thread that stops itself, a log of every request, simulated latency, and the
-same `Faults` as the Mastodon replay (tagwatch.replay) applied by request number.
+thread that stops itself after `max_lifetime` seconds (so a failed test cannot
+leave one running), a log of every request, simulated latency, and `Faults`
+applied by request number.
 
-A fake subclasses `FakeAPIServer` and implements `route(request) -> Reply`.
+A fake subclasses `FakeAPIServer` and implements `route(request) -> Reply`; the
+Mastodon replay (tagwatch.replay), the Bluesky and the TikTok fakes all do.
 """
 from __future__ import annotations
 
@@ -15,9 +17,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tagwatch.replay import Faults
-
 __all__ = ["FakeAPIServer", "Faults", "Reply", "Request"]
+
+
+@dataclass
+class Faults:
+    """Misbehaviour to inject. Requests are numbered from 1 in the order the server receives them."""
+
+    rate_limit_requests: set[int] = field(default_factory=set)   # answered 429 + Retry-After
+    error_requests: dict[int, int] = field(default_factory=dict)  # request number -> HTTP status
+    truncate_requests: set[int] = field(default_factory=set)     # 200 with half the JSON body
+    cut_requests: set[int] = field(default_factory=set)  # 200 that promises the whole body, sends half
+    retry_after: str = "1"        # Retry-After sent with 429 and 503 (seconds or an HTTP-date)
+    overlap: int = 0              # repeat this many items of the previous page on the next one
+    page_size_cap: int | None = None  # serve fewer items per page than the limit asks
+    no_link_header: bool = False  # omit Link headers (some servers and proxies drop them)
+    min_id_as_since_id: bool = False  # read min_id like since_id: the NEWEST page above it
 
 
 @dataclass
@@ -48,15 +63,20 @@ class Reply:
 class FakeAPIServer:
     """Base of the platform fakes; use as a context manager."""
 
+    # HTTP/1.1 keeps connections open between requests; a subclass may answer HTTP/1.0
+    # (one request per connection) instead.
+    protocol_version = "HTTP/1.1"
+
     def __init__(self, faults: Faults | None = None, host: str = "127.0.0.1", port: int = 0,
                  latency: float = 0.0, max_lifetime: float | None = 120):
         self.host, self.port = host, port
         self.faults = faults or Faults()
         self.latency = latency
         self.max_lifetime = max_lifetime
-        self.requests: list[Request] = []
         self.lock = threading.RLock()
+        self._log: list[Request] = []
         self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
         self._timer: threading.Timer | None = None
         self._url: str | None = None
 
@@ -68,8 +88,10 @@ class FakeAPIServer:
         httpd.fake = self  # type: ignore[attr-defined]
         self._httpd = httpd
         self._url = f"http://{self.host}:{httpd.server_address[1]}"
-        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         name=f"fake {self._url}", daemon=True).start()
+        # A short poll interval makes stop() quick; tests start and stop many servers.
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"fake {self._url}", daemon=True)
+        self._thread.start()
         if self.max_lifetime:
             self._timer = threading.Timer(self.max_lifetime, self.stop)
             self._timer.daemon = True
@@ -77,6 +99,7 @@ class FakeAPIServer:
         return self
 
     def stop(self) -> None:
+        """Stop serving; safe to call twice and from the lifetime timer."""
         with self.lock:
             httpd, self._httpd = self._httpd, None
         if httpd is None:
@@ -86,8 +109,14 @@ class FakeAPIServer:
         httpd.shutdown()
         httpd.server_close()
 
+    def wait(self) -> None:
+        """Block until the server stops (e.g. serving in the foreground until Ctrl-C)."""
+        if self._thread is not None:
+            self._thread.join()
+
     @property
     def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:54321 (no trailing slash)."""
         if self._url is None:
             raise RuntimeError("server not started")
         return self._url
@@ -100,18 +129,24 @@ class FakeAPIServer:
 
     # -- requests --------------------------------------------------------------
 
+    @property
+    def requests(self) -> list[Request]:
+        """Every request received, in order, faulty answers included (the live log)."""
+        return self._log
+
     def requests_to(self, path: str) -> list[Request]:
         with self.lock:
-            return [r for r in self.requests if r.path == path]
+            return [r for r in self._log if r.path == path]
 
     def handle(self, request: Request) -> tuple[int, bytes, dict[str, str]]:
+        """Answer one request: (status, body, headers including Content-Length), faults applied."""
         with self.lock:
-            self.requests.append(request)
-            number = len(self.requests)
+            self._log.append(request)
+            number = len(self._log)
         self.received(request)
         if self.latency:
             time.sleep(self.latency)
-        reply = self._fault(number) or self.route(request)
+        reply = self.answer(request, number)
         body = json.dumps(reply.payload, ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": "application/json; charset=utf-8",
                    "Content-Length": str(len(body)), **reply.headers}
@@ -121,6 +156,10 @@ class FakeAPIServer:
         elif reply.status == 200 and number in self.faults.cut_requests:
             body = body[: len(body) // 2]  # Content-Length still promises all of it
         return reply.status, body, headers
+
+    def answer(self, request: Request, number: int) -> Reply:
+        """The reply to request number `number`: the fault injected there, else `route`'s."""
+        return self._fault(number) or self.route(request)
 
     def _fault(self, number: int) -> Reply | None:
         faults = self.faults
@@ -145,7 +184,6 @@ class FakeAPIServer:
 
 class _Handler(BaseHTTPRequestHandler):
     server: ThreadingHTTPServer
-    protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms delayed-ACK stall)
 
     def _serve(self) -> None:
@@ -164,6 +202,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # a cut body: the client sees the connection end early
 
     do_GET = do_POST = _serve  # noqa: N815 (http.server's naming)
+
+    def setup(self) -> None:
+        self.protocol_version = self.server.fake.protocol_version  # type: ignore[attr-defined]
+        super().setup()
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests assert on `FakeAPIServer.requests` instead."""

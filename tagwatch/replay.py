@@ -16,23 +16,23 @@ moderator removed it, as on Mastodon) and an account can be gone (`remove_accoun
 its statuses answer 410 Gone and leave the timelines).
 
 `Faults` makes it misbehave on chosen requests, so every fault the collector
-handles can be produced in a test. Servers stop themselves after
-`max_lifetime` seconds, so a failed test cannot leave one running.
+handles can be produced in a test. The server plumbing (lifecycle, request log,
+latency, faults, self-stop after `max_lifetime` seconds) is tagwatch.fakeapi's;
+`Faults` lives there and is re-exported here.
 """
 from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 import zlib
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any, Callable
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode
+
+from tagwatch.fakeapi import FakeAPIServer, Faults, Reply, Request
+
+__all__ = ["Faults", "MastodonReplayServer", "load_sample", "make_status", "serve"]
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 40
@@ -46,120 +46,45 @@ _ROUTES = [
 ]
 
 
-@dataclass
-class Faults:
-    """Misbehaviour to inject. Requests are numbered from 1 in the order the server receives them."""
-
-    rate_limit_requests: set[int] = field(default_factory=set)   # answered 429 + Retry-After
-    error_requests: dict[int, int] = field(default_factory=dict)  # request number -> HTTP status
-    truncate_requests: set[int] = field(default_factory=set)     # 200 with half the JSON body
-    cut_requests: set[int] = field(default_factory=set)  # 200 that promises the whole body, sends half
-    retry_after: str = "1"        # Retry-After sent with 429 and 503 (seconds or an HTTP-date)
-    overlap: int = 0              # repeat this many items of the previous page on the next one
-    page_size_cap: int | None = None  # serve fewer items per page than the limit asks
-    no_link_header: bool = False  # omit Link headers (some servers and proxies drop them)
-    min_id_as_since_id: bool = False  # read min_id like since_id: the NEWEST page above it
-
-
-@dataclass
-class _Reply:
-    status: int
-    payload: Any
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class MastodonReplayServer:
+class MastodonReplayServer(FakeAPIServer):
     """A Mastodon API on 127.0.0.1 in a daemon thread; use as a context manager."""
+
+    protocol_version = "HTTP/1.0"  # one request per connection, as this replay always answered
 
     def __init__(self, statuses: list[dict] | None = None, host: str = "127.0.0.1", port: int = 0,
                  faults: Faults | None = None, max_lifetime: float | None = 600,
                  latency: float = 0.0, rate_limit: int | None = None, rate_window: int = 300,
                  clock: Callable[[], datetime] | None = None):
-        self.host, self.port = host, port
-        self.latency = latency
+        super().__init__(faults, host=host, port=port, latency=latency, max_lifetime=max_lifetime)
         # Mastodon's published limit (300 requests / 5 min per IP by default): fixed windows
         # aligned on the epoch, X-RateLimit-Limit/-Remaining/-Reset on every answer, 429 past it.
         self.rate_limit, self.rate_window = rate_limit, rate_window
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.rate_limited = 0             # requests refused for the rate limit
         self._window: tuple[int, int] = (-1, 0)   # (window number, requests in it)
-        self.faults = faults or Faults()
-        self.max_lifetime = max_lifetime
-        self.requests: list[tuple[str, dict[str, str]]] = []
         self._statuses: dict[int, dict] = {}
         self._gone_accounts: set[str] = set()
         self._by_tag: dict[str, list[dict]] = {}   # tag -> its statuses, oldest first (a cache)
-        self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._timer: threading.Timer | None = None
-        self._url: str | None = None
         for status in statuses or []:
             self.add_status(status)
-
-    # -- lifecycle -----------------------------------------------------------
-
-    def start(self) -> "MastodonReplayServer":
-        httpd = ThreadingHTTPServer((self.host, self.port), _Handler)
-        httpd.replay = self  # type: ignore[attr-defined]
-        self._httpd = httpd
-        self._url = f"http://{self.host}:{httpd.server_address[1]}"
-        # A short poll interval makes stop() quick; tests start and stop many servers.
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"replay {self._url}", daemon=True)
-        self._thread.start()
-        if self.max_lifetime:
-            self._timer = threading.Timer(self.max_lifetime, self.stop)
-            self._timer.daemon = True
-            self._timer.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; safe to call twice and from the lifetime timer."""
-        with self._lock:
-            httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        httpd.shutdown()
-        httpd.server_close()
-
-    def wait(self) -> None:
-        """Block until the server stops (used by `serve`)."""
-        if self._thread is not None:
-            self._thread.join()
-
-    @property
-    def url(self) -> str:
-        """Base URL of the instance, e.g. http://127.0.0.1:54321 (no trailing slash)."""
-        if self._url is None:
-            raise RuntimeError("server not started")
-        return self._url
-
-    def __enter__(self) -> "MastodonReplayServer":
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
 
     # -- data ------------------------------------------------------------------
 
     def add_status(self, status: dict) -> None:
         """Publish a status (its id must be a digit string, as Mastodon's are)."""
-        with self._lock:
+        with self.lock:
             self._statuses[int(status["id"])] = status
             self._by_tag = {}
 
     def delete_status(self, status_id: int | str) -> None:
         """The status disappears: lookups answer 404 and timelines leave it out."""
-        with self._lock:
+        with self.lock:
             del self._statuses[int(status_id)]
             self._by_tag = {}
 
     def remove_account(self, username: str) -> None:
         """The account is gone (suspended or deleted): its statuses answer 410 Gone."""
-        with self._lock:
+        with self.lock:
             self._gone_accounts.add(username)
             self._by_tag = {}
 
@@ -168,47 +93,39 @@ class MastodonReplayServer:
 
     def _snapshot(self) -> list[dict]:
         """All statuses of accounts that still exist, oldest first."""
-        with self._lock:
+        with self.lock:
             return [self._statuses[k] for k in sorted(self._statuses)
                     if not self._account_gone(self._statuses[k])]
 
     def _tagged(self, name: str) -> list[dict]:
         """The statuses carrying tag `name`, oldest first (cached: benchmarks ask thousands of times)."""
         key = name.lower()
-        with self._lock:
+        with self.lock:
             generation = self._by_tag
             found = generation.get(key)
         if found is None:
             found = [s for s in self._snapshot() if _has_tag(s, name)]
-            with self._lock:
+            with self.lock:
                 if self._by_tag is generation:  # no change meanwhile
                     self._by_tag[key] = found
         return found
 
     # -- requests --------------------------------------------------------------
 
-    def handle(self, path: str, query: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
-        """Answer one GET: (status, body, headers including Content-Length), faults applied."""
-        with self._lock:
-            self.requests.append((path, query))
-            number = len(self.requests)
-        if self.latency:
-            time.sleep(self.latency)
+    @property
+    def requests(self) -> list[tuple[str, dict[str, str]]]:  # type: ignore[override]
+        """Every request received so far as (path, query), in order."""
+        with self.lock:
+            return [(r.path, r.query) for r in self._log]
+
+    def answer(self, request: Request, number: int) -> Reply:
+        """Past the rate limit a 429; otherwise the fault or the route, with X-RateLimit headers."""
         limited, limit_headers = self._rate()
         if limited:
-            reply = _Reply(429, {"error": "Too many requests"}, limit_headers)
-        else:
-            reply = self._fault(number) or self._route(path, query)
-            reply.headers.update(limit_headers)
-        body = json.dumps(reply.payload, ensure_ascii=False).encode("utf-8")
-        headers = {"Content-Type": "application/json; charset=utf-8",
-                   "Content-Length": str(len(body)), **reply.headers}
-        if reply.status == 200 and number in self.faults.truncate_requests:
-            body = body[: len(body) // 2]
-            headers["Content-Length"] = str(len(body))
-        elif reply.status == 200 and number in self.faults.cut_requests:
-            body = body[: len(body) // 2]  # Content-Length still promises all of it
-        return reply.status, body, headers
+            return Reply(429, {"error": "Too many requests"}, limit_headers)
+        reply = super().answer(request, number)
+        reply.headers.update(limit_headers)
+        return reply
 
     def _rate(self) -> tuple[bool, dict[str, str]]:
         """(over the limit?, the X-RateLimit headers) for one more request now."""
@@ -216,7 +133,7 @@ class MastodonReplayServer:
             return False, {}
         now = self.clock().timestamp()
         number = int(now // self.rate_window)
-        with self._lock:
+        with self.lock:
             used = self._window[1] + 1 if self._window[0] == number else 1
             self._window = (number, used)
             over = used > self.rate_limit
@@ -226,25 +143,18 @@ class MastodonReplayServer:
                       "X-RateLimit-Remaining": str(max(0, self.rate_limit - used)),
                       "X-RateLimit-Reset": reset.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
 
-    def _fault(self, number: int) -> _Reply | None:
-        faults = self.faults
-        status = 429 if number in faults.rate_limit_requests else faults.error_requests.get(number)
-        if status is None:
-            return None
-        headers = {"Retry-After": faults.retry_after} if status in (429, 503) else {}
-        return _Reply(status, {"error": HTTPStatus(status).phrase}, headers)
+    def route(self, request: Request) -> Reply:
+        if request.method == "GET":
+            for pattern, endpoint in _ROUTES:
+                match = pattern.fullmatch(request.path)
+                if match:
+                    try:
+                        return getattr(self, endpoint)(unquote(match.group(1)), request.query)
+                    except ValueError as exc:
+                        return Reply(400, {"error": str(exc)})
+        return Reply(404, {"error": "Not found"})
 
-    def _route(self, path: str, query: dict[str, str]) -> _Reply:
-        for pattern, endpoint in _ROUTES:
-            match = pattern.fullmatch(path)
-            if match:
-                try:
-                    return getattr(self, endpoint)(unquote(match.group(1)), query)
-                except ValueError as exc:
-                    return _Reply(400, {"error": str(exc)})
-        return _Reply(404, {"error": "Not found"})
-
-    def _tag_timeline(self, name: str, query: dict[str, str]) -> _Reply:
+    def _tag_timeline(self, name: str, query: dict[str, str]) -> Reply:
         tagged = self._tagged(name)
         limit = self._page_size(query.get("limit"))
         max_id, since_id, min_id = (_id_param(query, p) for p in ("max_id", "since_id", "min_id"))
@@ -252,7 +162,7 @@ class MastodonReplayServer:
             since_id, min_id = min_id, None
         page = _paginate(tagged, limit, max_id, since_id, min_id)
         page = _with_overlap(page, tagged, self.faults.overlap, max_id, min_id)
-        return _Reply(200, page, self._link_header(name, query, page))
+        return Reply(200, page, self._link_header(name, query, page))
 
     def _page_size(self, limit: str | None) -> int:
         size = min(abs(int(limit)), MAX_LIMIT) if limit else DEFAULT_LIMIT
@@ -269,39 +179,22 @@ class MastodonReplayServer:
         prev_url = f"{base}?{urlencode({**kept, 'min_id': page[0]['id']})}"
         return {"Link": f'<{next_url}>; rel="next", <{prev_url}>; rel="prev"'}
 
-    def _status(self, status_id: str, query: dict[str, str]) -> _Reply:
-        with self._lock:
+    def _status(self, status_id: str, query: dict[str, str]) -> Reply:
+        with self.lock:
             status = self._statuses.get(int(status_id)) if status_id.isdigit() else None
             gone = status is not None and self._account_gone(status)
         if status is None:
-            return _Reply(404, {"error": "Record not found"})
+            return Reply(404, {"error": "Record not found"})
         if gone:
-            return _Reply(410, {"error": "This account has been suspended"})
-        return _Reply(200, status)
+            return Reply(410, {"error": "This account has been suspended"})
+        return Reply(200, status)
 
-    def _tag(self, name: str, query: dict[str, str]) -> _Reply:
+    def _tag(self, name: str, query: dict[str, str]) -> Reply:
         tagged = self._tagged(name)
         if not tagged:
-            return _Reply(404, {"error": "Record not found"})
-        return _Reply(200, {"name": name.lower(), "url": f"{self.url}/tags/{name.lower()}",
+            return Reply(404, {"error": "Record not found"})
+        return Reply(200, {"name": name.lower(), "url": f"{self.url}/tags/{name.lower()}",
                             "history": _tag_history(tagged), "following": False})
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: ThreadingHTTPServer
-    disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms delayed-ACK stall)
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        parts = urlsplit(self.path)
-        status, body, headers = self.server.replay.handle(parts.path, dict(parse_qsl(parts.query)))
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: tests assert on `MastodonReplayServer.requests` instead."""
 
 
 def _has_tag(status: dict, name: str) -> bool:
