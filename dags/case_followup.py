@@ -15,14 +15,12 @@ from tagwatch.airflow_env import WAREHOUSE_POOL, dag_args
 def case_followup():
     @task(pool=WAREHOUSE_POOL)  # writes the DuckDB file in short sessions, between network calls
     def deadlines_and_rechecks() -> dict:
-        from collectors.http import PoliteClient
         from review.rechecks import run
         from tagwatch.pipeline import collect_options
         from tagwatch.config import Settings
 
         settings = Settings.from_env()
-        with PoliteClient(settings.user_agent, backoff_base=settings.http_backoff,
-                          max_retries=settings.http_retries) as client:
+        with settings.http_client() as client:
             result = run(settings.db_path, client, options=collect_options(settings))
         return {"no_response": result["no_response"],
                 "rechecked": [{k: r[k] for k in ("case_id", "outcome", "moved_to")}

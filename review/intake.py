@@ -3,7 +3,7 @@ then given a case. The loader stays the only writer of posts."""
 from __future__ import annotations
 
 from collectors import mastodon
-from collectors.http import PoliteClient, SourceError
+from collectors.http import SourceError
 from collectors.staging import StagingWriter, utcnow
 from review import cases as cs
 from tagwatch import pipeline
@@ -18,8 +18,7 @@ def open_url(settings: Settings, url: str, actor: str) -> int:
     """Fetch the post at `url`, load and score it, and open its case; returns the case id."""
     source, status_id = mastodon.parse_status_url(url)
     run_id = pipeline.safe_run_id(pipeline.new_run_id())
-    with PoliteClient(settings.user_agent, backoff_base=settings.http_backoff,
-                      max_retries=settings.http_retries) as client:
+    with settings.http_client() as client:
         try:
             status = mastodon.fetch_status(client, source, status_id)
         except SourceError as exc:

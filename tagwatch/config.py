@@ -92,6 +92,13 @@ class Settings:
             overrides["db_path"] = Path(overrides["db_path"])
         return replace(settings, **overrides) if overrides else settings
 
+    def http_client(self, **options):
+        """The polite HTTP client with this configuration's User-Agent, back-off and retries."""
+        from collectors.http import PoliteClient
+
+        return PoliteClient(self.user_agent, backoff_base=self.http_backoff,
+                            max_retries=self.http_retries, **options)
+
     def to_env(self) -> dict[str, str]:
         """The variables that make Settings.from_env() in another task or process equal this."""
         env = {

@@ -21,7 +21,6 @@ from typing import Mapping
 
 from collectors import bluesky, mastodon, tiktok, web
 from collectors.base import CollectOptions, MissingCredential
-from collectors.http import PoliteClient
 from review.cases import open_flagged
 from tagwatch.config import Settings
 from warehouse import queries
@@ -110,8 +109,7 @@ def collect(target: dict, run_id: str, settings: Settings,
     `target` may carry `since` (a backfill date), a `watermark` and a `checkpoint`.
     """
     collect_tag = COLLECTORS[target["platform"]]
-    with PoliteClient(settings.user_agent, backoff_base=settings.http_backoff,
-                      max_retries=settings.http_retries) as client:
+    with settings.http_client() as client:
         manifest = collect_tag(
             target["source"], target["tag"],
             staging_dir=settings.staging_dir, run_id=safe_run_id(run_id),
@@ -181,8 +179,7 @@ def tiktok_comments(settings: Settings, run_id: str,
     by_source: dict[str, list[dict]] = {}
     for video in chosen:
         by_source.setdefault(video["source"], []).append(video)
-    with PoliteClient(settings.user_agent, backoff_base=settings.http_backoff,
-                      max_retries=settings.http_retries) as client:
+    with settings.http_client() as client:
         for source, videos in by_source.items():
             manifest = tiktok.collect_comments(
                 source, videos, staging_dir=settings.staging_dir, run_id=safe_run_id(run_id),

@@ -389,15 +389,13 @@ def create_app(db_path, secret_key: str | None = None,
             return refused
 
         def work():
-            from collectors.http import PoliteClient
             from tagwatch.config import Settings
             from tagwatch.pipeline import collect_options
 
             with store.connect() as con:
                 [target] = rc.targets(con, [cs._case_id(case_id)])
             conf = settings or Settings.from_env(db_path=db_path)
-            with PoliteClient(conf.user_agent, backoff_base=conf.http_backoff,
-                              max_retries=conf.http_retries) as client:
+            with conf.http_client() as client:
                 seen = rc.observe(client, target, collect_options(conf))
             with store.connect() as con:
                 return rc.record(con, target["case_id"], seen, cs.utcnow())

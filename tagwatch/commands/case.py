@@ -190,7 +190,6 @@ def cmd_move(args) -> int:
 
 
 def cmd_recheck(args) -> int:
-    from collectors.http import PoliteClient
     from review import rechecks
     from tagwatch.pipeline import collect_options
 
@@ -200,8 +199,7 @@ def cmd_recheck(args) -> int:
             ids = [r["case_id"] for r in cs.list_cases(con, st.WATCHED)]
     else:
         ids = [cs._case_id(args.case)] if args.case else None
-    with PoliteClient(settings.user_agent, backoff_base=settings.http_backoff,
-                      max_retries=settings.http_retries) as client:
+    with settings.http_client() as client:
         if ids is not None and not args.now:  # one case, only if it is due
             with session(settings.db_path) as con:
                 ids = [i for i in rechecks.due(con, cs.utcnow()) if i in ids]
