@@ -74,39 +74,58 @@ def _leading_letters(alternative: str) -> str:
     return letters
 
 
-def _start_pattern() -> re.Pattern:
-    """A pattern for where a match of _STAFF_RE can start: the first letters of a role or honorific.
+def _start_words() -> list[str]:
+    """Where a match of _STAFF_RE can start: the first letters of a role or honorific.
 
-    Searching for these first, then trying the full pattern only there, is
-    about twice as fast as `_STAFF_RE.search` alone, whose leading \\b keeps
-    the regex engine from skipping ahead. Built from the lists themselves, so
-    it follows edits to them; a word another one starts with is enough.
+    Built from the lists themselves, so it follows edits to them; a word
+    that another one starts with is enough.
     """
     starts = {_leading_letters(a) for a in _top_level_alternatives(_ROLES)}
     starts |= {_leading_letters(a) for a in _top_level_alternatives(_HONORIFICS)}
-    shortest = {w for w in starts if not any(w != v and w.startswith(v) for v in starts)}
-    return re.compile("|".join(sorted(shortest)))
+    return sorted(w for w in starts if not any(w != v and w.startswith(v) for v in starts))
 
 
-_STAFF_START_RE = _start_pattern()
+_START_WORDS = _start_words()
+# The first byte of each start word, and its first (up to) four bytes by how many there are.
+_FIRST_BYTE = np.zeros(256, dtype=bool)
+_FIRST_BYTE[[w.encode()[0] for w in _START_WORDS]] = True
+_PREFIXES = {k: np.array(sorted({int.from_bytes(w.encode()[:k], "big") for w in _START_WORDS
+                                 if min(len(w.encode()), 4) == k}), dtype=np.uint32)
+             for k in (1, 2, 3, 4)}
 
 
 def aimed_at_staff_many(texts: list[str]) -> np.ndarray:
-    """`aimed_at_staff` of each text, over the batch at once (a test checks they agree).
+    """`aimed_at_staff` of each text, over the batch at once (tests check they agree).
 
-    One pass for candidate starts over the newline-joined batch, then the
-    full pattern is tried at each candidate only. No match can cross a
-    newline (the pattern has no newline and no \\s), and a newline is a
-    non-word character like the ends of a text, so the answers are those of
-    text by text.
+    The regex engine tries the full pattern at every character of every
+    text; instead, array lookups over the batch's UTF-8 bytes find where a
+    role or honorific starts after a character that is not an ASCII word
+    character (a superset of where a match can start), and only the texts
+    with such a place are searched with the pattern: about 3x faster.
     """
-    joined = "\n".join(texts)
     hits = np.zeros(len(texts), dtype=bool)
-    positions = [m.start() for m in _STAFF_START_RE.finditer(joined)
-                 if _STAFF_RE.match(joined, m.start())]
-    if positions:
-        lengths = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=len(texts))
-        hits[np.searchsorted(np.cumsum(lengths), positions, side="right")] = True
+    joined = "\n".join(texts)
+    if joined.count("\n") != len(texts) - 1:  # a text holds a newline: no byte map of rows
+        return np.array([aimed_at_staff(t) for t in texts], dtype=bool)
+    data = np.frombuffer(b"\n" + joined.encode("utf-8", "surrogatepass") + b"\0\0\0", np.uint8)
+    before = data[:-4]  # the byte before each possible start
+    word_byte = ((before >= 97) & (before <= 122)) | ((before >= 48) & (before <= 57)) \
+        | ((before >= 65) & (before <= 90)) | (before == 95)
+    where = np.flatnonzero(~word_byte) + 1
+    where = where[_FIRST_BYTE[data[where]]]
+    if len(where):
+        quads = np.zeros(len(where), dtype=np.uint32)
+        for k in range(4):
+            quads = (quads << np.uint32(8)) | data[where + k]
+        found = np.zeros(len(where), dtype=bool)
+        for k, prefixes in _PREFIXES.items():
+            if len(prefixes):
+                found |= np.isin(quads >> np.uint32(8 * (4 - k)), prefixes)
+        where = where[found]
+    if len(where):
+        rows = np.searchsorted(np.flatnonzero(data == 10), where, side="right") - 1
+        for row in np.unique(rows).tolist():
+            hits[row] = _STAFF_RE.search(texts[row]) is not None
     return hits
 
 

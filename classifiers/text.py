@@ -12,9 +12,11 @@ normalised somewhere upstream.
 from __future__ import annotations
 
 import html
+import operator
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import compress
 from typing import Iterable
 
 import numpy as np
@@ -61,6 +63,7 @@ _LOOKALIKE_RE = re.compile("[" + "".join(chr(c) for c in _LOOKALIKES) + "]")
 # into letters, are dropped ("fück" -> "fuck"); other scripts keep their marks.
 _COMBINING = "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
 _COMBINING_RE = re.compile(_COMBINING)
+_NEWLINE_RE = re.compile("\n")
 _COMBINING_AFTER_LATIN_RE = re.compile(f"(?<=[a-z0-9@$]){_COMBINING}+")
 # A whole run of word-ish ASCII characters that holds a digit, "@" or "$".
 # Possessive quantifiers keep the scan linear.
@@ -196,11 +199,9 @@ def _fold_unicode_many(texts: list[str], _inner_newlines: bool = True) -> list[s
     result then holds no whitespace but spaces (`normalise_many` relies on it).
     """
     out = list(texts)
-    ascii_rows = [i for i, t in enumerate(out) if t.isascii()]
-    if len(ascii_rows) == len(out):
-        ascii_rows, rest = list(range(len(out))), []
-    else:
-        rest = [i for i, t in enumerate(out) if not t.isascii()]
+    is_ascii = [t.isascii() for t in out]
+    ascii_rows = list(compress(range(len(out)), is_ascii))
+    rest = list(compress(range(len(out)), map(operator.not_, is_ascii)))
     if ascii_rows:
         joined = "\n".join([out[i] for i in ascii_rows])
         if _inner_newlines and joined.count("\n") != len(ascii_rows) - 1:
@@ -267,11 +268,14 @@ def _fold_lines(lines: list[str]) -> list[str]:
         joined = "\n".join([re.sub(r"\S+", _fold_lookalikes, line)
                             if _LOOKALIKE_RE.search(line) else line for line in joined.split("\n")])
     decomposed = unicodedata.normalize("NFKD", joined)
-    if not _COMBINING_RE.search(decomposed):
-        return _nfkc_lines(joined).split("\n")
-    return [unicodedata.normalize("NFKC", _COMBINING_AFTER_LATIN_RE.sub("", marked))
-            if _COMBINING_RE.search(marked) else unicodedata.normalize("NFKC", line)
-            for line, marked in zip(joined.split("\n"), decomposed.split("\n"))]
+    marks = [m.start() for m in _COMBINING_RE.finditer(decomposed)]
+    folded = _nfkc_lines(joined).split("\n")
+    if marks:
+        newlines = [m.start() for m in _NEWLINE_RE.finditer(decomposed)]
+        parts = decomposed.split("\n")
+        for i in np.unique(np.searchsorted(newlines, marks)).tolist():
+            folded[i] = unicodedata.normalize("NFKC", _COMBINING_AFTER_LATIN_RE.sub("", parts[i]))
+    return folded
 
 
 def _nfkc_lines(text: str) -> str:
@@ -476,20 +480,47 @@ def _char_wb_keys(batch: EncodedBatch, ngram_range: tuple[int, int], n_bits: int
 
 
 def _word_tokens(codes: np.ndarray, doc_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The polynomial hash and text index of each run of word characters."""
+    """The polynomial hash and text index of each run of word characters.
+
+    A token's hash is the sum of code * P**k, k its offset in the token:
+    with prefix sums G[i] of code[j] * P**j over the whole batch, it is
+    (G[end] - G[start]) * P**-start, all modulo 2**64 (P is odd, so it has
+    an inverse), which takes a few passes over the batch and no per-token work.
+    """
     is_word = _word_table()[codes]
-    edges = np.diff(np.concatenate([[False], is_word, [False]]).astype(np.int8))
+    edges = np.diff(is_word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     if len(starts) == 0:
         return np.zeros(0, np.uint64), np.zeros(0, np.uint64)
-    lengths = ends - starts
-    # Polynomial hash of each token: the sum of code * P**k, k = offset in token.
-    token_starts = np.cumsum(lengths) - lengths
-    offset = np.arange(lengths.sum()) - np.repeat(token_starts, lengths)
-    powers = np.ones(lengths.max(), dtype=np.uint64)
-    powers[1:] = np.cumprod(np.full(lengths.max() - 1, _P, dtype=np.uint64))
-    token = np.add.reduceat(codes[is_word] * powers[offset], token_starts)
+    powers, inverses = _powers(len(codes))
+    prefix = np.zeros(len(codes) + 1, dtype=np.uint64)
+    np.cumsum(codes * powers, out=prefix[1:])
+    token = (prefix[ends] - prefix[starts]) * inverses[starts]
     return token, doc_of[starts]
+
+
+_P_INVERSE = np.uint64(pow(int(_P), -1, 1 << 64))
+_POWERS_CACHED = 1 << 20
+
+
+@lru_cache(maxsize=1)
+def _cached_powers() -> tuple[np.ndarray, np.ndarray]:
+    return _compute_powers(_POWERS_CACHED)
+
+
+def _compute_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    powers, inverses = np.ones(n, dtype=np.uint64), np.ones(n, dtype=np.uint64)
+    np.cumprod(np.full(n - 1, _P, dtype=np.uint64), out=powers[1:])
+    np.cumprod(np.full(n - 1, _P_INVERSE, dtype=np.uint64), out=inverses[1:])
+    return powers, inverses
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """P**j and P**-j modulo 2**64 for j < n (the first million kept: 16 MB)."""
+    if n > _POWERS_CACHED:
+        return _compute_powers(n)
+    powers, inverses = _cached_powers()
+    return powers[:n], inverses[:n]
 
 
 def word_ngram_hashes(batch: EncodedBatch, ngram_range: tuple[int, int]

@@ -143,6 +143,16 @@ def test_one_encoded_batch_serves_every_extractor(texts):
     assert (shared != gated.transform(texts)).nnz == 0
 
 
+def test_word_hashes_do_not_depend_on_where_a_word_is_in_a_long_batch():
+    # Token hashes come from prefix sums over the batch (powers of the base are
+    # cached for the first million characters, computed beyond): same columns anywhere.
+    hasher = HashedNgrams("word", (1, 1)).fit([])
+    alone = set(hasher.transform(["hello"]).indices)
+    for filler in (10, 1_100_000):
+        far = hasher.transform(["a" * filler + " hello"])
+        assert alone <= set(far.indices) and far.nnz == 2
+
+
 @pytest.mark.parametrize("params", [
     {"analyzer": "chars"}, {"ngram_range": (0, 2)}, {"ngram_range": (3, 2)}, {"n_bits": 40},
 ])
