@@ -300,7 +300,7 @@ def _texts_for_the_shortcut() -> list[str]:
     return texts
 
 
-def test_score_shortcut_gives_the_pipelines_own_scores(scorer):
+def test_score_shortcut_gives_the_pipelines_own_scores(scorer, monkeypatch):
     # Scorer computes the log-odds straight from n-gram counts (LinearShortcut);
     # they must be those of the pipeline's feature matrix and classifier.
     assert scorer._margins is not None
@@ -308,6 +308,9 @@ def test_score_shortcut_gives_the_pipelines_own_scores(scorer):
     normalised = [t for t in scorer.pipeline.named_steps["normalise"].transform(texts) if t]
     expected = scorer.pipeline[-1].decision_function(scorer.pipeline[1:-1].transform(normalised))
     assert np.abs(scorer._margins(normalised) - expected).max() < 1e-9
+    monkeypatch.setattr(m, "SHORTCUT_ROWS", 333)  # the batch in many pieces
+    assert np.abs(scorer._margins(normalised) - expected).max() < 1e-9
+    assert len(scorer._margins([])) == 0
     content = [t for t in texts if scorer.pipeline.named_steps["normalise"].transform([t])[0]]
     assert np.abs(scorer.score(content) - scorer.pipeline.predict_proba(content)[:, 1]).max() < 1e-9
 
