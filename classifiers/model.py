@@ -747,8 +747,9 @@ class Scorer:
             # Only the flagged posts are explained: only their feature rows are needed.
             texts = [normalised[i] for i in flagged]
             reasons = dict(zip(flagged, self._explain(texts, self.pipeline[1:-1].transform(texts))))
+        aimed = aimed_at_staff_many(normalised)  # staff_terms finds nothing in the others
         for n, (i, text, score) in enumerate(zip(content, normalised, scores)):
-            staff = staff_terms(text)
+            staff = staff_terms(text) if aimed[n] else []
             # P(category) = P(abusive) x P(category | abusive): they add up to the score.
             categories = {c: round(float(score * shares[n][names.index(c)]), 4)
                           if c in names else 0.0 for c in CATEGORIES}
