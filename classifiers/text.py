@@ -73,7 +73,8 @@ _NUMBER_WITH_SUFFIX_RE = re.compile(
     r"\d+(?:[a-z]|st|nd|rd|th|am|pm|yo|hrs?|mins?|yrs?|km|kg|cm|mm|ft|mph|gb|mb)"
 )
 _LEET_DIGIT_BEFORE_LETTER_RE = re.compile(r"[013457].*[a-z@$]")
-_LEET_CHAR_RE = re.compile(r"[0-9@$]")
+# From the first digit, "@" or "$" of a line to its end: one match per line that has one.
+_LEET_LINE_RE = re.compile(r"[0-9@$][^\n]*")
 # Retweet markers ("rt", "rt:") are dropped in runs: at the start of a post, and
 # right before a handle. Each pattern starts with the literal "rt" and only then
 # looks back to check that it is a whole word at the right place.
@@ -162,7 +163,7 @@ def _sub_lines(lines: list[str], chosen: list[bool], pattern: re.Pattern, replac
 
 def _fold_leet_lines(lines: list[str]) -> None:
     """Fold leetspeak in the lines that hold a digit, "@" or "$", in place."""
-    where = [m.start() for m in _LEET_CHAR_RE.finditer("\n".join(lines))]
+    where = [m.start() for m in _LEET_LINE_RE.finditer("\n".join(lines))]
     if not where:
         return
     ends = np.cumsum(np.fromiter((len(line) + 1 for line in lines), np.int64, len(lines)))
