@@ -14,7 +14,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from classifiers.text import HashedNgrams
+from classifiers.text import (EncodedBatch, HashedNgrams, column_of, count_keys, counts_to_csr,
+                              word_ngram_hashes)
 
 _ROLES = (
     r"teachers?|teaching assistants?|tas|headteachers?|head teachers?|headmasters?|"
@@ -25,8 +26,9 @@ _ROLES = (
 # An honorific followed by a word that is not an ordinary word ("miss you" is not a teacher).
 _NOT_NAMES = ("you|u|it|the|a|an|my|me|him|her|them|this|that|out|school|class|being|"
               "having|and|or|is|was|so|too|when|how|what|for|to|on|in|at|with|from|of|all|ya|u|yall")
+_HONORIFICS = "mr|mrs|ms|mx|miss|dr"
 _STAFF_RE = re.compile(
-    rf"\b(?:(?:mr|mrs|ms|mx|miss|dr)\.? (?!(?:{_NOT_NAMES})\b)[a-z][a-z'-]+|(?:{_ROLES}))\b"
+    rf"\b(?:(?:{_HONORIFICS})\.? (?!(?:{_NOT_NAMES})\b)[a-z][a-z'-]+|(?:{_ROLES}))\b"
 )
 
 
@@ -45,6 +47,86 @@ def staff_terms(normalised: str, limit: int = 3) -> list[str]:
 def aimed_at_staff(normalised: str) -> bool:
     """Whether a normalised post mentions school staff at all (cheaper than `staff_terms`)."""
     return _STAFF_RE.search(normalised) is not None
+
+
+def _top_level_alternatives(pattern: str) -> list[str]:
+    """The alternatives of a regex's top-level "|" (not those inside parentheses)."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(pattern):
+        if c == "(" and pattern[i - 1:i] != "\\":
+            depth += 1
+        elif c == ")" and pattern[i - 1:i] != "\\":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+    return parts + [pattern[start:]]
+
+
+def _leading_letters(alternative: str) -> str:
+    """The literal lower-case letters an alternative starts with, before any regex syntax."""
+    letters = re.match(r"[a-z]*", alternative).group()
+    # A letter made optional by a following "?" or "*" is not certain to be there.
+    if alternative[len(letters):len(letters) + 1] in ("?", "*", "{"):
+        letters = letters[:-1]
+    if not letters:
+        raise ValueError(f"staff pattern alternative {alternative!r} has no literal start")
+    return letters
+
+
+def _start_words() -> list[str]:
+    """Where a match of _STAFF_RE can start: the first letters of a role or honorific.
+
+    Built from the lists themselves, so it follows edits to them; a word
+    that another one starts with is enough.
+    """
+    starts = {_leading_letters(a) for a in _top_level_alternatives(_ROLES)}
+    starts |= {_leading_letters(a) for a in _top_level_alternatives(_HONORIFICS)}
+    return sorted(w for w in starts if not any(w != v and w.startswith(v) for v in starts))
+
+
+_START_WORDS = _start_words()
+# The first byte of each start word, and its first (up to) four bytes by how many there are.
+_FIRST_BYTE = np.zeros(256, dtype=bool)
+_FIRST_BYTE[[w.encode()[0] for w in _START_WORDS]] = True
+_PREFIXES = {k: np.array(sorted({int.from_bytes(w.encode()[:k], "big") for w in _START_WORDS
+                                 if min(len(w.encode()), 4) == k}), dtype=np.uint32)
+             for k in (1, 2, 3, 4)}
+
+
+def aimed_at_staff_many(texts: list[str]) -> np.ndarray:
+    """`aimed_at_staff` of each text, over the batch at once (tests check they agree).
+
+    The regex engine tries the full pattern at every character of every
+    text; instead, array lookups over the batch's UTF-8 bytes find where a
+    role or honorific starts after a character that is not an ASCII word
+    character (a superset of where a match can start), and only the texts
+    with such a place are searched with the pattern: about 3x faster.
+    """
+    hits = np.zeros(len(texts), dtype=bool)
+    joined = "\n".join(texts)
+    if joined.count("\n") != len(texts) - 1:  # a text holds a newline: no byte map of rows
+        return np.array([aimed_at_staff(t) for t in texts], dtype=bool)
+    data = np.frombuffer(b"\n" + joined.encode("utf-8", "surrogatepass") + b"\0\0\0", np.uint8)
+    before = data[:-4]  # the byte before each possible start
+    word_byte = ((before >= 97) & (before <= 122)) | ((before >= 48) & (before <= 57)) \
+        | ((before >= 65) & (before <= 90)) | (before == 95)
+    where = np.flatnonzero(~word_byte) + 1
+    where = where[_FIRST_BYTE[data[where]]]
+    if len(where):
+        quads = np.zeros(len(where), dtype=np.uint32)
+        for k in range(4):
+            quads = (quads << np.uint32(8)) | data[where + k]
+        found = np.zeros(len(where), dtype=bool)
+        for k, prefixes in _PREFIXES.items():
+            if len(prefixes):
+                found |= np.isin(quads >> np.uint32(8 * (4 - k)), prefixes)
+        where = where[found]
+    if len(where):
+        rows = np.searchsorted(np.flatnonzero(data == 10), where, side="right") - 1
+        for row in np.unique(rows).tolist():
+            hits[row] = _STAFF_RE.search(texts[row]) is not None
+    return hits
 
 
 class StaffGatedNgrams(TransformerMixin, BaseEstimator):
@@ -71,13 +153,26 @@ class StaffGatedNgrams(TransformerMixin, BaseEstimator):
     def transform(self, X) -> sp.csr_matrix:
         texts = list(X)
         width = (1 << self.n_bits) + 1
-        rows = np.flatnonzero([aimed_at_staff(t) for t in texts])
-        if not len(rows):
+        flagged = np.flatnonzero(aimed_at_staff_many(texts))
+        if not len(flagged):
             return sp.csr_matrix((len(texts), width))
-        counts = HashedNgrams("word", self.ngram_range, self.n_bits).transform(
-            [texts[i] for i in rows])
-        flagged = sp.hstack([counts, np.ones((len(rows), 1))], format="csr")
-        # Spread the flagged rows back to their places among all the texts.
-        spread = sp.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))),
-                               shape=(len(texts), len(rows)))
-        return (spread @ flagged).tocsr()
+        # Only the flagged texts have n-grams: encode those alone.
+        rows, cols, counts = self.counts(EncodedBatch([texts[i] for i in flagged]),
+                                         np.ones(len(flagged), dtype=bool))
+        return counts_to_csr((flagged[rows], cols, counts), len(texts), width)
+
+    def counts(self, batch: EncodedBatch, flagged: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The nonzero entries of `transform`'s matrix as (rows, columns, counts).
+
+        `flagged`: `aimed_at_staff_many` of the batch's texts.
+        """
+        rows, hashes = word_ngram_hashes(batch, self.ngram_range)
+        keep = flagged[rows.view(np.int64)]
+        col_bits = np.uint64(self.n_bits + 1)  # room for the flag column, 2**n_bits
+        flag_rows = np.flatnonzero(flagged).astype(np.uint64)
+        keys = np.concatenate([
+            (rows[keep] << col_bits) | column_of(hashes[keep], self.n_bits),
+            (flag_rows << col_bits) | np.uint64(1 << self.n_bits),
+        ])
+        return count_keys(keys, self.n_bits + 1)

@@ -12,9 +12,11 @@ normalised somewhere upstream.
 from __future__ import annotations
 
 import html
+import operator
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import compress
 from typing import Iterable
 
 import numpy as np
@@ -41,21 +43,28 @@ _ASCII_SPACE_CONTROLS = {c: " " for c in range(32) if chr(c).isspace()}
 _ASCII_CONTROLS = str.maketrans(
     {**{c: None for c in [*range(32), 127]}, **_ASCII_SPACE_CONTROLS}
 )
+_ASCII_CONTROLS_BUT_NEWLINE = {**_ASCII_CONTROLS, ord("\n"): "\n"}
 
+# Whitespace other than a space (newlines included): all of it separates words.
+_OTHER_SPACE_RE = re.compile(r"[^\S ]")
+_OTHER_SPACE_BUT_NEWLINE_RE = re.compile(r"[^\S \n]")
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+")
-# Every "@" with what follows it: a handle (also "@user@instance.social"), the
-# domain of an e-mail address, or leetspeak ("b@d"); `_replace_at` tells them
-# apart. Starting the pattern with the literal "@" lets the regex engine skip
-# to candidates quickly; taking chained "@" and "." parts whole keeps a
-# replacement from changing what the next "@" looks like.
-_AT_RE = re.compile(r"@[\w-]+(?:[.@][\w-]+)*")
+# An "@" with what follows it ("@" and "." parts chained, taken whole) is a
+# handle (also "@user@instance.social") unless a word character or one of
+# "_.+-" comes before it; then it is the domain of an e-mail address if it
+# has a ".", else leetspeak ("b@d", folded later). Both patterns start with
+# the literal "@" and look behind it only there, which lets the regex engine
+# skip to candidates quickly.
+_HANDLE_RE = re.compile(r"@(?<![\w.+-]@)[\w-]+(?:[.@][\w-]+)*")
+_EMAIL_DOMAIN_RE = re.compile(r"@(?<=[\w.+-]@)[\w-]+(?:@[\w-]+)*\.[\w-]+(?:[.@][\w-]+)*")
 _EMOJI_RE = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]")
 _LOOKALIKE_RE = re.compile("[" + "".join(chr(c) for c in _LOOKALIKES) + "]")
 # Accents and overlays on Latin letters, and on the characters leetspeak turns
 # into letters, are dropped ("fück" -> "fuck"); other scripts keep their marks.
-_COMBINING_AFTER_LATIN_RE = re.compile(
-    "(?<=[a-z0-9@$])[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+"
-)
+_COMBINING = "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
+_COMBINING_RE = re.compile(_COMBINING)
+_NEWLINE_RE = re.compile("\n")
+_COMBINING_AFTER_LATIN_RE = re.compile(f"(?<=[a-z0-9@$]){_COMBINING}+")
 # A whole run of word-ish ASCII characters that holds a digit, "@" or "$".
 # Possessive quantifiers keep the scan linear.
 _LEET_TOKEN_RE = re.compile(r"(?<![a-z0-9@$])[a-z]*+[0-9@$][a-z0-9@$]*+")
@@ -64,7 +73,13 @@ _NUMBER_WITH_SUFFIX_RE = re.compile(
     r"\d+(?:[a-z]|st|nd|rd|th|am|pm|yo|hrs?|mins?|yrs?|km|kg|cm|mm|ft|mph|gb|mb)"
 )
 _LEET_DIGIT_BEFORE_LETTER_RE = re.compile(r"[013457].*[a-z@$]")
-_RT = frozenset({"rt", "rt:"})
+# From the first digit, "@" or "$" of a line to its end: one match per line that has one.
+_LEET_LINE_RE = re.compile(r"[0-9@$][^\n]*")
+# Retweet markers ("rt", "rt:") are dropped in runs: at the start of a post, and
+# right before a handle. Each pattern starts with the literal "rt" and only then
+# looks back to check that it is a whole word at the right place.
+_RT_AT_START_RE = re.compile(r"rt(?<![^\n]rt):?(?: |$)(?:rt:?(?: |$))*", re.MULTILINE)
+_RT_BEFORE_USER_RE = re.compile(rf"rt(?<![^ \n]rt):? (?:rt:? )*(?={USER}(?![^ \n]))")
 
 
 def normalise(text: str) -> str:
@@ -75,46 +90,92 @@ def normalise(text: str) -> str:
 def normalise_many(texts: Iterable[str]) -> list[str]:
     """`normalise` over a batch: the first step of the model pipeline.
 
-    Both the Unicode folding of the non-ASCII texts and the pattern
-    replacements run over a whole batch joined by newlines (the folding
-    turns every newline inside a text into a space, and no pattern or
-    Unicode composition crosses one), which avoids most of the per-call
-    overhead of Python's regex engine and of unicodedata.
+    Every step runs over the whole batch joined by newlines, which avoids
+    most of the per-call overhead of Python's regex engine and of
+    unicodedata: a newline inside a text is a space to normalisation anyway,
+    and no entity, pattern or Unicode composition crosses one. What can only
+    happen in a few texts (leetspeak, look-alike letters) is looked for in
+    one pass and handled in those texts alone.
     """
-    folded = _fold_unicode_many([html.unescape(t) if "&" in t else t for t in texts])
-    batch = "\n".join(folded)
+    texts = list(texts)
+    if not texts:
+        return []
+    joined = "\n".join(texts)
+    if joined.count("\n") != len(texts) - 1:
+        texts = [t.replace("\n", " ") for t in texts]
+        joined = "\n".join(texts)
+    if "&" in joined:
+        unescaped = _unescape(joined).split("\n")
+        if len(unescaped) != len(texts):  # an entity stood for a newline ("&#10;")
+            unescaped = [html.unescape(t).replace("\n", " ") if "&" in t else t for t in texts]
+        texts = unescaped
+    batch = "\n".join(_fold_unicode_many(texts, _inner_newlines=False))
     batch = _URL_RE.sub(f" {URL} ", batch)
-    batch = _AT_RE.sub(_replace_at, batch)
-    if not batch.isascii():
-        batch = _EMOJI_RE.sub(f" {EMOJI} ", batch)
+    if "@" in batch:
+        batch = _HANDLE_RE.sub(f" {USER} ", batch)
+        if "@" in batch:
+            batch = _EMAIL_DOMAIN_RE.sub(f" {EMAIL} ", batch)
     # Any "&" left is not an entity; spelling it out means a second pass has
     # no entity to unescape, which keeps normalise idempotent.
     batch = batch.replace("&", " and ")
-    unfolded, batch = batch, _LEET_TOKEN_RE.sub(_fold_leet, batch)
-    if batch != unfolded:
-        batch = _URL_RE.sub(f" {URL} ", batch)  # "h77p://..." became a link
-    normalised = []
-    for line in batch.split("\n") if folded else []:
-        words = line.split()
-        if "rt" in words or "rt:" in words:
-            words = _drop_retweet_markers(words)
-        normalised.append(" ".join(words))
-    return normalised
+    lines = batch.split("\n")
+    if not batch.isascii():  # emoji: in the non-ASCII texts only
+        _sub_lines(lines, [not line.isascii() for line in lines], _EMOJI_RE, f" {EMOJI} ")
+    _fold_leet_lines(lines)
+    # Words are separated by single spaces (the folding left no other
+    # whitespace), with none at either end of a text.
+    batch = "\n".join(lines)
+    if "  " in batch:
+        batch = _SPACES_RE.sub(" ", batch)
+    batch = batch.replace("\n ", "\n").replace(" \n", "\n").strip(" ")
+    if "rt" in batch:
+        batch = _RT_AT_START_RE.sub("", batch)
+        batch = _RT_BEFORE_USER_RE.sub("", batch)
+    return batch.split("\n")
 
 
-def _replace_at(match: re.Match) -> str:
-    """A handle becomes USER; after a word character, "@" starts an e-mail domain.
+_SPACES_RE = re.compile("  +")
+# html.unescape's own pattern for a character reference, when it has one.
+_CHARREF_RE = getattr(html, "_charref", None)
 
-    An e-mail address becomes its local part and EMAIL ("jo.smith xxemail"):
-    the regex cannot look back over the local part without slowing every post.
-    """
-    start, text = match.start(), match.string
-    after_word = start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_.+-")
-    if not after_word:
-        return f" {USER} "
-    if "." in match.group():
-        return f" {EMAIL} "
-    return match.group()  # "b@d": leetspeak, folded later
+
+def _unescape(text: str) -> str:
+    """html.unescape, with each distinct reference resolved once (a batch has many alike)."""
+    if _CHARREF_RE is None:
+        return html.unescape(text)
+    return _CHARREF_RE.sub(lambda m: _unescape_reference(m.group()), text)
+
+
+@lru_cache(maxsize=4096)
+def _unescape_reference(reference: str) -> str:
+    # The reference on its own is matched by the same pattern in the same way.
+    return html.unescape(reference)
+
+
+def _sub_lines(lines: list[str], chosen: list[bool], pattern: re.Pattern, replacement) -> None:
+    """pattern.sub(replacement, line) for the chosen lines, in place, in one call."""
+    rows = list(compress(range(len(lines)), chosen))
+    if rows:
+        for i, line in zip(rows, pattern.sub(replacement, "\n".join([lines[i] for i in rows]))
+                           .split("\n")):
+            lines[i] = line
+
+
+def _fold_leet_lines(lines: list[str]) -> None:
+    """Fold leetspeak in the lines that hold a digit, "@" or "$", in place."""
+    where = [m.start() for m in _LEET_LINE_RE.finditer("\n".join(lines))]
+    if not where:
+        return
+    ends = np.cumsum(np.fromiter((len(line) + 1 for line in lines), np.int64, len(lines)))
+    candidates = np.unique(np.searchsorted(ends, where, side="right")).tolist()
+    before = "\n".join([lines[i] for i in candidates])
+    after = _LEET_TOKEN_RE.sub(_fold_leet, before)
+    if after == before:
+        return
+    if "http" in after or "www." in after:
+        after = _URL_RE.sub(f" {URL} ", after)  # "h77p://..." became a link
+    for i, line in zip(candidates, after.split("\n")):
+        lines[i] = line
 
 
 def _fold_unicode(text: str) -> str:
@@ -137,43 +198,54 @@ def _fold_unicode(text: str) -> str:
     return text
 
 
-def _fold_unicode_many(texts: list[str]) -> list[str]:
-    """`_fold_unicode` over a batch: ASCII texts one by one (fast), the rest joined.
+def _fold_unicode_many(texts: list[str], _inner_newlines: bool = True) -> list[str]:
+    """`_fold_unicode` over a batch, ASCII texts and the rest each joined by newlines.
 
-    Each round folds every non-ASCII text of the batch in one pass over
-    their newline-joined text; rounds repeat until none changes. A text
-    already at its fixed point is left as it is by further rounds, so this
-    gives exactly what `_fold_unicode` gives text by text (a test checks).
+    Each round folds every non-ASCII text still changing in one pass over
+    their newline-joined text; rounds repeat until none changes. A text at
+    its fixed point is left as it is by further rounds, so this gives
+    exactly what `_fold_unicode` gives text by text (a test checks).
+    `_inner_newlines=False` promises that no text holds a newline; the
+    result then holds no whitespace but spaces (`normalise_many` relies on it).
     """
     out = list(texts)
-    rest = []
-    for i, text in enumerate(out):
-        if text.isascii():
-            out[i] = _fold_unicode(text)
+    is_ascii = [t.isascii() for t in out]
+    ascii_rows = list(compress(range(len(out)), is_ascii))
+    rest = list(compress(range(len(out)), map(operator.not_, is_ascii)))
+    if ascii_rows:
+        joined = "\n".join([out[i] for i in ascii_rows])
+        if _inner_newlines and joined.count("\n") != len(ascii_rows) - 1:
+            folded = [_fold_unicode(out[i]) for i in ascii_rows]
         else:
-            rest.append(i)
+            folded = joined.translate(_ASCII_CONTROLS_BUT_NEWLINE).lower().split("\n")
+        for i, text in zip(ascii_rows, folded):
+            out[i] = text
     if not rest:
         return out
     current = [out[i] for i in rest]
+    changing = list(range(len(current)))  # positions in `current` not yet at a fixed point
     for _ in range(4):
         # Invisible characters (newlines included) go text by text, so the
         # newline that joins the batch is the only one left in it.
-        cleaned = [t if t.isprintable() else _drop_unprintable(t) for t in current]
-        joined = "\n".join(cleaned)
-        joined = unicodedata.normalize("NFKC", joined).lower()
-        if _LOOKALIKE_RE.search(joined):
-            joined = re.sub(r"[^\s]+", _fold_lookalikes, joined)
-        joined = unicodedata.normalize("NFKD", joined)
-        joined = _COMBINING_AFTER_LATIN_RE.sub("", joined)
-        joined = unicodedata.normalize("NFKC", joined)
-        folded = joined.split("\n")
-        if len(folded) != len(current):  # a fold made a newline: fall back to one by one
-            folded = [_fold_unicode(t) for t in current]
-            current = folded
+        before = [current[k] for k in changing]
+        cleaned = [t if t.isprintable() else _drop_unprintable(t) for t in before]
+        folded = _fold_lines(cleaned)
+        if len(folded) != len(before):  # a fold made a newline: fall back to one by one
+            current = [_fold_unicode(out[i]) for i in rest]
             break
-        if folded == current:
+        still = []
+        for k, old, new in zip(changing, before, folded):
+            if new != old:
+                current[k] = new
+                still.append(k)
+        changing = still
+        if not changing:
             break
-        current = folded
+    joined = "\n".join(current)
+    if not _inner_newlines and _OTHER_SPACE_BUT_NEWLINE_RE.search(joined):
+        # Any whitespace separates words just as a space does (no later step
+        # tells them apart); spaces only is what normalise_many expects.
+        current = [_OTHER_SPACE_RE.sub(" ", t) for t in current]
     for i, text in zip(rest, current):
         out[i] = text
     return out
@@ -188,13 +260,43 @@ def _fold_unicode_once(text: str) -> str:
         # Whitespace of any kind becomes a space; every other invisible or
         # unprintable character (zero-width joiners, direction marks, lone
         # surrogates, controls) is dropped so it cannot split a word.
-        text = "".join(c if c.isprintable() else " " if c.isspace() else "" for c in text)
-    text = unicodedata.normalize("NFKC", text).lower()
-    if _LOOKALIKE_RE.search(text):
-        text = re.sub(r"\S+", _fold_lookalikes, text)
-    text = unicodedata.normalize("NFKD", text)
-    text = _COMBINING_AFTER_LATIN_RE.sub("", text)
-    return unicodedata.normalize("NFKC", text)
+        text = _drop_unprintable(text)
+    return _fold_lines([text])[0]
+
+
+def _fold_lines(lines: list[str]) -> list[str]:
+    """One round of the fold of printable texts (none holding a newline), over all of them at once.
+
+    NFKC, lower case and look-alikes, then accents: decompose (NFKD), drop
+    the marks on Latin letters, recompose (NFKC). Only the texts that need
+    it are normalised or have marks dropped: recomposing the decomposition
+    of a text without marks to drop is NFKC of the text itself, and NFKC of
+    a text already in NFKC is the text.
+    """
+    joined = _nfkc_lines("\n".join(lines)).lower()
+    if _LOOKALIKE_RE.search(joined):
+        joined = "\n".join([re.sub(r"\S+", _fold_lookalikes, line)
+                            if _LOOKALIKE_RE.search(line) else line for line in joined.split("\n")])
+    decomposed = unicodedata.normalize("NFKD", joined)
+    marks = [m.start() for m in _COMBINING_RE.finditer(decomposed)]
+    folded = _nfkc_lines(joined).split("\n")
+    if marks:
+        newlines = [m.start() for m in _NEWLINE_RE.finditer(decomposed)]
+        parts = decomposed.split("\n")
+        for i in np.unique(np.searchsorted(newlines, marks)).tolist():
+            folded[i] = unicodedata.normalize("NFKC", _COMBINING_AFTER_LATIN_RE.sub("", parts[i]))
+    return folded
+
+
+def _nfkc_lines(text: str) -> str:
+    """NFKC of newline-joined texts, normalising only those that are not NFKC already.
+
+    (unicodedata.normalize returns a text that passes its quick check as it
+    is, but one text that does not makes it normalise the whole string.)
+    """
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    return "\n".join([unicodedata.normalize("NFKC", line) for line in text.split("\n")])
 
 
 def _fold_lookalikes(match: re.Match) -> str:
@@ -219,25 +321,29 @@ def _fold_leet(match: re.Match) -> str:
     return token.replace("@", "a").replace("$", "s")
 
 
-def _drop_retweet_markers(words: list[str]) -> list[str]:
-    """Drop runs of "rt" at the start of a post and right before a handle."""
-    kept: list[str] = []
-    run_end, drop_run = -1, False
-    for i, word in enumerate(words):
-        if word in _RT:
-            if i > run_end:  # first marker of a run: decide for the whole run
-                run_end = i
-                while run_end + 1 < len(words) and words[run_end + 1] in _RT:
-                    run_end += 1
-                drop_run = not kept or (run_end + 1 < len(words) and words[run_end + 1] == USER)
-            if drop_run:
-                continue
-        kept.append(word)
-    return kept
-
-
 # ---------------------------------------------------------------------------
 # Features
+
+
+class EncodedBatch:
+    """Normalised texts as one array of code points, shared by n-gram extractors.
+
+    The model has three n-gram blocks over the same texts; encoding them, and
+    splitting them into word tokens, once per batch instead of once per block
+    is part of what makes scoring fast (see `classifiers.model.Scorer`).
+    """
+
+    def __init__(self, texts: list[str]):
+        self.size = len(texts)
+        self.codes, self.doc_of = _encode(texts)
+        self._tokens: tuple[np.ndarray, np.ndarray] | None = None
+        self._word_ngrams: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def tokens(self) -> tuple[np.ndarray, np.ndarray]:
+        """The polynomial hash and the text index of every word token, in order."""
+        if self._tokens is None:
+            self._tokens = _word_tokens(self.codes, self.doc_of)
+        return self._tokens
 
 
 class HashedNgrams(TransformerMixin, BaseEstimator):
@@ -274,35 +380,66 @@ class HashedNgrams(TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> sp.csr_matrix:
         texts = list(X)
+        width = 1 << self.n_bits
         if not texts:
-            return sp.csr_matrix((0, 1 << self.n_bits))
-        codes, doc_of = _encode(texts)
-        ngrams = _word_ngrams if self.analyzer == "word" else _char_wb_ngrams
+            return sp.csr_matrix((0, width))
+        return counts_to_csr(self.counts(EncodedBatch(texts)), len(texts), width)
+
+    def counts(self, batch: EncodedBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The nonzero entries of `transform`'s matrix as (rows, columns, counts)."""
         bits = np.uint64(self.n_bits)
-        # One key per n-gram: its text in the high bits, its column (the top
-        # n_bits of hash * odd constant: multiplicative hashing) in the low ones.
-        # Sorting the keys once counts duplicates, and gives the CSR arrays
-        # directly: much cheaper than scipy's COO -> CSR conversion.
-        keys = np.concatenate([
-            (rows << bits) | ((hashes * _MIX) >> (np.uint64(64) - bits))
-            for rows, hashes in ngrams(codes, doc_of, self.ngram_range)
-        ] or [np.zeros(0, np.uint64)])
-        keys.sort()
-        first = np.ones(len(keys), dtype=bool)
-        first[1:] = keys[1:] != keys[:-1]
-        starts = np.flatnonzero(first)
-        counts = np.diff(np.append(starts, len(keys))).astype(np.float64)
-        keys = keys[starts]
-        # Both parts are far below 2**63, so viewing them as int64 is exact.
-        rows = (keys >> bits).view(np.int64)
-        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=len(texts)), out=indptr[1:])
-        cols = (keys & ((np.uint64(1) << bits) - np.uint64(1))).view(np.int64)
-        return sp.csr_matrix((counts, cols, indptr), shape=(len(texts), 1 << self.n_bits))
+        if self.analyzer == "char_wb":
+            keys = _char_wb_keys(batch, self.ngram_range, self.n_bits)
+        else:
+            rows, hashes = word_ngram_hashes(batch, self.ngram_range)
+            keys = (rows << bits) | column_of(hashes, self.n_bits)
+        return count_keys(keys, self.n_bits)
 
 
 _P = np.uint64(0x100000001B3)  # FNV-1 64-bit prime: the polynomial base
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio, odd
+
+
+def column_of(hashes: np.ndarray, n_bits: int) -> np.ndarray:
+    """The column of each n-gram hash: the top n_bits of hash * odd constant (multiplicative hashing)."""
+    hashes = hashes * _MIX
+    hashes >>= np.uint64(64 - n_bits)
+    return hashes
+
+
+def count_keys(keys: np.ndarray, col_bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, columns, counts) of the distinct keys, a key being row << col_bits | column.
+
+    Sorting the keys once counts duplicates and leaves them in CSR order
+    (by row, then column): much cheaper than scipy's COO -> CSR conversion.
+    Keys that fit in 32 bits (few enough rows) are sorted as such: twice as
+    fast. Sorts `keys` in place.
+    """
+    if len(keys) and keys.max() < (1 << 32):
+        keys = keys.astype(np.uint32)
+    keys.sort()
+    first = np.empty(len(keys), dtype=bool)
+    first[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.empty(len(starts), dtype=np.float64)
+    np.subtract(starts[1:], starts[:-1], out=counts[:-1], casting="unsafe")
+    counts[-1:] = len(keys) - starts[-1:]
+    keys = keys[starts]
+    rows = (keys >> col_bits).astype(np.int64)
+    cols = (keys & ((1 << col_bits) - 1)).astype(np.int64)
+    return rows, cols, counts
+
+
+def counts_to_csr(counts: tuple[np.ndarray, np.ndarray, np.ndarray], n_rows: int,
+                  width: int) -> sp.csr_matrix:
+    """A canonical CSR matrix from `count_keys`' output."""
+    rows, cols, values = counts
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    matrix = sp.csr_matrix((values, cols, indptr), shape=(n_rows, width))
+    matrix.has_sorted_indices = True
+    return matrix
 
 
 def _encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -311,6 +448,8 @@ def _encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     Returns the code points and, for each position, the index of its text
     (both uint64, the type the hashing works in).
     """
+    if not texts:
+        return np.zeros(0, np.uint64), np.zeros(0, np.uint64)
     joined = " " + " ".join(texts) + " "
     codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
@@ -319,58 +458,107 @@ def _encode(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.uint64), doc_of
 
 
-def _char_wb_ngrams(codes, doc_of, ngram_range):
-    """n-grams of the code array that have no space strictly inside them.
-
-    Yields, for each n, the index of each n-gram's text and its polynomial hash.
-    """
+def _char_wb_keys(batch: EncodedBatch, ngram_range: tuple[int, int], n_bits: int) -> np.ndarray:
+    """The key (text << n_bits | column) of each n-gram with no space strictly inside it."""
     lo, hi = ngram_range
+    codes, doc_of = batch.codes, batch.doc_of
+    bits = np.uint64(n_bits)
     space = codes == 32
-    spaces_before = np.zeros(len(codes) + 1, dtype=np.int64)
+    spaces_before = np.zeros(len(codes) + 1, dtype=np.int32)
     np.cumsum(space, out=spaces_before[1:])
+    # For n >= 2, the text of an n-gram starting at i is that of position i + 1
+    # (a bigram " a" belongs to a's text; a longer one has a non-space there).
+    rows_after = doc_of[1:] << bits
+    parts = []
     h = codes
     for n in range(1, hi + 1):
         if n > 1:
-            h = h[:-1] * _P + codes[n - 1:]  # h[i] is the hash of codes[i:i+n]
+            h = h[:-1] * _P  # h[i] becomes the hash of codes[i:i+n]
+            h += codes[n - 1:]
         if n < lo:
             continue
         m = len(h)
+        keys = column_of(h, n_bits)
         if n == 1:
-            valid, doc = ~space, doc_of
+            valid = ~space
+            keys |= doc_of << bits
         elif n == 2:
             # The text of a bigram is that of its non-space character.
             valid = ~(space[:-1] & space[1:])
-            doc = np.where(space[1:], doc_of[:-1], doc_of[1:])
+            keys |= np.where(space[1:], doc_of[:-1], doc_of[1:]) << bits
         else:
             valid = spaces_before[n - 1:n - 1 + m] == spaces_before[1:1 + m]
-            doc = doc_of[1:1 + m]
-        yield doc[valid], h[valid]
+            keys |= rows_after[:m]
+        parts.append(np.compress(valid, keys))
+    return np.concatenate(parts)
 
 
-def _word_ngrams(codes, doc_of, ngram_range):
-    """Like `_char_wb_ngrams`, for runs of word characters and consecutive runs in a text."""
-    lo, hi = ngram_range
+def _word_tokens(codes: np.ndarray, doc_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The polynomial hash and text index of each run of word characters.
+
+    A token's hash is the sum of code * P**k, k its offset in the token:
+    with prefix sums G[i] of code[j] * P**j over the whole batch, it is
+    (G[end] - G[start]) * P**-start, all modulo 2**64 (P is odd, so it has
+    an inverse), which takes a few passes over the batch and no per-token work.
+    """
     is_word = _word_table()[codes]
-    edges = np.diff(np.concatenate([[False], is_word, [False]]).astype(np.int8))
+    edges = np.diff(is_word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     if len(starts) == 0:
-        return
-    lengths = ends - starts
-    # Polynomial hash of each token: the sum of code * P**k, k = offset in token.
-    token_starts = np.cumsum(lengths) - lengths
-    offset = np.arange(lengths.sum()) - np.repeat(token_starts, lengths)
-    powers = np.ones(lengths.max(), dtype=np.uint64)
-    powers[1:] = np.cumprod(np.full(lengths.max() - 1, _P, dtype=np.uint64))
-    token = np.add.reduceat(codes[is_word] * powers[offset], token_starts)
-    token_doc = doc_of[starts]
-    gram = token
-    for n in range(1, hi + 1):
-        if n > 1:
-            gram = gram[:-1] * _P + token[n - 1:]
-        if n < lo:
-            continue
-        same_doc = token_doc[: len(gram)] == token_doc[n - 1:]
-        yield token_doc[: len(gram)][same_doc], gram[same_doc]
+        return np.zeros(0, np.uint64), np.zeros(0, np.uint64)
+    powers, inverses = _powers(len(codes))
+    prefix = np.zeros(len(codes) + 1, dtype=np.uint64)
+    np.cumsum(codes * powers, out=prefix[1:])
+    token = (prefix[ends] - prefix[starts]) * inverses[starts]
+    return token, doc_of[starts]
+
+
+_P_INVERSE = np.uint64(pow(int(_P), -1, 1 << 64))
+_POWERS_CACHED = 1 << 20
+
+
+@lru_cache(maxsize=1)
+def _cached_powers() -> tuple[np.ndarray, np.ndarray]:
+    return _compute_powers(_POWERS_CACHED)
+
+
+def _compute_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    powers, inverses = np.ones(n, dtype=np.uint64), np.ones(n, dtype=np.uint64)
+    np.cumprod(np.full(n - 1, _P, dtype=np.uint64), out=powers[1:])
+    np.cumprod(np.full(n - 1, _P_INVERSE, dtype=np.uint64), out=inverses[1:])
+    return powers, inverses
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """P**j and P**-j modulo 2**64 for j < n (the first million kept: 16 MB)."""
+    if n > _POWERS_CACHED:
+        return _compute_powers(n)
+    powers, inverses = _cached_powers()
+    return powers[:n], inverses[:n]
+
+
+def word_ngram_hashes(batch: EncodedBatch, ngram_range: tuple[int, int]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The text index and polynomial hash of every n-gram of consecutive word tokens in a text.
+
+    Kept in the batch: the model's word and staff blocks both ask.
+    """
+    ngram_range = tuple(ngram_range)
+    if ngram_range not in batch._word_ngrams:
+        lo, hi = ngram_range
+        token, token_doc = batch.tokens()
+        rows, hashes = [np.zeros(0, np.uint64)], [np.zeros(0, np.uint64)]
+        gram = token
+        for n in range(1, hi + 1):
+            if n > 1:
+                gram = gram[:-1] * _P + token[n - 1:]
+            if n < lo:
+                continue
+            same_doc = token_doc[: len(gram)] == token_doc[n - 1:]
+            rows.append(np.compress(same_doc, token_doc[: len(gram)]))
+            hashes.append(np.compress(same_doc, gram))
+        batch._word_ngrams[ngram_range] = np.concatenate(rows), np.concatenate(hashes)
+    return batch._word_ngrams[ngram_range]
 
 
 @lru_cache(maxsize=1)

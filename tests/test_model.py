@@ -289,6 +289,52 @@ def test_score_gives_nan_for_what_cannot_be_scored_and_numbers_for_the_rest(scor
     assert all(set(d.categories) == {*m.CATEGORIES, "staff_target"} for d in details[5:])
 
 
+def _texts_for_the_shortcut() -> list[str]:
+    """Thousands of posts of every kind: seed, Davidson when there, unseen and hostile ones."""
+    texts = m.seed_dataset().texts + UNSEEN_ABUSE + UNSEEN_HARMLESS + [
+        "x" * 1_000_000, "bad\ud800surrogate", "😡🔪😡", "המורה שלנו", "Mr\u200bHalloway is a n\u200donce",
+        bytes(range(256)).decode("latin-1"), "RT @a: rt @b sh1t h77p://x.y", "Mr\nHalloway\tis &amp; a &#10;liar",
+        "ｆｕｃｋ 𝐛𝐢𝐭𝐜𝐡 fück", "Мr Наllоwау", "a", "🙂"]
+    if DAVIDSON_CSV is not None and DAVIDSON_CSV.is_file():
+        texts += m.read_labelled([DAVIDSON_CSV])[0][-3000:]
+    return texts
+
+
+def test_score_shortcut_gives_the_pipelines_own_scores(scorer, monkeypatch):
+    # Scorer computes the log-odds straight from n-gram counts (LinearShortcut);
+    # they must be those of the pipeline's feature matrix and classifier.
+    assert scorer._margins is not None
+    texts = [t[:m.MAX_CHARS] for t in _texts_for_the_shortcut()]
+    normalised = [t for t in scorer.pipeline.named_steps["normalise"].transform(texts) if t]
+    expected = scorer.pipeline[-1].decision_function(scorer.pipeline[1:-1].transform(normalised))
+    assert np.abs(scorer._margins(normalised) - expected).max() < 1e-9
+    monkeypatch.setattr(m, "SHORTCUT_ROWS", 333)  # the batch in many pieces
+    assert np.abs(scorer._margins(normalised) - expected).max() < 1e-9
+    assert len(scorer._margins([])) == 0
+    content = [t for t in texts if scorer.pipeline.named_steps["normalise"].transform([t])[0]]
+    assert np.abs(scorer.score(content) - scorer.pipeline.predict_proba(content)[:, 1]).max() < 1e-9
+
+
+def test_score_shortcut_scores_a_block_it_does_not_know_through_its_transform():
+    from sklearn.feature_extraction.text import TfidfTransformer
+    pipeline = m.build_pipeline()
+    pipeline.named_steps["features"].transformer_list.append(
+        ("other", Pipeline([("counts", m.HashedNgrams("word", (1, 1), n_bits=8)),
+                            ("tfidf", TfidfTransformer(norm="l1"))])))
+    seed = m.seed_dataset()
+    rows = np.random.default_rng(0).permutation(len(seed.texts))
+    pipeline.fit([seed.texts[i] for i in rows[:600]], seed.labels[rows[:600]])
+    shortcut = m.LinearShortcut.of(pipeline)
+    assert shortcut is not None and shortcut.blocks[-1][1] is None  # scored via its transform
+    normalised = m.normalise_many([seed.texts[i] for i in rows[600:1600]])
+    expected = pipeline[-1].decision_function(pipeline[1:-1].transform(normalised))
+    assert np.abs(shortcut(normalised) - expected).max() < 1e-9
+    # A pipeline of another shape gets no shortcut: the Scorer then uses the pipeline.
+    pipeline.named_steps["features"].transformer_list.append(("raw", "passthrough"))
+    assert m.LinearShortcut.of(pipeline) is None
+    assert m.LinearShortcut.of(Pipeline([("classifier", pipeline[-1])])) is None
+
+
 def test_one_failing_text_costs_only_its_own_score(scorer, monkeypatch):
     step = scorer.pipeline.named_steps["normalise"]
     real = step.transform
@@ -398,6 +444,25 @@ def test_threshold_is_chosen_on_out_of_fold_seed_scores_and_not_saved(trained):
     assert choice["on"] == m.SEED_NAME and choice["n"] > trained.metrics["by_dataset"]["staff_seed"]["n"]
     assert choice["recall"] >= m.MIN_RECALL
     assert not hasattr(trained.pipeline[-1], "out_of_fold_")  # scores of training posts stay out of the file
+
+
+@pytest.mark.parametrize("text", [
+    "mr halloway is a liar", "mr. halloway", "mr you", "miss you", "sir", "the sirens", "teachers",
+    "teachersx", "#teacher", "headteacher", "head of year", "dinner lady", "x mr", "mr\nsmith",
+    "drmr smith", "dr. who", "a.mr smith", "tas", "_sir", "ms-smith", "",
+])
+def test_staff_check_over_a_batch_is_the_text_by_text_check(text):
+    from classifiers.signals import aimed_at_staff, aimed_at_staff_many
+    texts = [text, "x", text + " sir", "sir " + text, text]
+    assert aimed_at_staff_many(texts).tolist() == [aimed_at_staff(t) for t in texts]
+
+
+def test_staff_check_over_a_batch_of_seed_posts():
+    from classifiers.signals import aimed_at_staff, aimed_at_staff_many
+    texts = m.normalise_many(m.seed_dataset().texts) + m.normalise_many(UNSEEN_HARMLESS)
+    flags = aimed_at_staff_many(texts)
+    assert flags.tolist() == [aimed_at_staff(t) for t in texts]
+    assert 0 < flags.sum() < len(texts)
 
 
 def test_staff_gated_features_only_for_posts_aimed_at_staff():

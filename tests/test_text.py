@@ -50,6 +50,10 @@ def test_output_is_single_spaced_and_visible(text):
 @pytest.mark.parametrize("raw, expected", [
     ("RT @mayasolovely: As a woman &amp; a man", f"{USER} : as a woman and a man"),
     ("!!! RT @a: RT @b: hi", f"!!! {USER} : {USER} : hi"),
+    ("rt RT: rt", ""),
+    ("rt rt: hi rt rt @x rt", f"hi {USER} rt"),  # runs at the start and before a handle
+    ("a rt @x.y rt xxuserx", f"a {USER} rt xxuserx"),
+    ("x@y@z b@d jo@a.b@c @@x", f"xayaz bad jo {EMAIL} @ {USER}"),
     ("please rt this", "please rt this"),  # not a retweet marker
     ("see https://t.co/AbC and www.example.org/x", f"see {URL} and {URL}"),
     ("mail jo.smith@school.example.com", f"mail jo.smith {EMAIL}"),
@@ -122,6 +126,31 @@ def test_output_is_canonical_csr():
     matrix = HashedNgrams().fit([]).transform(["the same the same", "other"])
     assert sp.isspmatrix_csr(matrix) and matrix.has_canonical_format
     assert np.all(matrix.data >= 1)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.one_of(any_text, tricky_text).map(normalise), max_size=6))
+def test_one_encoded_batch_serves_every_extractor(texts):
+    from classifiers.signals import StaffGatedNgrams, aimed_at_staff_many
+    from classifiers.text import EncodedBatch, counts_to_csr
+    batch = EncodedBatch(texts)
+    for hasher in (HashedNgrams("word", (1, 2), 12), HashedNgrams("char_wb", (3, 5), 12),
+                   HashedNgrams("word", (1, 3), 12)):
+        shared = counts_to_csr(hasher.counts(batch), len(texts), 2 ** 12)
+        assert (shared != hasher.transform(texts)).nnz == 0
+    gated = StaffGatedNgrams(n_bits=12)
+    shared = counts_to_csr(gated.counts(batch, aimed_at_staff_many(texts)), len(texts), 2 ** 12 + 1)
+    assert (shared != gated.transform(texts)).nnz == 0
+
+
+def test_word_hashes_do_not_depend_on_where_a_word_is_in_a_long_batch():
+    # Token hashes come from prefix sums over the batch (powers of the base are
+    # cached for the first million characters, computed beyond): same columns anywhere.
+    hasher = HashedNgrams("word", (1, 1)).fit([])
+    alone = set(hasher.transform(["hello"]).indices)
+    for filler in (10, 1_100_000):
+        far = hasher.transform(["a" * filler + " hello"])
+        assert alone <= set(far.indices) and far.nnz == 2
 
 
 @pytest.mark.parametrize("params", [
