@@ -80,7 +80,8 @@ def main() -> None:
           f"{again.new_posts} new, {second:.3f} s")
     print(f"loader: {upsert.received:,} rows into a table of {rows:,} (upsert path): "
           f"{upsert.new_posts:,} new, {third:.2f} s = {upsert.received / third:,.0f} posts/s")
-    print(f"loader: duckdb threads={threads}, cores={os.cpu_count()}")
+    print(f"loader: duckdb threads={threads}, cores={os.cpu_count()}, load average "
+          f"{os.getloadavg()[0]:.1f} (above ~0.5 other processes share the cores: figures drop)")
 
 
 if __name__ == "__main__":
