@@ -112,8 +112,7 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path]) -
                 _record_runs(con, done, now)
                 _advance_watermarks(con, [manifest for manifest, *_ in done], now)
                 _keep_checkpoints(con, [manifest for manifest, *_ in done], now)
-                for manifest, *_ in done:
-                    _store_tag_history(con, manifest, now)
+                _store_tag_history(con, [manifest for manifest, *_ in done], now)
                 _store_comment_fetches(con, [manifest for manifest, *_ in done], now)
         except duckdb.ConstraintException as exc:
             raise WarehouseError(f"staged posts break a rule of the warehouse, nothing was "
@@ -386,22 +385,28 @@ def _keep_checkpoints(con, manifests: list[Manifest], now) -> None:
                     "c.platform = b.platform AND c.source = b.source AND c.tag = b.tag")
 
 
-def _store_tag_history(con, manifest: Manifest, now) -> None:
-    """The per-day use counts a source reported for the tag (few rows: one per day)."""
-    history = manifest.extra.get("tag_history") or []
-    if not history:
+def _store_tag_history(con, manifests: list[Manifest], now) -> None:
+    """The per-day use counts sources reported for their tags (one row per day and tag)."""
+    latest: dict[tuple, dict] = {}
+    for manifest in manifests:
+        for h in manifest.extra.get("tag_history") or []:
+            key = (manifest.platform, manifest.source, manifest.tag, str(h.get("day")))
+            latest[key] = {"platform": key[0], "source": key[1], "tag": key[2], "day": key[3],
+                           "uses": _text(h.get("uses")), "accounts": _text(h.get("accounts"))}
+    if not latest:
         return
-    rows = pa.table({  # noqa: F841 (read by the SQL below)
-        "day": [h["day"] for h in history],
-        "uses": [h.get("uses") for h in history],
-        "accounts": [h.get("accounts") for h in history],
-    })
+    batch = pa.Table.from_pylist(list(latest.values()), schema=pa.schema([  # noqa: F841
+        ("platform", pa.string()), ("source", pa.string()), ("tag", pa.string()),
+        ("day", pa.string()), ("uses", pa.string()), ("accounts", pa.string())]))
     con.execute(
         "INSERT OR REPLACE INTO tag_history (platform, source, tag, day, uses, accounts, "
-        "fetched_at) SELECT ?, ?, ?, TRY_CAST(day AS DATE), uses, accounts, ? FROM rows "
-        "WHERE TRY_CAST(day AS DATE) IS NOT NULL",
-        [manifest.platform, manifest.source, manifest.tag, now],
-    )
+        "fetched_at) SELECT platform, source, tag, TRY_CAST(day AS DATE), TRY_CAST(uses AS BIGINT), "
+        "TRY_CAST(accounts AS BIGINT), ? "
+        "FROM batch WHERE TRY_CAST(day AS DATE) IS NOT NULL", [now])
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
 
 
 def _store_comment_fetches(con, manifests: list[Manifest], now) -> None:
