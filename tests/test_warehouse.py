@@ -340,3 +340,24 @@ def test_prune_command_says_what_it_did_and_refuses_a_bad_period(tmp_path, monke
     assert find_manifests(staging) == []
     assert main(["staging", "prune", "--db", db, "--older-than", "soon"]) == 1
     assert "cannot read the period" in capsys.readouterr().err
+
+
+def test_a_first_load_refuses_to_replace_posts_that_arrived_meanwhile(tmp_path):
+    """Between writing the scratch table and swapping it in, posts may no longer be empty
+    (another connection wrote): the swap refuses rather than drop them."""
+    from warehouse import loader
+    from warehouse.db import transaction
+
+    staging = tmp_path / "staging"
+    manifest = _stage(staging, "r1", "t", [_post(1)])
+    data = str(manifest.parent / Manifest.read(manifest).data_file)
+    with session(tmp_path / "w.duckdb") as con:
+        loader._stage(con, [data])
+        loader._keep(con, check_warehouse=False)
+        loader._build_posts_load(con)
+        con.execute("INSERT INTO posts (platform, post_id, first_seen_at, last_seen_at) "
+                    "VALUES ('mastodon', 'meanwhile', now(), now())")
+        with pytest.raises(WarehouseError, match="run the load again"):
+            with transaction(con):
+                loader._swap_in_posts_load(con)
+        assert _rows(con, "SELECT post_id FROM posts") == [("meanwhile",)]
