@@ -20,13 +20,29 @@ _ROLES = (
     r"teachers?|teaching assistants?|tas|headteachers?|head teachers?|headmasters?|"
     r"headmistress(?:es)?|deputy heads?|heads? of (?:year|department|\w+)|principals?|"
     r"form tutors?|tutors?|sencos?|cover supervisors?|caretakers?|dinner lad(?:y|ies)|"
-    r"lunch lad(?:y|ies)|school receptionists?|supply teachers?|school staff|staffroom|sir"
+    r"lunch lad(?:y|ies)|school receptionists?|supply teachers?|school staff|staffroom|sir|"
+    # "ta" alone is also "thanks" ("ta mate"): a teaching assistant only after a determiner.
+    r"(?:the|our|my|a|new) tas?|"
+    # "the head" is also a body part: a headteacher only before what a person does or is.
+    r"the head(?='s|s? (?:said|says|told|tells|is|was|has|had|just|came|comes|walked|walks|sent|"
+    r"emailed|rang|called|made|gave|at|of|teacher|wants|wanted|literally|always|never|will|won't)\b)"
 )
 # An honorific followed by a word that is not an ordinary word ("miss you" is not a teacher).
 _NOT_NAMES = ("you|u|it|the|a|an|my|me|him|her|them|this|that|out|school|class|being|"
-              "having|and|or|is|was|so|too|when|how|what|for|to|on|in|at|with|from|of|all|ya|u|yall")
+              "having|and|or|is|was|so|too|when|how|what|for|to|on|in|at|with|from|of|all|ya|u|yall|"
+              "up|off|lol|xxemoji|xxurl|xxuser|xxemail")
+# "miss" is also a verb: not after a subject, an auxiliary or "to" ("i miss lunch", "gonna
+# miss her"). After anything else it names a teacher, also alone ("told miss", "miss said").
+_VERB_BEFORE_MISS = "".join(rf"(?<!\b{w} miss)" for w in (
+    "i", "we", "you", "u", "they", "he", "she", "will", "gonna", "really", "dont", "don't", "to",
+    "would", "i'll", "we'll", "never", "still", "not", "wont", "won't", "cant", "can't", "always",
+    "might", "did", "didn't", "could", "may", "must", "should", "ll"))
 _STAFF_RE = re.compile(
-    rf"\b(?:(?:mr|mrs|ms|mx|miss|dr)\.? (?!(?:{_NOT_NAMES})\b)[a-z][a-z'-]+|(?:{_ROLES}))\b"
+    rf"\b(?:miss(?:{_VERB_BEFORE_MISS}|(?<=thank you miss))(?= (?:is|was|said|says|told|tells|just|has|"
+    rf"had|gave|gives|made|makes|asked|literally|always|never|will|won't|can't|wants|thinks|knows|"
+    rf"i|i'd|i'm|im|we|up|off|lol|xxemoji|xxurl|xxuser)\b|\s*(?:[^\w\s]|$))"
+    rf"|(?:mr|mrs|ms|mx|dr|miss{_VERB_BEFORE_MISS})\.? (?!(?:{_NOT_NAMES})\b)[a-z][a-z'-]+"
+    rf"|(?:{_ROLES}))\b"
 )
 
 
