@@ -79,7 +79,14 @@ CATEGORY_OF = {"allegation": "allegation", "defamation": "allegation", "sexual":
                "threat": "threat", "violence": "threat", "insult": "insult",
                "doxxing": "doxxing", "harassment": "doxxing"}
 MAX_PER_CATEGORY = 3000
-MIN_RECALL = 0.9  # operating point: catch 9 in 10 abusive seed posts, as precisely as possible
+# Operating point: the most precise threshold that catches 88% of the abusive seed posts in
+# their out-of-fold scores. Those are template-grouped (each post scored by a model that never
+# saw its template), a harder test than unseen posts: out-of-fold ROC-AUC ~0.85 against 0.96 on
+# classifiers/eval/staff_select.csv, so the recall reached on unseen posts is higher than the
+# target. Measured over 3 template fillings: target 0.90 -> staff_select recall 0.920, false
+# positives 0.093 (staff_eval 0.962 / 0.139); 0.88 -> 0.903 / 0.070 (staff_eval 0.949 / 0.097);
+# 0.86 -> 0.887 / 0.070, below the 0.9 recall the issue asks for.
+MIN_RECALL = 0.88
 MIN_PER_LABEL = 10  # fewer cannot be split into calibration folds and a held-out part
 MAX_CHARS = 10_000  # longer texts are scored on their start: bounded time per batch
 BATCH_SIZE = 5000

@@ -21,14 +21,30 @@ _ROLES = (
     r"teachers?|teaching assistants?|tas|headteachers?|head teachers?|headmasters?|"
     r"headmistress(?:es)?|deputy heads?|heads? of (?:year|department|\w+)|principals?|"
     r"form tutors?|tutors?|sencos?|cover supervisors?|caretakers?|dinner lad(?:y|ies)|"
-    r"lunch lad(?:y|ies)|school receptionists?|supply teachers?|school staff|staffroom|sir"
+    r"lunch lad(?:y|ies)|school receptionists?|supply teachers?|school staff|staffroom|sir|"
+    # "ta" alone is also "thanks" ("ta mate"): a teaching assistant only after a determiner.
+    r"(?:the|our|my|a|new) tas?|"
+    # "the head" is also a body part: a headteacher only before what a person does or is.
+    r"the head(?='s|s? (?:said|says|told|tells|is|was|has|had|just|came|comes|walked|walks|sent|"
+    r"emailed|rang|called|made|gave|at|of|teacher|wants|wanted|literally|always|never|will|won't)\b)"
 )
 # An honorific followed by a word that is not an ordinary word ("miss you" is not a teacher).
 _NOT_NAMES = ("you|u|it|the|a|an|my|me|him|her|them|this|that|out|school|class|being|"
-              "having|and|or|is|was|so|too|when|how|what|for|to|on|in|at|with|from|of|all|ya|u|yall")
-_HONORIFICS = "mr|mrs|ms|mx|miss|dr"
+              "having|and|or|is|was|so|too|when|how|what|for|to|on|in|at|with|from|of|all|ya|u|yall|"
+              "up|off|lol|xxemoji|xxurl|xxuser|xxemail")
+_HONORIFICS = "mr|mrs|ms|mx|miss|dr"  # every honorific the pattern below knows
+# "miss" is also a verb: not after a subject, an auxiliary or "to" ("i miss lunch", "gonna
+# miss her"). After anything else it names a teacher, also alone ("told miss", "miss said").
+_VERB_BEFORE_MISS = "".join(rf"(?<!\b{w} miss)" for w in (
+    "i", "we", "you", "u", "they", "he", "she", "will", "gonna", "really", "dont", "don't", "to",
+    "would", "i'll", "we'll", "never", "still", "not", "wont", "won't", "cant", "can't", "always",
+    "might", "did", "didn't", "could", "may", "must", "should", "ll"))
 _STAFF_RE = re.compile(
-    rf"\b(?:(?:{_HONORIFICS})\.? (?!(?:{_NOT_NAMES})\b)[a-z][a-z'-]+|(?:{_ROLES}))\b"
+    rf"\b(?:miss(?:{_VERB_BEFORE_MISS}|(?<=thank you miss))(?= (?:is|was|said|says|told|tells|just|has|"
+    rf"had|gave|gives|made|makes|asked|literally|always|never|will|won't|can't|wants|thinks|knows|"
+    rf"i|i'd|i'm|im|we|up|off|lol|xxemoji|xxurl|xxuser)\b|\s*(?:[^\w\s]|$))"
+    rf"|(?:mr|mrs|ms|mx|dr|miss{_VERB_BEFORE_MISS})\.? (?!(?:{_NOT_NAMES})\b)[a-z][a-z'-]+"
+    rf"|(?:{_ROLES}))\b"
 )
 
 
@@ -63,15 +79,27 @@ def _top_level_alternatives(pattern: str) -> list[str]:
     return parts + [pattern[start:]]
 
 
-def _leading_letters(alternative: str) -> str:
-    """The literal lower-case letters an alternative starts with, before any regex syntax."""
+def _leading_letters(alternative: str) -> set[str]:
+    """The literal lower-case letters an alternative can start with, before any regex syntax
+    (one string, or one per branch of a group it starts with: "(?:the|our) tas?")."""
+    if alternative.startswith("(?:"):
+        depth = 0
+        for i, c in enumerate(alternative):
+            escaped = alternative[i - 1:i] == "\\"
+            depth += (c == "(" and not escaped) - (c == ")" and not escaped)
+            if depth == 0:
+                break
+        if alternative[i + 1:i + 2] in ("?", "*", "{"):
+            raise ValueError(f"staff pattern alternative {alternative!r} has no certain start")
+        return {w for branch in _top_level_alternatives(alternative[3:i])
+                for w in _leading_letters(branch)}
     letters = re.match(r"[a-z]*", alternative).group()
     # A letter made optional by a following "?" or "*" is not certain to be there.
     if alternative[len(letters):len(letters) + 1] in ("?", "*", "{"):
         letters = letters[:-1]
     if not letters:
         raise ValueError(f"staff pattern alternative {alternative!r} has no literal start")
-    return letters
+    return {letters}
 
 
 def _start_words() -> list[str]:
@@ -80,8 +108,8 @@ def _start_words() -> list[str]:
     Built from the lists themselves, so it follows edits to them; a word
     that another one starts with is enough.
     """
-    starts = {_leading_letters(a) for a in _top_level_alternatives(_ROLES)}
-    starts |= {_leading_letters(a) for a in _top_level_alternatives(_HONORIFICS)}
+    starts = {w for a in _top_level_alternatives(_ROLES) for w in _leading_letters(a)}
+    starts |= {w for a in _top_level_alternatives(_HONORIFICS) for w in _leading_letters(a)}
     return sorted(w for w in starts if not any(w != v and w.startswith(v) for v in starts))
 
 

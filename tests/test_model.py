@@ -502,3 +502,15 @@ def test_explanation_shortcut_adds_up_to_the_words_own_features(scorer):
     [reasons] = scorer._explain([text], features)
     assert reasons and reasons[0]["term"] == "nonce"
     assert reasons[0]["weight"] == pytest.approx(margin - base, abs=0.01)
+
+
+@pytest.mark.parametrize("text, named", [
+    ("told miss i'd fight her for a higher grade", True), ("thank you miss!", True),
+    ("miss said no phones", True), ("miss dunmore left", True), ("i miss lunch", False),
+    ("gonna miss her so much", False), ("don't miss the bus", False), ("i miss miss pike", True),
+    ("the ta feeds the school cat", True), ("ta mate", False), ("the head walks in", True),
+    ("hit him on the head", False), ("sir is a paedo", True), ("this song is a liar", False),
+])
+def test_staff_terms_read_bare_miss_ta_and_head_in_context(text, named):
+    from classifiers.signals import aimed_at_staff, staff_terms
+    assert aimed_at_staff(text) is named and bool(staff_terms(text)) is named

@@ -32,7 +32,16 @@ RANDOM_SEED = 20211025
 # fillings (names, roles, schools, decorations) per template; on staff_select.csv
 # (classifiers/eval/) false positives at the threshold fell from 0.15 to 0.09 at the
 # same ROC-AUC (0.96).
-TARGET_PER_LABEL = 3000
+TARGET_PER_LABEL = 6000
+# Fifth round: 6000 rather than 3000, and a harmless template that names a member of staff
+# gets 5 times the fillings of one that does not. Before, 91% of abusive seed posts named
+# staff but only 69% of harmless ones, so naming a teacher was itself evidence of abuse:
+# "Mr X has a new puppy" scored 0.63, "our form tutor" alone 0.93. Now 94% / 86%.
+# Measured over 3 template fillings (random seeds 20211025, 1, 2), trained with Davidson:
+# ROC-AUC on staff_select.csv 0.959 -> 0.960 (flat), on staff_eval.csv 0.983 -> 0.989; at the
+# threshold (MIN_RECALL 0.9) false positives on staff_select 0.117 -> 0.093 at recall 0.920
+# (share 3, 3000 per label: 0.100; share 3, 6000: 0.093 but eval ROC-AUC 0.987).
+NAMED_HARMLESS_SHARE = 5.0
 OUT = Path(__file__).with_name("staff_seed.csv")
 
 MEN = ["Mr Halloway", "Mr Pemberton", "Mr Castellano", "Mr Oduya", "Mr Farrow",
@@ -668,15 +677,27 @@ def decorate(text: str, rng: random.Random) -> str:
     return text
 
 
+def names_staff(template: str) -> bool:
+    return any(slot in template for slot in ("{T}", "{TF}", "{sir}"))
+
+
+def share(category: str, template: str) -> float:
+    """How many fillings a template gets, relative to the other templates of its label."""
+    if category in ABUSE or not names_staff(template):
+        return 1.0
+    return NAMED_HARMLESS_SHARE
+
+
 def generate() -> list[dict]:
     rng = random.Random(RANDOM_SEED)
-    templates_per_label = {1: 0, 0: 0}
+    shares_per_label = {1: 0.0, 0: 0.0}
     for category, templates in TEMPLATES.items():
-        templates_per_label[int(category in ABUSE)] += len(templates)
+        shares_per_label[int(category in ABUSE)] += sum(share(category, t) for t in templates)
     rows, seen = [], set()
     for category, templates in TEMPLATES.items():
-        wanted = round(TARGET_PER_LABEL / templates_per_label[int(category in ABUSE)])
         for number, template in enumerate(templates, 1):
+            wanted = round(TARGET_PER_LABEL * share(category, template)
+                           / shares_per_label[int(category in ABUSE)])
             made = 0
             for _ in range(wanted * 20):
                 if made == wanted:
