@@ -450,6 +450,8 @@ def test_threshold_is_chosen_on_out_of_fold_seed_scores_and_not_saved(trained):
     "mr halloway is a liar", "mr. halloway", "mr you", "miss you", "sir", "the sirens", "teachers",
     "teachersx", "#teacher", "headteacher", "head of year", "dinner lady", "x mr", "mr\nsmith",
     "drmr smith", "dr. who", "a.mr smith", "tas", "_sir", "ms-smith", "",
+    "our ta said", "a ta", "ta mate", "the head said", "on the head", "thank you miss!",
+    "i miss lunch", "told miss", "lunch ladies",
 ])
 def test_staff_check_over_a_batch_is_the_text_by_text_check(text):
     from classifiers.signals import aimed_at_staff, aimed_at_staff_many
