@@ -55,15 +55,17 @@ log = logging.getLogger(__name__)
 
 SEED_PATH = Path(__file__).with_name("seed") / "staff_seed.csv"
 SEED_NAME = "staff_seed"
-# The seed set is the only data about abuse aimed at school staff, and it is
-# ~4 times smaller than Davidson: unweighted, generic profanity drowns it.
+# The seed set is the only data about abuse aimed at school staff, and it was
+# ~4 times smaller than Davidson (now 3 fillings of the same few hundred templates:
+# more posts, no more variety): unweighted, generic profanity drowns it.
 # Measured (5-fold template-grouped CV on the seed set, with 80% of Davidson):
 # seed ROC-AUC 0.862 at weight 1, 0.877 at 3, 0.887 at 10, 0.892 at 30, while
 # Davidson's held-out ROC-AUC only moved from 0.987 to 0.986. Re-measured on the
 # fourth-round seed set (1,500 posts per label) against classifiers/eval/staff_select.csv:
 # ROC-AUC 0.958 / 0.960 / 0.962 at weight 10 / 30 / 100, Davidson 0.980 / 0.980 / 0.978:
-# flat, so 30 stays.
-SEED_WEIGHT = 30.0
+# flat, so 30 stays. Sixth round: the seed set holds 3 fillings of its templates, so each
+# post weighs a third of that (the set as a whole weighs what it did).
+SEED_WEIGHT = 10.0
 N_FOLDS = 5  # fold 0 is the fixed held-out part (20%); folds 1-4 also serve calibration
 RANDOM_STATE = 20211
 # Analysts' labels (imports and review decisions) are in-domain and checked by a
@@ -86,7 +88,11 @@ MAX_PER_CATEGORY = 3000
 # target. Measured over 3 template fillings: target 0.90 -> staff_select recall 0.920, false
 # positives 0.093 (staff_eval 0.962 / 0.139); 0.88 -> 0.903 / 0.070 (staff_eval 0.949 / 0.097);
 # 0.86 -> 0.887 / 0.070, below the 0.9 recall the issue asks for.
-MIN_RECALL = 0.88
+# Sixth round (seed set of 3 fillings, see classifiers/seed/make_seed.py FILLINGS), per base seed
+# 20211025 / 1 / 2, staff_select recall/false positives: target 0.88 -> 0.90/0.06, 0.91/0.06,
+# 0.90/0.06; 0.89 -> 0.90/0.06, 0.91/0.06, 0.91/0.06; 0.895 -> 0.91/0.07, 0.91/0.07, 0.91/0.06.
+# staff_eval at 0.89: 0.94/0.083, 0.92/0.104, 0.90/0.083 (at 0.88: 0.90/0.083, 0.90/0.104, 0.90/0.083).
+MIN_RECALL = 0.89
 MIN_PER_LABEL = 10  # fewer cannot be split into calibration folds and a held-out part
 MAX_CHARS = 10_000  # longer texts are scored on their start: bounded time per batch
 BATCH_SIZE = 5000

@@ -31,14 +31,21 @@ _ROLES = (
 # An honorific followed by a word that is not an ordinary word ("miss you" is not a teacher).
 _NOT_NAMES = ("you|u|it|the|a|an|my|me|him|her|them|this|that|out|school|class|being|"
               "having|and|or|is|was|so|too|when|how|what|for|to|on|in|at|with|from|of|all|ya|u|yall|"
-              "up|off|lol|xxemoji|xxurl|xxuser|xxemail")
+              "up|off|lol|xxemoji|xxurl|xxuser|xxemail|"
+              # Not teachers: public figures and stock phrases ("mr trump", "mr president",
+              # "mr nice guy", "mr right"). A school's staff are rarely called any of these.
+              "president|prime|trump|biden|obama|putin|musk|bean|beast|blobby|potato|right|"
+              "nice|t|speaker|chairman|worldwide|incredible|universe|world|america|england|"
+              "britain|brightside|clean|freeze|tumble|sheen|sunak|starmer|johnson|corbyn|farage")
 _HONORIFICS = "mr|mrs|ms|mx|miss|dr"  # every honorific the pattern below knows
 # "miss" is also a verb: not after a subject, an auxiliary or "to" ("i miss lunch", "gonna
 # miss her"). After anything else it names a teacher, also alone ("told miss", "miss said").
 _VERB_BEFORE_MISS = "".join(rf"(?<!\b{w} miss)" for w in (
     "i", "we", "you", "u", "they", "he", "she", "will", "gonna", "really", "dont", "don't", "to",
     "would", "i'll", "we'll", "never", "still", "not", "wont", "won't", "cant", "can't", "always",
-    "might", "did", "didn't", "could", "may", "must", "should", "ll"))
+    "might", "did", "didn't", "could", "may", "must", "should", "ll",
+    # ...nor the noun: "a near miss", "hit or miss", "a big miss".
+    "near", "a", "or", "big", "huge", "total", "no"))
 _STAFF_RE = re.compile(
     rf"\b(?:miss(?:{_VERB_BEFORE_MISS}|(?<=thank you miss))(?= (?:is|was|said|says|told|tells|just|has|"
     rf"had|gave|gives|made|makes|asked|literally|always|never|will|won't|can't|wants|thinks|knows|"

@@ -459,6 +459,18 @@ def test_staff_check_over_a_batch_is_the_text_by_text_check(text):
     assert aimed_at_staff_many(texts).tolist() == [aimed_at_staff(t) for t in texts]
 
 
+@pytest.mark.parametrize("text, aimed", [
+    ("mr trump is a clown", False), ("mr president please act", False), ("mr nice guy", False),
+    ("that was a near miss", False), ("hit or miss", False), ("a near miss.", False),
+    ("mr halloway is a creep", True), ("told miss.", True), ("miss adeyemi said no", True),
+    ("thank you miss", True),
+])
+def test_staff_check_leaves_out_public_figures_and_the_noun_miss(text, aimed):
+    from classifiers.signals import aimed_at_staff, aimed_at_staff_many
+    assert aimed_at_staff(text) is aimed
+    assert aimed_at_staff_many([text]).tolist() == [aimed]
+
+
 def test_staff_check_over_a_batch_of_seed_posts():
     from classifiers.signals import aimed_at_staff, aimed_at_staff_many
     texts = m.normalise_many(m.seed_dataset().texts) + m.normalise_many(UNSEEN_HARMLESS)

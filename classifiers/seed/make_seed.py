@@ -42,6 +42,17 @@ TARGET_PER_LABEL = 6000
 # threshold (MIN_RECALL 0.9) false positives on staff_select 0.117 -> 0.093 at recall 0.920
 # (share 3, 3000 per label: 0.100; share 3, 6000: 0.093 but eval ROC-AUC 0.987).
 NAMED_HARMLESS_SHARE = 5.0
+# Sixth round: the set is 3 independent fillings of the templates (random seeds RANDOM_SEED,
+# + FILLING_STEP, + 2 x FILLING_STEP), each built as one filling was before, one after the other;
+# the model weighs each post a third as much (classifiers/model.py SEED_WEIGHT 30 -> 10), so the
+# seed set weighs what it did. One filling's names, roles and decorations made the model's
+# errors depend on which filling it got. Measured over 3 base seeds (20211025, 1, 2), trained
+# with Davidson, threshold at recall 0.88: staff_select recall / false positives per seed
+# 0.89/0.07, 0.91/0.07, 0.91/0.07 -> 0.90/0.06, 0.91/0.06, 0.90/0.06; training 15 s -> 17 s.
+# (Averaging the calibrated weights of 3 models, one per filling, gave 0.90/0.91/0.91 at 0.07
+# in 30 s: less for twice the time.)
+FILLINGS = 3
+FILLING_STEP = 7919
 OUT = Path(__file__).with_name("staff_seed.csv")
 
 MEN = ["Mr Halloway", "Mr Pemberton", "Mr Castellano", "Mr Oduya", "Mr Farrow",
@@ -689,7 +700,12 @@ def share(category: str, template: str) -> float:
 
 
 def generate() -> list[dict]:
-    rng = random.Random(RANDOM_SEED)
+    """FILLINGS fillings of every template, one after the other (see FILLINGS)."""
+    return [row for k in range(FILLINGS) for row in _filling(RANDOM_SEED + k * FILLING_STEP)]
+
+
+def _filling(random_seed: int) -> list[dict]:
+    rng = random.Random(random_seed)
     shares_per_label = {1: 0.0, 0: 0.0}
     for category, templates in TEMPLATES.items():
         shares_per_label[int(category in ABUSE)] += sum(share(category, t) for t in templates)
