@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from classifiers.text import (EncodedBatch, HashedNgrams, column_of, count_keys, counts_to_csr,
+                              in_pieces,
                               word_ngram_hashes)
 
 _ROLES = (
@@ -192,7 +193,9 @@ class StaffGatedNgrams(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> sp.csr_matrix:
-        texts = list(X)
+        return in_pieces(list(X), self._transform)
+
+    def _transform(self, texts: list[str]) -> sp.csr_matrix:
         width = (1 << self.n_bits) + 1
         flagged = np.flatnonzero(aimed_at_staff_many(texts))
         if not len(flagged):

@@ -166,3 +166,19 @@ def test_bad_parameters_are_refused_at_fit(params):
 def test_batched_unicode_folding_is_exactly_the_text_by_text_fold(texts):
     from classifiers.text import _fold_unicode, _fold_unicode_many
     assert _fold_unicode_many(texts) == [_fold_unicode(t) for t in texts]
+
+
+def test_features_in_pieces_are_the_features_of_the_whole_batch(monkeypatch):
+    """Long batches (training) are transformed a piece at a time to bound memory."""
+    from classifiers import text as tx
+    from classifiers.signals import StaffGatedNgrams
+
+    texts = [normalise(t) for t in ["mr halloway is a liar", "great lesson today", "", "sir 🙂",
+                                    "our ta said no", "x" * 50, "the head said so"] * 3]
+    extractors = [HashedNgrams("word", (1, 2), 12), HashedNgrams("char_wb", (3, 5), 12),
+                  StaffGatedNgrams(n_bits=12)]
+    whole = [e.fit(texts).transform(texts) for e in extractors]
+    monkeypatch.setattr(tx, "TRANSFORM_ROWS", 4)
+    for extractor, expected in zip(extractors, whole):
+        pieced = extractor.transform(texts)
+        assert pieced.shape == expected.shape and (pieced != expected).nnz == 0
