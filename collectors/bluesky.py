@@ -234,22 +234,8 @@ class _Walk:
             params["cursor"] = cursor
 
     def _get(self, params: dict) -> dict:
-        url = f"{self.source}/xrpc/app.bsky.feed.searchPosts"
-        for attempt in (1, 2):
-            try:
-                body, _ = self.client.request_json("GET", url, params=params,
-                                                   headers=self.session.headers(),
-                                                   before_attempt=self.session._count)
-            except SourceError as exc:
-                if attempt == 1 and exc.status in (400, 401) and any(
-                        word in str(exc) for word in _STALE_TOKEN):
-                    self.session.renew()
-                    continue
-                raise
-            if not isinstance(body, dict):
-                raise SourceError(f"GET {url} returned a JSON {type(body).__name__}, not an object")
-            return body
-        raise AssertionError("unreachable")
+        return _xrpc_get(self.client, self.session, f"{self.source}/xrpc/app.bsky.feed.searchPosts",
+                         params, before_attempt=self.session._count)
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -361,11 +347,13 @@ def lookup_post(client: PoliteClient, source: str, uri: str,
             "detail": "absent from getPosts; its account is still there"}
 
 
-def _xrpc_get(client: PoliteClient, session: _Session, url: str, params: dict) -> dict:
+def _xrpc_get(client: PoliteClient, session: _Session, url: str, params: dict,
+              before_attempt=None) -> dict:
     """A GET with the session's token, renewed once if it went stale."""
     for attempt in (1, 2):
         try:
-            body, _ = client.request_json("GET", url, params=params, headers=session.headers())
+            body, _ = client.request_json("GET", url, params=params, headers=session.headers(),
+                                          before_attempt=before_attempt)
         except SourceError as exc:
             if attempt == 1 and exc.status in (400, 401) and any(w in str(exc) for w in _STALE_TOKEN):
                 session.renew()
