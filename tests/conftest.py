@@ -53,3 +53,22 @@ def replay():
 
     with MastodonReplayServer(load_sample(), max_lifetime=120) as server:
         yield server
+
+
+@pytest.fixture
+def sleeps():
+    """Where a collector's injected `sleep` records its waits (none are really slept)."""
+    return []
+
+
+@pytest.fixture
+def fake_servers():
+    """Start platform fakes (tagwatch.fakeapi subclasses) that all stop when the test ends:
+    `fake_servers(BlueskyFake, posts, **options)`."""
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        def start(cls, *args, **kwargs):
+            kwargs.setdefault("max_lifetime", 30)
+            return stack.enter_context(cls(*args, **kwargs))
+        yield start

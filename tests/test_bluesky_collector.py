@@ -1,7 +1,6 @@
 """collect_tag for Bluesky against a local fake of the XRPC API, one test per fault handled."""
 from __future__ import annotations
 
-from contextlib import ExitStack
 
 import pytest
 
@@ -20,17 +19,8 @@ LONG_AGO = "2025-12-01"
 
 
 @pytest.fixture
-def fakes():
-    with ExitStack() as stack:
-        def start(posts=(), **kwargs):
-            kwargs.setdefault("max_lifetime", 30)
-            return stack.enter_context(BlueskyFake(list(posts), **kwargs))
-        yield start
-
-
-@pytest.fixture
-def sleeps():
-    return []
+def fakes(fake_servers):
+    return lambda posts=(), **kwargs: fake_servers(BlueskyFake, list(posts), **kwargs)
 
 
 @pytest.fixture

@@ -30,11 +30,6 @@ def servers():
 
 
 @pytest.fixture
-def sleeps():
-    return []
-
-
-@pytest.fixture
 def client(sleeps):
     """A client whose waits are recorded instead of slept."""
     with PoliteClient(UA, backoff_base=0.5, sleep=sleeps.append) as polite:

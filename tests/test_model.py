@@ -471,6 +471,22 @@ def test_staff_check_leaves_out_public_figures_and_the_noun_miss(text, aimed):
     assert aimed_at_staff_many([text]).tolist() == [aimed]
 
 
+@pytest.mark.parametrize("alternative", ["[a-z]+ teacher", "(?:mr|ms)? smith", "\\w+"])
+def test_a_staff_pattern_the_prefilter_cannot_anchor_is_refused(alternative):
+    """The batch prefilter needs a literal word every match contains; a pattern without
+    one would silently let matches through unseen, so it stops at import instead."""
+    from classifiers.signals import _anchor_words
+    with pytest.raises(ValueError, match="staff pattern alternative"):
+        _anchor_words(alternative)
+
+
+def test_the_prefilter_anchors_on_the_telling_word():
+    from classifiers.signals import _anchor_words
+    assert _anchor_words("(?:the|our|my) tas?") == {"ta"}
+    assert _anchor_words("the head(?='s| said)") == {"head"}
+    assert _anchor_words("(?:mr|mrs)") == {"mr", "mrs"}
+
+
 def test_staff_check_over_a_batch_of_seed_posts():
     from classifiers.signals import aimed_at_staff, aimed_at_staff_many
     texts = m.normalise_many(m.seed_dataset().texts) + m.normalise_many(UNSEEN_HARMLESS)

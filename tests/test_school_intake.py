@@ -105,12 +105,17 @@ def test_forbidden_hosts_are_recorded_and_never_contacted(settings):
         assert con.execute("SELECT count(*) FROM cases").fetchone()[0] == 0
 
 
+def _two_posts(settings, server):
+    """Two invented abusive statuses (7 and 8) on the replay, which intake may fetch."""
+    server.add_status(make_status(7, content="<p>Mr Invented at Fernbrook is a creep</p>"))
+    server.add_status(make_status(8, content="<p>Ms Madeup should be sacked</p>"))
+    return _with_hosts(settings, server)
+
+
 def test_one_post_many_schools_one_case_evidence_frozen_at_once(settings):
     _contacts(settings)
     with MastodonReplayServer(max_lifetime=60) as server:
-        server.add_status(make_status(7, content="<p>Mr Invented at Fernbrook is a creep</p>"))
-        server.add_status(make_status(8, content="<p>Ms Madeup should be sacked</p>"))
-        s = _with_hosts(settings, server)
+        s = _two_posts(settings, server)
         a = schools.submit(s, "head.fern", [f"{server.url}/@someone/7", f"{server.url}/@someone/8"],
                            "about our teacher", "teacher", now=T0)
         b = schools.submit(s, "office.oak", [f"{server.url}/@someone/8"], "", "support_staff",
@@ -148,9 +153,7 @@ def test_plain_words_states_and_daily_digest(settings, smtp_server, monkeypatch)
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_server.url)
     _contacts(settings)
     with MastodonReplayServer(max_lifetime=60) as server:
-        server.add_status(make_status(7, content="<p>Mr Invented at Fernbrook is a creep</p>"))
-        server.add_status(make_status(8, content="<p>Ms Madeup should be sacked</p>"))
-        s = _with_hosts(settings, server)
+        s = _two_posts(settings, server)
         a = schools.submit(s, "head.fern", [f"{server.url}/@someone/7", f"{server.url}/@someone/8"],
                            "", "teacher", now=T0)
         b = schools.submit(s, "office.oak", [f"{server.url}/@someone/8"], "", "head", now=T0)

@@ -1,7 +1,6 @@
 """collect_tag for the TikTok Research API against a local fake, one test per fault handled."""
 from __future__ import annotations
 
-from contextlib import ExitStack
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -33,17 +32,8 @@ def clock():
 
 
 @pytest.fixture
-def fakes():
-    with ExitStack() as stack:
-        def start(videos=(), **kwargs):
-            kwargs.setdefault("max_lifetime", 30)
-            return stack.enter_context(TikTokFake(list(videos), **kwargs))
-        yield start
-
-
-@pytest.fixture
-def sleeps():
-    return []
+def fakes(fake_servers):
+    return lambda videos=(), **kwargs: fake_servers(TikTokFake, list(videos), **kwargs)
 
 
 @pytest.fixture

@@ -340,6 +340,24 @@ def test_prune_command_says_what_it_did_and_refuses_a_bad_period(tmp_path, monke
     assert find_manifests(staging) == []
     assert main(["staging", "prune", "--db", db, "--older-than", "soon"]) == 1
     assert "cannot read the period" in capsys.readouterr().err
+    monkeypatch.setenv("TAGWATCH_STAGING_DIR", str(tmp_path / "nowhere"))
+    assert main(["staging", "prune", "--db", db]) == 1
+    assert "no staging directory" in capsys.readouterr().err
+
+
+def test_tag_history_of_several_manifests_in_one_load_reads_numbers_leniently(tmp_path):
+    staging = tmp_path / "staging"
+    for run, tag, history in (
+            ("r1", "a", [{"day": "2026-11-20", "uses": "12", "accounts": 3},   # Mastodon sends strings
+                         {"day": "not a day", "uses": 1}]),                     # skipped, not fatal
+            ("r1", "b", [{"day": "2026-11-20", "uses": 4, "accounts": "many"}])):
+        with StagingWriter(staging, run, "mastodon", "https://school.example", tag) as writer:
+            writer.write_posts([])
+            writer.manifest.extra["tag_history"] = history
+    with session(tmp_path / "w.duckdb") as con:
+        load_staging(con, staging)
+        assert _rows(con, "SELECT tag, day::VARCHAR, uses, accounts FROM tag_history ORDER BY tag") == [
+            ("a", "2026-11-20", 12, 3), ("b", "2026-11-20", 4, None)]
 
 
 def test_a_first_load_refuses_to_replace_posts_that_arrived_meanwhile(tmp_path):

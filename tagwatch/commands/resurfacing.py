@@ -59,25 +59,29 @@ def _pct(share) -> str:
     return "-" if share is None else f"{share:.0%}"
 
 
+def _section(title: str, rows: list, lines) -> None:
+    """A titled list, "none" when empty; `lines(row)` gives each row's printed lines."""
+    print(title)
+    if not rows:
+        print("  none")
+    for row in rows:
+        for line in lines(row):
+            print(line)
+
+
 def print_table(view: dict, since_text: str) -> None:
-    print(f"Banned tags seen again (since {cell(since_text, 20)}):")
-    if not view["resurfaced"]:
-        print("  none")
-    for a in view["resurfaced"]:
-        print(f"  #{cell(a['tag'], 60)}  {a['posts']} post(s), {_pct(a['share_flagged'])} flagged, "
-              f"first seen {a['first_seen']:%Y-%m-%d %H:%M}, on {', '.join(a['platforms'])}")
+    def resurfaced(a):
+        yield (f"  #{cell(a['tag'], 60)}  {a['posts']} post(s), {_pct(a['share_flagged'])} flagged, "
+               f"first seen {a['first_seen']:%Y-%m-%d %H:%M}, on {', '.join(a['platforms'])}")
         for v in a["variants"]:
-            print(f"      {cell('#' + v['variant'], 40):42} {cell(v['method'], 30):30} {v['platform']:10} "
-                  f"{v['posts']:5} post(s)  {_pct(v['share_flagged'])} flagged  first {v['first_seen']:%Y-%m-%d}")
-    print("\nProposed new tags (accept: tagwatch tags accept TAG; reject: tagwatch tags reject TAG):")
-    if not view["proposals"]:
-        print("  none")
-    for p in view["proposals"]:
-        print(f"  #{cell(p['spelling'], 40):42} lift {p['lift']:5.1f}  {p['support']}/{p['posts']} focus posts"
-              f"  (week before: {p['previous_posts']})")
-    print("\nSpikes (posts a day against the 14 days before):")
-    if not view["spikes"]:
-        print("  none")
-    for s in view["spikes"]:
-        print(f"  #{cell(s['tag'], 40):42} {s['platform']:10} {s['day']}  {s['posts']} post(s), "
-              f"{s['ratio']}x the usual {s['baseline']}")
+            yield (f"      {cell('#' + v['variant'], 40):42} {cell(v['method'], 30):30} {v['platform']:10} "
+                   f"{v['posts']:5} post(s)  {_pct(v['share_flagged'])} flagged  first {v['first_seen']:%Y-%m-%d}")
+
+    _section(f"Banned tags seen again (since {cell(since_text, 20)}):", view["resurfaced"], resurfaced)
+    _section("\nProposed new tags (accept: tagwatch tags accept TAG; reject: tagwatch tags reject TAG):",
+             view["proposals"], lambda p: [
+                 f"  #{cell(p['spelling'], 40):42} lift {p['lift']:5.1f}  {p['support']}/{p['posts']} "
+                 f"focus posts  (week before: {p['previous_posts']})"])
+    _section("\nSpikes (posts a day against the 14 days before):", view["spikes"], lambda s: [
+        f"  #{cell(s['tag'], 40):42} {s['platform']:10} {s['day']}  {s['posts']} post(s), "
+        f"{s['ratio']}x the usual {s['baseline']}"])
