@@ -761,10 +761,10 @@ class Scorer:
             # P(category) = P(abusive) x P(category | abusive): they add up to the score.
             categories = {c: round(float(score * shares[n][names.index(c)]), 4)
                           if c in names else 0.0 for c in CATEGORIES}
-            categories["staff_target"] = 1.0 if staff else 0.0
             explanation = reasons.get(n, [])
             explanation += [{"term": t, "signal": "aimed at school staff"} for t in staff]
-            details[i] = ScoreDetail(float(score), categories, explanation)
+            details[i] = ScoreDetail(float(score), categories, explanation,
+                                     staff_target=1.0 if staff else 0.0)
         return details
 
     def _explain(self, texts: list[str], features) -> list[list[dict]]:
@@ -926,6 +926,8 @@ class ScoreDetail:
     score: float
     categories: dict | None = None
     explanation: list[dict] | None = None
+    # Probability that the post is aimed at school staff (None where not computed).
+    staff_target: float | None = None
 
     @property
     def scorable(self) -> bool:
@@ -934,7 +936,7 @@ class ScoreDetail:
 
 def score_csv(in_path: str | Path, out_path: str | Path, scorer: Scorer,
               batch_size: int = BATCH_SIZE) -> int:
-    """Copy a CSV with a `text` column, appending `score`, `label` and `explanation`.
+    """Copy a CSV with a `text` column, appending `score`, `label`, `staff_target`, `explanation`.
 
     Streams in batches, so memory does not grow with the file. Output goes to
     a temp file renamed into place at the end: a failure leaves no half file.
@@ -945,7 +947,7 @@ def score_csv(in_path: str | Path, out_path: str | Path, scorer: Scorer,
         raise FileNotFoundError(f"{in_path}: no such file")
     _allow_long_csv_fields()
     rows = 0
-    added = ["score", "label", "explanation"]
+    added = ["score", "label", "staff_target", "explanation"]
     with in_path.open(newline="", encoding="utf-8-sig", errors="replace") as src:
         reader = csv.reader(src)
         header = next(reader, None) or []
@@ -966,10 +968,11 @@ def score_csv(in_path: str | Path, out_path: str | Path, scorer: Scorer,
                         [r[column] if len(r) > column else None for r in batch], batch_size)
                     for row, d in zip(batch, details):
                         if not d.scorable:
-                            writer.writerow(row + ["", "", ""])
+                            writer.writerow(row + ["", "", "", ""])
                         else:
+                            staff = "" if d.staff_target is None else f"{d.staff_target:.4f}"
                             writer.writerow(row + [f"{d.score:.6f}", int(d.score >= scorer.threshold),
-                                                   explanation_text(d.explanation)])
+                                                   staff, explanation_text(d.explanation)])
                     rows += len(batch)
             os.replace(tmp, out_path)
         finally:
