@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from classifiers import model as m
+from classifiers import data, store, training
 from tagwatch.config import Settings
 
 REPEATS = 5
@@ -33,7 +33,7 @@ def texts(n: int) -> list[str]:
         with open(path, newline="", encoding="utf-8") as fh:
             pool = [row["text"] for row in csv.DictReader(fh)]
     else:
-        pool = m.seed_dataset().texts
+        pool = data.seed_dataset().texts
     return (pool * (n // len(pool) + 1))[:n]
 
 
@@ -47,13 +47,13 @@ def rate(score, sample: list[str]) -> float:
 
 def _train(models_dir: str, out) -> None:
     """In a child process: train on the default data, save, report time, size and memory."""
-    datasets, _ = m.default_datasets(Settings.from_env(), allow_download=False)
+    datasets, _ = data.default_datasets(Settings.from_env(), allow_download=False)
     t0 = time.perf_counter()
-    trained = m.train(datasets)
+    trained = training.train(datasets)
     seconds = time.perf_counter() - t0
-    m.save(trained, models_dir)
+    store.save(trained, models_dir)
     out.put({"texts": sum(len(d.texts) for d in datasets), "seconds": seconds,
-             "size_mb": (Path(models_dir) / trained.version / m.MODEL_FILE).stat().st_size / 1e6,
+             "size_mb": (Path(models_dir) / trained.version / store.MODEL_FILE).stat().st_size / 1e6,
              "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
 
 
@@ -68,7 +68,7 @@ def main() -> None:
         loads = []
         for _ in range(REPEATS):
             t0 = time.perf_counter()
-            scorer = m.load(tmp)
+            scorer = store.load(tmp)
             loads.append(time.perf_counter() - t0)
     sample = texts(20_000)
     scorer.score(sample[:100])  # warm-up

@@ -9,3 +9,11 @@ class ModelNotFound(FileNotFoundError):
 
 class ModelIntegrityError(Exception):
     """A model file is not the one its meta.json describes, or holds untrusted types."""
+
+
+class ModelFormatError(ModelNotFound):
+    """A model saved by an older tagwatch, in a format this one does not read: retrain.
+
+    A kind of ModelNotFound, so what trains a model when there is none
+    (`make demo`) also replaces one of an old format.
+    """

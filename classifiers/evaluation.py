@@ -8,17 +8,18 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import precision_recall_curve
 
-from classifiers import model as m
+from classifiers.scoring import Scorer
+from classifiers.training import metrics
 
 RELIABILITY_BINS = 10
 
 
-def evaluate(scorer: m.Scorer, texts: list[str], labels: np.ndarray) -> dict:
+def evaluate(scorer: Scorer, texts: list[str], labels: np.ndarray) -> dict:
     """Metrics at the model's threshold, and a reliability table, over the scorable posts."""
     scores = scorer.score(texts)
     scorable = ~np.isnan(scores)
     y, s = labels[scorable], scores[scorable]
-    result = m._metrics(y, s, scorer.threshold)
+    result = metrics(y, s, scorer.threshold)
     result["unscorable"] = int((~scorable).sum())
     result["threshold"] = round(scorer.threshold, 4)
     result["reliability"] = reliability(y, s)

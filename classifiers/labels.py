@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 import pyarrow as pa
 
-from classifiers import model as m
+from classifiers import data as d
 from warehouse.db import transaction
 
 OPTIONAL = ("platform", "post_id", "category")
@@ -34,23 +34,23 @@ def read_label_file(path: Path) -> list[dict]:
     """Rows of one CSV/NDJSON label file, checked whole: ValueError naming the line if bad."""
     rows = []
     try:
-        for line, record in m._records(path, ["text", "label"]):
+        for line, record in d.records(path, ["text", "label"]):
             text = record.get("text")
             if not isinstance(text, str) or not text.strip():
                 raise ValueError(f"{path}: line {line}: empty text")
             if "\x00" in text:
                 raise ValueError(f"{path}: line {line}: the text contains a NUL byte")
-            row = {"text": text, "label": m._parse_label(record.get("label"), path, line)}
+            row = {"text": text, "label": d.parse_label(record.get("label"), path, line)}
             for name in OPTIONAL:
                 value = record.get(name)
                 row[name] = str(value).strip() if value not in (None, "") else None
             if (row["platform"] is None) != (row["post_id"] is None):
                 raise ValueError(f"{path}: line {line}: give both platform and post_id, or neither")
             if row["category"] is not None:
-                category = m.CATEGORY_OF.get(row["category"].lower())
+                category = d.CATEGORY_OF.get(row["category"].lower())
                 if category is None and row["category"].lower() != "none":
                     raise ValueError(f"{path}: line {line}: unknown category {row['category']!r} "
-                                     f"(known: {', '.join(sorted(m.CATEGORY_OF))}, none)")
+                                     f"(known: {', '.join(sorted(d.CATEGORY_OF))}, none)")
                 row["category"] = category
             rows.append(row)
     except UnicodeDecodeError as exc:
@@ -100,7 +100,7 @@ def import_files(con, paths: Sequence[str | Path], added_by: str | None = None) 
     return ImportReport(len(paths), len(records), added_rows, len(records) - added_rows)
 
 
-def labels_dataset(con) -> m.Dataset | None:
+def labels_dataset(con) -> d.Dataset | None:
     """The newest label of each distinct text, as a training Dataset (None if there are none)."""
     rows = con.execute(
         """
@@ -115,6 +115,6 @@ def labels_dataset(con) -> m.Dataset | None:
         digest.update(f"{label}\t{category or ''}\t{text}\n".encode("utf-8", "surrogatepass"))
     sources = con.execute("SELECT string_agg(DISTINCT source, ', ' ORDER BY source) FROM labels"
                           ).fetchone()[0]
-    return m.Dataset(m.LABELS_NAME, f"warehouse labels ({sources})", digest.hexdigest(),
+    return d.Dataset(d.LABELS_NAME, f"warehouse labels ({sources})", digest.hexdigest(),
                      [r[0] for r in rows], np.array([r[1] for r in rows], dtype=np.int64),
-                     m.LABEL_WEIGHT, None, [r[2] if r[1] else None for r in rows])
+                     d.LABELS, None, [r[2] if r[1] else None for r in rows])

@@ -11,12 +11,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
-
-from classifiers.text import (EncodedBatch, HashedNgrams, column_of, count_keys, counts_to_csr,
-                              in_pieces,
-                              word_ngram_hashes)
 
 _ROLES = (
     r"teachers?|teaching assistants?|tas|headteachers?|head teachers?|headmasters?|"
@@ -171,52 +165,26 @@ def aimed_at_staff_many(texts: list[str]) -> np.ndarray:
     return hits
 
 
-class StaffGatedNgrams(TransformerMixin, BaseEstimator):
-    """Word n-gram counts for posts aimed at school staff, zero rows for the rest, plus a flag.
+_HONORIFIC_RE = re.compile(rf"^(?:{_HONORIFICS})\b")
+_SCHOOL_RE = re.compile(
+    r"\b(?:schools?|academy|college|class(?:room)?|lessons?|pupils?|students?|year \d+|"
+    r"form|detention|homework|staff|teachers?|playground|assembly|exams?|gcses?|sixth form)\b")
 
-    The model's second feature block: the classifier sees every post's words
-    once (how abusive), and a staff-aimed post's words a second time in their
-    own columns (how abusive *when aimed at staff*). The linear model can then
-    learn that "touching", "address" or "after school" mean abuse next to a
-    teacher's name without learning that they do in a generic tweet, and the
-    last column (1 if the post is aimed at staff) lets the two halves of the
-    score combine. This is "frustratingly easy" domain adaptation (Daume
-    2007), with the domain read off the text instead of the source.
+
+def staff_signals(normalised: list[str]) -> np.ndarray:
+    """Per post: [names staff, by honorific and name, by role, how many mentions (/3), school words].
+
+    The inputs of the staff_target model (`classifiers.training`): P(aimed at
+    school staff) learned over these, not a 0/1 rule.
     """
-
-    def __init__(self, ngram_range: tuple[int, int] = (1, 2), n_bits: int = 18):
-        self.ngram_range = ngram_range
-        self.n_bits = n_bits
-
-    def fit(self, X, y=None):
-        HashedNgrams("word", self.ngram_range, self.n_bits).fit(X)
-        return self
-
-    def transform(self, X) -> sp.csr_matrix:
-        return in_pieces(list(X), self._transform)
-
-    def _transform(self, texts: list[str]) -> sp.csr_matrix:
-        width = (1 << self.n_bits) + 1
-        flagged = np.flatnonzero(aimed_at_staff_many(texts))
-        if not len(flagged):
-            return sp.csr_matrix((len(texts), width))
-        # Only the flagged texts have n-grams: encode those alone.
-        rows, cols, counts = self.counts(EncodedBatch([texts[i] for i in flagged]),
-                                         np.ones(len(flagged), dtype=bool))
-        return counts_to_csr((flagged[rows], cols, counts), len(texts), width)
-
-    def counts(self, batch: EncodedBatch, flagged: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The nonzero entries of `transform`'s matrix as (rows, columns, counts).
-
-        `flagged`: `aimed_at_staff_many` of the batch's texts.
-        """
-        rows, hashes = word_ngram_hashes(batch, self.ngram_range)
-        keep = flagged[rows.view(np.int64)]
-        col_bits = np.uint64(self.n_bits + 1)  # room for the flag column, 2**n_bits
-        flag_rows = np.flatnonzero(flagged).astype(np.uint64)
-        keys = np.concatenate([
-            (rows[keep] << col_bits) | column_of(hashes[keep], self.n_bits),
-            (flag_rows << col_bits) | np.uint64(1 << self.n_bits),
-        ])
-        return count_keys(keys, self.n_bits + 1)
+    aimed = aimed_at_staff_many(normalised)
+    out = np.zeros((len(normalised), 5))
+    out[:, 0] = aimed
+    for i in np.flatnonzero(aimed):
+        terms = staff_terms(normalised[i])
+        named = sum(1 for t in terms if _HONORIFIC_RE.match(t))
+        out[i, 1] = named > 0
+        out[i, 2] = named < len(terms)
+        out[i, 3] = len(terms) / 3
+    out[:, 4] = [_SCHOOL_RE.search(t) is not None for t in normalised]
+    return out

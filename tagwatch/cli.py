@@ -159,38 +159,41 @@ def _print_run(summary: pipeline.RunSummary, settings: Settings) -> None:
 # --- the classifier --------------------------------------------------------------------
 
 def ensure_model(settings: Settings) -> None:
-    """Score with the current model; with none yet, train one on the default data first."""
-    from classifiers.model import ModelNotFound, load
+    """Score with the current model; with none yet (or one of an old format), train one first."""
+    from classifiers.errors import ModelFormatError, ModelNotFound
+    from classifiers.store import load
 
     try:
         load(settings.models_dir)
-    except ModelNotFound:
-        _err(f"no trained model in {settings.models_dir}: training one on the default data")
+    except ModelNotFound as exc:
+        why = str(exc) if isinstance(exc, ModelFormatError) else \
+            f"no trained model in {settings.models_dir}"
+        _err(f"{why}: training one on the default data")
         _train(settings, inputs=[], default_data=True, allow_download=True)
 
 
 def _train(settings: Settings, inputs: list[str], default_data: bool, allow_download: bool) -> str:
-    """Train on the default data, the warehouse labels and `inputs`; promote if not worse."""
-    from classifiers import model as m
-    from classifiers import registry
+    """Train on the default data, the warehouse labels and `inputs`; promote if better."""
+    from classifiers import data, registry, store, training
+    from classifiers.errors import ModelIntegrityError, ModelNotFound
     from classifiers.labels import labels_dataset
 
-    reference, notes = m.default_datasets(settings, allow_download=allow_download)
+    reference, notes = data.default_datasets(settings, allow_download=allow_download)
     with session(settings.db_path) as con:
         labelled = labels_dataset(con)
     if labelled is not None:
         reference.append(labelled)
         notes.append(f"data: {len(labelled.texts)} analyst label(s) from the warehouse "
-                     f"(weight {labelled.weight:g})")
+                     f"(together weighing {training.LABEL_SHARE:g} x all real corpora)")
     datasets = list(reference) if default_data else []
     if inputs:
-        datasets.append(m.dataset_from_files("input", inputs))
+        datasets.append(data.dataset_from_files("input", inputs))
     if not datasets:
         raise UserError("nothing to train on: give --input FILE.csv or drop --no-default-data")
     for note in notes:
         _err(note)
-    trained = m.train(datasets, notes=notes)
-    version = m.save(trained, settings.models_dir, make_current=False)
+    trained = training.train(datasets, notes=notes)
+    version = store.save(trained, settings.models_dir, make_current=False)
     _out(f"trained model {version} on " + ", ".join(
         f"{d['name']} ({d['rows']} rows)" for d in trained.datasets))
     _out("held-out: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
@@ -199,14 +202,14 @@ def _train(settings: Settings, inputs: list[str], default_data: bool, allow_down
 
     with session(settings.db_path) as con:
         current_version = registry.promoted_version(con)
-    current_version = current_version or m.current_version(settings.models_dir)
+    current_version = current_version or store.current_version(settings.models_dir)
     current = None
     if current_version:
         try:
-            current = m.load(settings.models_dir, current_version)
-        except (m.ModelNotFound, m.ModelIntegrityError) as exc:
+            current = store.load(settings.models_dir, current_version)
+        except (ModelNotFound, ModelIntegrityError) as exc:
             _err(f"warning: the promoted model cannot be loaded, so it cannot be compared: {exc}")
-    decision = registry.compare(trained, current, m.held_out_of(reference))
+    decision = registry.compare(trained, current, registry.yardstick(reference))
     with session(settings.db_path) as con:
         registry.register(con, trained, settings.models_dir)
         if decision.promote:
@@ -229,7 +232,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from classifiers.model import load, score_csv
+    from classifiers.scoring import score_csv
+    from classifiers.store import load
 
     settings = _settings(args)
     scorer = load(settings.models_dir)

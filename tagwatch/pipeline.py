@@ -141,7 +141,7 @@ class ScoreReport:
 
 def score_new(settings: Settings, batch_size: int = 5000) -> dict:
     """Score every post the current model has not scored yet, in batches."""
-    from classifiers.model import load as load_model  # scikit-learn is heavy: import on use
+    from classifiers.store import load as load_model  # scikit-learn is heavy: import on use
 
     scorer = load_model(settings.models_dir)
     report = ScoreReport(model_version=scorer.version, threshold=scorer.threshold)

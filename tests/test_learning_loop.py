@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
+from classifiers import data, registry, scoring, store, training
 from classifiers import labels as lb
-from classifiers import model as m
-from classifiers import registry
 from warehouse.db import WarehouseError, session
 
 # An invented slang that neither the seed set nor Davidson has: "a grobbling skelp" is
@@ -76,14 +75,14 @@ def label_count(settings) -> int:
 
 def test_held_out_split_of_a_post_does_not_depend_on_the_other_posts():
     posts = slang_posts(50, random.Random(1))
-    small = m.Dataset("labels", "x", "0", [t for t, _ in posts[:40]], np.ones(40, dtype=np.int64))
-    large = m.Dataset("labels", "x", "0", [t for t, _ in posts], np.ones(len(posts), dtype=np.int64))
-    assert (m.held_out_folds(small) == m.held_out_folds(large)[:40]).all()
-    folds = m.held_out_folds(large)
-    assert set(folds.tolist()) <= set(range(m.N_FOLDS)) and 0.05 < (folds == 0).mean() < 0.4
+    small = data.Dataset("labels", "x", "0", [t for t, _ in posts[:40]], np.ones(40, dtype=np.int64))
+    large = data.Dataset("labels", "x", "0", [t for t, _ in posts], np.ones(len(posts), dtype=np.int64))
+    assert (training.held_out_folds(small) == training.held_out_folds(large)[:40]).all()
+    folds = training.held_out_folds(large)
+    assert set(folds.tolist()) <= set(range(training.N_FOLDS)) and 0.05 < (folds == 0).mean() < 0.4
     # Near copies of a seed post stay together: the seed set is split by template.
-    seed = m.seed_dataset()
-    seed_folds = m.held_out_folds(seed)
+    seed = data.seed_dataset()
+    seed_folds = training.held_out_folds(seed)
     for template in set(seed.groups):
         assert len({f for f, g in zip(seed_folds, seed.groups) if g == template}) == 1
 
@@ -143,22 +142,26 @@ def test_importing_in_domain_labels_raises_pr_auc_on_that_domain(settings, tmp_p
     posts = slang_posts(300, rng)
     rng.shuffle(posts)
     imported, evaluation = posts[:400], posts[400:]
-    before = m.train([m.seed_dataset()])
+    seed = data.seed_dataset()
+    before = training.train([seed])
     with session(tmp_path / "w.duckdb") as con:
         lb.import_files(con, [write_csv(tmp_path / "l.csv", imported)])
         labelled = lb.labels_dataset(con)
-    after = m.train([m.seed_dataset(), labelled])
+    after = training.train([seed, labelled])
     texts, y = [t for t, _ in evaluation], [label for _, label in evaluation]
-    pr_before = average_precision_score(y, before.pipeline.predict_proba(texts)[:, 1])
-    pr_after = average_precision_score(y, after.pipeline.predict_proba(texts)[:, 1])
+    pr_before = average_precision_score(y, training.score_texts(before, texts))
+    pr_after = average_precision_score(y, training.score_texts(after, texts))
     assert pr_after >= pr_before + 0.05, (pr_before, pr_after)
-    assert registry.compare(after, _scorer(before, tmp_path)).promote
+    decision = registry.compare(after, _scorer(before, tmp_path),
+                                registry.yardstick([seed, labelled]))
+    assert decision.promote, decision.reason
+    assert "labels" in decision.new and "staff_eval" in decision.new
 
 
-def _scorer(trained: m.TrainedModel, tmp_path: Path) -> m.Scorer:
+def _scorer(trained: training.TrainedModel, tmp_path: Path) -> scoring.Scorer:
     directory = tmp_path / f"models-{trained.version}"
-    m.save(trained, directory)
-    return m.load(directory)
+    store.save(trained, directory)
+    return store.load(directory)
 
 
 # --- train, the registry, promotion ------------------------------------------------------
@@ -170,21 +173,26 @@ def test_train_promotes_the_first_model_then_refuses_a_worse_one(offline, tmp_pa
     version = first.split("trained model ")[1].split()[0]
     assert (offline.models_dir / "CURRENT").read_text().strip() == version
 
-    # Deliberately worse: seed texts with shuffled labels, and nothing else.
-    seed = m.seed_dataset()
+    # Deliberately worse with more data: the default data plus seed texts whose labels
+    # are shuffled, given as an analyst's file (which weighs a lot).
+    seed = data.seed_dataset()
     rng = random.Random(3)
-    shuffled = [(t, rng.choice([0, 1])) for t in seed.texts]
+    shuffled = [(t, rng.choice([0, 1])) for t in rng.sample(seed.texts, 4000)]
     bad = write_csv(tmp_path / "shuffled.csv", shuffled)
-    second = run(offline, "train", "--offline", "--no-default-data", "--input", str(bad)).stdout
-    assert "NOT promoted" in second and "worse" in second
+    second = run(offline, "train", "--offline", "--input", str(bad)).stdout
+    assert "NOT promoted" in second and "worse" in second, second
     worse = second.split("trained model ")[1].split()[0]
     assert (offline.models_dir / "CURRENT").read_text().strip() == version
 
+    # Less data than the promoted model: refused for that alone, whatever it scores.
+    third = run(offline, "train", "--offline", "--no-default-data", "--input", str(bad)).stdout
+    assert "NOT promoted" in third and "trained on less data than the promoted model" in third
+    assert "staff_seed (0 rows < 35802)" in third
+
     listing = run(offline, "models", "list", "--format", "csv").stdout
     rows = list(csv.DictReader(listing.splitlines()))
-    assert [(r["version"], r["in_use"]) for r in rows] == [(worse, ""), (version, "*")]
-    assert rows[0]["decision"].startswith("not promoted")
-    assert float(rows[1]["pr_auc"]) > float(rows[0]["pr_auc"])
+    assert [r["in_use"] for r in rows] == ["", "", "*"] and rows[2]["version"] == version
+    assert rows[1]["version"] == worse and rows[1]["decision"].startswith("not promoted")
 
     # An operator may still promote by hand; the flag and CURRENT move together.
     run(offline, "models", "promote", worse)
@@ -193,24 +201,48 @@ def test_train_promotes_the_first_model_then_refuses_a_worse_one(offline, tmp_pa
         assert con.execute("SELECT version FROM models WHERE promoted").fetchall() == [(worse,)]
 
 
+SHARED = Path(os.environ["TAGWATCH_CORPORA_DIR"]) if os.environ.get("TAGWATCH_CORPORA_DIR") else None
+
+
+@pytest.mark.skipif(SHARED is None or not (SHARED / "strudel").is_dir(),
+                    reason="set TAGWATCH_CORPORA_DIR to the shared corpora (the Makefile does)")
+def test_train_from_a_plain_shell_does_not_replace_a_model_trained_on_real_corpora(offline, tmp_path):
+    # Two small real corpora, copied whole (their files are checksum-verified).
+    import shutil
+    corpora = tmp_path / "corpora"
+    for name in ("strudel", "foxnews"):
+        shutil.copytree(SHARED / name, corpora / name)
+    with_corpora = dataclasses.replace(offline, corpora_dir=corpora)
+    first = run(with_corpora, "train", "--offline").stdout
+    assert "strudel (" in first and "foxnews (" in first and "promoted" in first
+    version = first.split("trained model ")[1].split()[0]
+
+    plain = run(offline, "train", "--offline")  # no TAGWATCH_CORPORA_DIR
+    assert "TAGWATCH_CORPORA_DIR" in plain.stderr  # the warning says what is missing
+    assert "NOT promoted" in plain.stdout
+    assert "trained on less data than the promoted model" in plain.stdout
+    assert "foxnews (0 rows <" in plain.stdout and "strudel (0 rows <" in plain.stdout
+    assert (offline.models_dir / "CURRENT").read_text().strip() == version
+
+
 def test_promote_refuses_an_unknown_version_and_a_tampered_file(offline):
     out = run(offline, "train", "--offline").stdout
     version = out.split("trained model ")[1].split()[0]
     proc = run(offline, "models", "promote", "20990101T000000Z-00000000", check=False)
     assert proc.returncode == 1 and "no model '20990101T000000Z-00000000'" in proc.stderr
-    with (offline.models_dir / version / m.MODEL_FILE).open("ab") as fh:
+    with (offline.models_dir / version / store.MODEL_FILE).open("ab") as fh:
         fh.write(b"tampered")
     proc = run(offline, "models", "promote", version, check=False)
     assert proc.returncode == 1 and "refusing to promote" in proc.stderr
 
 
 def test_registry_promote_keeps_one_promoted_model(settings, tmp_path):
-    trained = m.train([m.seed_dataset()])
+    trained = training.train([data.seed_dataset()])
     other = dataclasses.replace(trained, trained_at=trained.trained_at.replace(year=2030))
     models = tmp_path / "models"
     with session(tmp_path / "w.duckdb") as con:
         for t in (trained, other):
-            m.save(t, models, make_current=False)
+            store.save(t, models, make_current=False)
             registry.register(con, t, models)
         registry.promote(con, trained.version, models)
         registry.promote(con, other.version, models)

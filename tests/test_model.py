@@ -1,4 +1,4 @@
-"""classifiers.model: labelled data, training, versioned storage, safe loading, scoring."""
+"""The classifier package: labelled data, training, versioned storage, safe loading, scoring."""
 from __future__ import annotations
 
 import csv
@@ -18,8 +18,13 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from classifiers import model as m
+from classifiers import data, scoring, store, training
 from classifiers.corpora import CORPORA
+from classifiers.errors import ModelFormatError, ModelIntegrityError, ModelNotFound
+from classifiers.estimator import StackedLinearClassifier, text_model
+from classifiers.features import general_pipeline
+from classifiers.signals import aimed_at_staff
+from classifiers.text import HashedNgrams, normalise_many
 from classifiers.seed import make_seed
 from tagwatch.config import Settings
 
@@ -49,27 +54,32 @@ UNSEEN_HARMLESS = [
 ]
 
 
+def slice_of(dataset: data.Dataset, n: int) -> data.Dataset:
+    return dataclasses.replace(dataset, texts=dataset.texts[:n], labels=dataset.labels[:n],
+                               groups=dataset.groups[:n] if dataset.groups else None,
+                               categories=dataset.categories[:n] if dataset.categories else None)
+
+
 @pytest.fixture(scope="module")
-def trained() -> m.TrainedModel:
-    """The seed set plus 3,000 Davidson posts (when the shared corpus is there): a few seconds."""
-    datasets = [m.seed_dataset()]
+def trained() -> training.TrainedModel:
+    """The seed set plus 3,000 Davidson posts as a real corpus (when the shared corpus is there)."""
+    datasets = [data.seed_dataset()]
     if DAVIDSON_CSV is not None and DAVIDSON_CSV.is_file():
-        davidson = m.dataset_from_files("davidson", [DAVIDSON_CSV])
-        davidson.texts, davidson.labels = davidson.texts[:3000], davidson.labels[:3000]
-        datasets.append(davidson)
-    return m.train(datasets, notes=["test model"])
+        datasets.append(slice_of(data.dataset_from_files("davidson", [DAVIDSON_CSV], data.CORPUS),
+                                 3000))
+    return training.train(datasets, notes=["test model"])
 
 
 @pytest.fixture(scope="module")
 def models_dir(trained, tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("models")
-    m.save(trained, directory)
+    store.save(trained, directory)
     return directory
 
 
 @pytest.fixture
-def scorer(models_dir) -> m.Scorer:
-    return m.load(models_dir)
+def scorer(models_dir) -> scoring.Scorer:
+    return store.load(models_dir)
 
 
 def write(path: Path, text: str) -> Path:
@@ -83,7 +93,7 @@ def write(path: Path, text: str) -> Path:
 def test_read_labelled_accepts_label_spellings_and_ignores_other_columns(tmp_path):
     path = write(tmp_path / "a.csv", "id,text,label,notes\n1,one,1,x\n2,two,0,y\n3,three,TRUE,z\n"
                  "4,four, no ,w\n5,five,Yes,v\n6,six,false,u\n")
-    texts, labels = m.read_labelled(path)
+    texts, labels = data.read_labelled(path)
     assert texts == ["one", "two", "three", "four", "five", "six"]
     assert labels.tolist() == [1, 0, 1, 0, 1, 0]
 
@@ -92,7 +102,7 @@ def test_read_labelled_takes_several_files_and_ndjson(tmp_path):
     first = write(tmp_path / "a.csv", "text,label\nhello,1\n")
     second = write(tmp_path / "b.ndjson", '{"text": "hi", "label": false}\n\n'
                    '{"text": "yo", "label": 1, "extra": [1]}\n')
-    texts, labels = m.read_labelled([first, second])
+    texts, labels = data.read_labelled([first, second])
     assert texts == ["hello", "hi", "yo"]
     assert labels.tolist() == [1, 0, 1]
 
@@ -100,7 +110,7 @@ def test_read_labelled_takes_several_files_and_ndjson(tmp_path):
 def test_read_labelled_skips_empty_texts_with_a_count(tmp_path, caplog):
     path = write(tmp_path / "a.csv", 'text,label\nhello,1\n,0\n"  ",1\n')
     with caplog.at_level(logging.WARNING):
-        texts, labels = m.read_labelled(path)
+        texts, labels = data.read_labelled(path)
     assert texts == ["hello"] and labels.tolist() == [1]
     assert "skipped 2 row(s) with empty text" in caplog.text
 
@@ -121,24 +131,24 @@ def test_read_labelled_errors_name_the_file_and_line(tmp_path, name, content, me
     elif content is not None:
         write(path, content)
     with pytest.raises(ValueError, match=message):
-        m.read_labelled(path)
+        data.read_labelled(path)
 
 
 # --- the seed set ------------------------------------------------------------------
 
 
 def test_seed_csv_is_what_make_seed_generates():
-    with m.SEED_PATH.open(newline="", encoding="utf-8") as fh:
+    with data.SEED_PATH.open(newline="", encoding="utf-8") as fh:
         stored = list(csv.DictReader(fh))
     generated = [{k: str(v) for k, v in row.items()} for row in make_seed.generate()]
     assert stored == generated, "run python classifiers/seed/make_seed.py"
 
 
 def test_seed_set_is_balanced_and_covers_every_category():
-    seed = m.seed_dataset()
+    seed = data.seed_dataset()
     assert 0.45 < seed.labels.mean() < 0.55
     assert len(seed.texts) >= 600
-    with m.SEED_PATH.open(newline="", encoding="utf-8") as fh:
+    with data.SEED_PATH.open(newline="", encoding="utf-8") as fh:
         categories = {row["category"] for row in csv.DictReader(fh)}
     assert categories == {"allegation", "sexual", "threat", "insult", "doxxing", "harassment", "none"}
 
@@ -148,20 +158,19 @@ def test_seed_set_is_balanced_and_covers_every_category():
 
 def test_training_reports_held_out_metrics_and_a_threshold(trained):
     assert 0 < trained.threshold < 1
-    for key in ("n", "roc_auc", "pr_auc", "precision", "recall", "f1", "brier"):
+    for key in ("n", "roc_auc", "pr_auc", "precision", "recall", "f1", "brier", "harmless_flagged"):
         assert key in trained.metrics and key in trained.metrics["by_dataset"]["staff_seed"]
     seed = trained.metrics["by_dataset"]["staff_seed"]
-    # The threshold is chosen on out-of-fold seed scores, to reach the recall there;
-    # on the untouched held-out templates it lands near it, not exactly on it.
-    assert trained.metrics["threshold_choice"]["recall"] >= m.MIN_RECALL
-    assert seed["recall"] >= m.MIN_RECALL - 0.1
+    # The staff head's operating point is put on the threshold at STAFF_MIN_RECALL of the
+    # seed set's template-grouped out-of-fold scores; held-out templates land near it.
+    assert seed["recall"] >= training.STAFF_MIN_RECALL - 0.1
     assert seed["roc_auc"] > 0.75
     assert "sha256" in trained.metrics["split"]["rule"]
     assert trained.metrics["split"]["held_out_sha256"] == trained.held_out.sha256
 
 
 def test_abusive_staff_posts_score_above_harmless_ones(trained):
-    scores = trained.pipeline.predict_proba(UNSEEN_ABUSE + UNSEEN_HARMLESS)[:, 1]
+    scores = training.score_texts(trained, UNSEEN_ABUSE + UNSEEN_HARMLESS)
     assert np.all((scores >= 0) & (scores <= 1))
     truth = [1] * len(UNSEEN_ABUSE) + [0] * len(UNSEEN_HARMLESS)
     assert roc_auc_score(truth, scores) >= 0.85
@@ -170,19 +179,23 @@ def test_abusive_staff_posts_score_above_harmless_ones(trained):
 
 def test_training_refuses_too_little_or_one_sided_data():
     with pytest.raises(ValueError, match="no training data"):
-        m.train([])
-    one_sided = m.Dataset("x", "x", "0" * 64, ["a"] * 30, np.ones(30, dtype=np.int64))
+        training.train([])
+    one_sided = data.Dataset("x", "x", "0" * 64, ["a"] * 30, np.ones(30, dtype=np.int64))
     with pytest.raises(ValueError, match="at least 10"):
-        m.train([one_sided])
+        training.train([one_sided])
 
 
-def test_choose_threshold_keeps_recall_and_maximises_precision():
-    y = np.array([0, 0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1])
-    scores = np.linspace(0.05, 0.95, len(y))
-    threshold = m._choose_threshold(y, scores)
-    predicted = scores >= threshold
-    assert predicted[y == 1].mean() >= m.MIN_RECALL
-    assert threshold == pytest.approx(scores[5])  # gives up one abusive post to pass no harmless one
+def test_threshold_flags_at_most_the_share_of_harmless_posts_on_average_over_sources():
+    # Two sources of harmless scores: 100 low ones, and 20 of which the top 4 are high.
+    first = np.sort(np.linspace(0.0, 0.5, 100))
+    second = np.sort(np.r_[np.linspace(0.0, 0.3, 16), [0.7, 0.8, 0.9, 0.95]])
+    threshold = training.threshold_for([first, second], most=0.05)
+    # Flagging 2 of the second's 20 (10%) and none of the first (0%) averages 5%: allowed;
+    # one more of the second would not be.
+    assert threshold == pytest.approx(0.9)
+    assert training.harmless_flagged([first, second], threshold) == pytest.approx(0.05)
+    assert training.harmless_flagged([first, second], 0.8) > 0.05
+    assert training.threshold_for([first], most=0.0) > first.max()
 
 
 # --- storage ---------------------------------------------------------------------------
@@ -205,14 +218,14 @@ def test_save_writes_a_version_with_meta_and_points_current_at_it(trained, model
 
 def test_saving_the_same_version_twice_is_refused(trained, models_dir):
     with pytest.raises(FileExistsError):
-        m.save(trained, models_dir)
+        store.save(trained, models_dir)
 
 
 def test_load_round_trip_scores_like_the_trained_pipeline(trained, scorer):
     texts = UNSEEN_ABUSE + UNSEEN_HARMLESS
     assert scorer.version == trained.version
     assert scorer.threshold == trained.threshold
-    np.testing.assert_allclose(scorer.score(texts), trained.pipeline.predict_proba(texts)[:, 1])
+    np.testing.assert_allclose(scorer.score(texts), training.score_texts(trained, texts))
 
 
 def copy_model(models_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
@@ -229,8 +242,8 @@ def test_a_tampered_model_file_is_refused(models_dir, tmp_path):
     directory, version_dir = copy_model(models_dir, tmp_path)
     with (version_dir / "model.skops").open("ab") as fh:
         fh.write(b"\0")
-    with pytest.raises(m.ModelIntegrityError, match="changed after training"):
-        m.load(directory)
+    with pytest.raises(ModelIntegrityError, match="changed after training"):
+        store.load(directory)
 
 
 def untrusted_step(x):
@@ -244,30 +257,42 @@ def test_a_model_with_untrusted_types_is_refused_even_with_a_matching_checksum(m
     meta = json.loads((version_dir / "meta.json").read_text())
     meta["model_sha256"] = hashlib.sha256((version_dir / "model.skops").read_bytes()).hexdigest()
     (version_dir / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(m.ModelIntegrityError, match="untrusted_step"):
-        m.load(directory)
+    with pytest.raises(ModelIntegrityError, match="untrusted_step"):
+        store.load(directory)
 
 
 def test_no_model_tells_the_user_to_train(tmp_path):
-    with pytest.raises(m.ModelNotFound, match="tagwatch train"):
-        m.load(tmp_path)
+    with pytest.raises(ModelNotFound, match="tagwatch train"):
+        store.load(tmp_path)
 
 
 def test_a_current_pointer_that_is_not_a_version_is_refused(tmp_path):
     (tmp_path / "CURRENT").write_text("../../etc\n")
-    with pytest.raises(m.ModelNotFound, match="not a model version"):
-        m.load(tmp_path)
+    with pytest.raises(ModelNotFound, match="not a model version"):
+        store.load(tmp_path)
 
 
 def test_a_missing_version_directory_tells_the_user_to_train(tmp_path):
     (tmp_path / "CURRENT").write_text("20240101T000000Z-0123abcd\n")
-    with pytest.raises(m.ModelNotFound, match="tagwatch train"):
-        m.load(tmp_path)
+    with pytest.raises(ModelNotFound, match="tagwatch train"):
+        store.load(tmp_path)
 
 
 def test_trusted_types_are_exactly_what_a_saved_model_needs(trained):
-    assert sorted(skops.io.get_untrusted_types(data=skops.io.dumps(trained.pipeline))) \
-        == sorted(m.TRUSTED_TYPES)
+    stored = {"general": trained.general, "staff": trained.staff.features,
+              "staff_classifier": trained.staff.classifier, "target": trained.staff_target}
+    assert sorted(skops.io.get_untrusted_types(data=skops.io.dumps(stored))) \
+        == sorted(store.TRUSTED_TYPES)
+
+
+def test_a_model_of_the_previous_format_is_refused_with_a_message_to_retrain(models_dir, tmp_path):
+    directory, version_dir = copy_model(models_dir, tmp_path)
+    meta = json.loads((version_dir / "meta.json").read_text())
+    del meta["format"]  # what tagwatch before the cross-corpus model wrote
+    (version_dir / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFormatError, match=r"format 1 .*tagwatch train"):
+        store.load(directory)
+    assert issubclass(ModelFormatError, ModelNotFound)  # `make demo` retrains, as with no model
 
 
 # --- scoring ------------------------------------------------------------------------------
@@ -286,17 +311,17 @@ def test_score_gives_nan_for_what_cannot_be_scored_and_numbers_for_the_rest(scor
     details = scorer.details(texts, batch_size=4)
     np.testing.assert_allclose([d.score for d in details], scores)
     assert all(d.categories is None for d in details[:5])
-    assert all(set(d.categories) == set(m.CATEGORIES) for d in details[5:])
+    assert all(set(d.categories) == set(data.CATEGORIES) for d in details[5:])
 
 
 def _texts_for_the_shortcut() -> list[str]:
     """Thousands of posts of every kind: seed, Davidson when there, unseen and hostile ones."""
-    texts = m.seed_dataset().texts + UNSEEN_ABUSE + UNSEEN_HARMLESS + [
+    texts = data.seed_dataset().texts + UNSEEN_ABUSE + UNSEEN_HARMLESS + [
         "x" * 1_000_000, "bad\ud800surrogate", "😡🔪😡", "המורה שלנו", "Mr\u200bHalloway is a n\u200donce",
         bytes(range(256)).decode("latin-1"), "RT @a: rt @b sh1t h77p://x.y", "Mr\nHalloway\tis &amp; a &#10;liar",
         "ｆｕｃｋ 𝐛𝐢𝐭𝐜𝐡 fück", "Мr Наllоwау", "a", "🙂"]
     if DAVIDSON_CSV is not None and DAVIDSON_CSV.is_file():
-        texts += m.read_labelled([DAVIDSON_CSV])[0][-3000:]
+        texts += data.read_labelled([DAVIDSON_CSV])[0][-3000:]
     return texts
 
 
@@ -304,35 +329,37 @@ def test_score_shortcut_gives_the_pipelines_own_scores(scorer, monkeypatch):
     # Scorer computes the log-odds straight from n-gram counts (LinearShortcut);
     # they must be those of the pipeline's feature matrix and classifier.
     assert scorer._margins is not None
-    texts = [t[:m.MAX_CHARS] for t in _texts_for_the_shortcut()]
+    texts = [t[:scoring.MAX_CHARS] for t in _texts_for_the_shortcut()]
     normalised = [t for t in scorer.pipeline.named_steps["normalise"].transform(texts) if t]
     expected = scorer.pipeline[-1].decision_function(scorer.pipeline[1:-1].transform(normalised))
     assert np.abs(scorer._margins(normalised) - expected).max() < 1e-9
-    monkeypatch.setattr(m, "SHORTCUT_ROWS", 333)  # the batch in many pieces
+    monkeypatch.setattr(scoring, "SHORTCUT_ROWS", 333)  # the batch in many pieces
     assert np.abs(scorer._margins(normalised) - expected).max() < 1e-9
     assert len(scorer._margins([])) == 0
-    content = [t for t in texts if scorer.pipeline.named_steps["normalise"].transform([t])[0]]
+    # Posts that name no staff are scored by the general pipeline alone.
+    content = [t for t in texts if (n := scorer.pipeline.named_steps["normalise"].transform([t])[0])
+               and not aimed_at_staff(n)]
     assert np.abs(scorer.score(content) - scorer.pipeline.predict_proba(content)[:, 1]).max() < 1e-9
 
 
 def test_score_shortcut_scores_a_block_it_does_not_know_through_its_transform():
     from sklearn.feature_extraction.text import TfidfTransformer
-    pipeline = m.build_pipeline()
-    pipeline.named_steps["features"].transformer_list.append(
-        ("other", Pipeline([("counts", m.HashedNgrams("word", (1, 1), n_bits=8)),
+    pipeline = general_pipeline(StackedLinearClassifier(text_model(1.0)))
+    pipeline.named_steps["features"].transformer_list.insert(-1, 
+        ("other", Pipeline([("counts", HashedNgrams("word", (1, 1), n_bits=8)),
                             ("tfidf", TfidfTransformer(norm="l1"))])))
-    seed = m.seed_dataset()
+    seed = data.seed_dataset()
     rows = np.random.default_rng(0).permutation(len(seed.texts))
     pipeline.fit([seed.texts[i] for i in rows[:600]], seed.labels[rows[:600]])
-    shortcut = m.LinearShortcut.of(pipeline)
-    assert shortcut is not None and shortcut.blocks[-1][1] is None  # scored via its transform
-    normalised = m.normalise_many([seed.texts[i] for i in rows[600:1600]])
+    shortcut = scoring.LinearShortcut.of(pipeline)
+    assert shortcut is not None and shortcut.blocks[-2][1] is None  # scored via its transform
+    normalised = normalise_many([seed.texts[i] for i in rows[600:1600]])
     expected = pipeline[-1].decision_function(pipeline[1:-1].transform(normalised))
     assert np.abs(shortcut(normalised) - expected).max() < 1e-9
     # A pipeline of another shape gets no shortcut: the Scorer then uses the pipeline.
     pipeline.named_steps["features"].transformer_list.append(("raw", "passthrough"))
-    assert m.LinearShortcut.of(pipeline) is None
-    assert m.LinearShortcut.of(Pipeline([("classifier", pipeline[-1])])) is None
+    assert scoring.LinearShortcut.of(pipeline) is None
+    assert scoring.LinearShortcut.of(Pipeline([("classifier", pipeline[-1])])) is None
 
 
 def test_one_failing_text_costs_only_its_own_score(scorer, monkeypatch):
@@ -357,7 +384,7 @@ def test_score_csv_appends_score_and_label_and_passes_columns_through(scorer, tm
     with source.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows([["id", "text", "other"], *rows])
     out = tmp_path / "out" / "scored.csv"
-    assert m.score_csv(source, out, scorer, batch_size=2) == 3
+    assert scoring.score_csv(source, out, scorer, batch_size=2) == 3
     with out.open(newline="", encoding="utf-8") as fh:
         written = list(csv.reader(fh))
     assert written[0] == ["id", "text", "other", "score", "label", "staff_target", "explanation"]
@@ -376,16 +403,16 @@ def test_score_csv_appends_score_and_label_and_passes_columns_through(scorer, tm
 def test_score_csv_refuses_a_file_without_text(scorer, tmp_path):
     source = write(tmp_path / "in.csv", "id,body\n1,hello\n")
     with pytest.raises(ValueError, match="no 'text' column"):
-        m.score_csv(source, tmp_path / "out.csv", scorer)
+        scoring.score_csv(source, tmp_path / "out.csv", scorer)
     assert not (tmp_path / "out.csv").exists()
 
 
 def test_score_csv_refuses_a_missing_file_and_clashing_columns(scorer, tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
-        m.score_csv(tmp_path / "nope.csv", tmp_path / "out.csv", scorer)
+        scoring.score_csv(tmp_path / "nope.csv", tmp_path / "out.csv", scorer)
     source = write(tmp_path / "in.csv", "text,label\nhello,1\n")
     with pytest.raises(ValueError, match=r"already has column\(s\) \['label'\]"):
-        m.score_csv(source, tmp_path / "out.csv", scorer)
+        scoring.score_csv(source, tmp_path / "out.csv", scorer)
 
 
 def test_score_csv_failing_midway_leaves_no_file(scorer, tmp_path, monkeypatch):
@@ -396,55 +423,55 @@ def test_score_csv_failing_midway_leaves_no_file(scorer, tmp_path, monkeypatch):
         calls.append(1)
         if len(calls) > 1:
             raise OSError("disk gone")
-        return [m.ScoreDetail(0.5, {}, []) for _ in texts]
+        return [scoring.ScoreDetail(0.5, {}, []) for _ in texts]
 
     monkeypatch.setattr(scorer, "details", score_then_fail)
     out = tmp_path / "out" / "scored.csv"
     with pytest.raises(OSError):
-        m.score_csv(source, out, scorer, batch_size=2)
+        scoring.score_csv(source, out, scorer, batch_size=2)
     assert list(out.parent.iterdir()) == []
 
 
 # --- default data ---------------------------------------------------------------------
 
 
-def test_default_data_without_davidson_is_the_seed_set_with_a_warning(tmp_path):
+def test_default_data_without_corpora_is_the_seed_set_with_a_warning(tmp_path):
     settings = dataclasses.replace(Settings.from_env(), corpora_dir=None, cache_dir=tmp_path)
-    datasets, notes = m.default_datasets(settings, allow_download=False)
-    assert [d.name for d in datasets] == ["staff_seed"]
-    assert datasets[0].weight == m.SEED_WEIGHT
+    datasets, notes = data.default_datasets(settings, allow_download=False)
+    assert [(d.name, d.kind) for d in datasets] == [("staff_seed", data.SEED)]
     assert any(note.startswith("warning:") and "weaker" in note for note in notes)
 
 
 @needs_shared
-def test_default_data_with_the_shared_corpus_adds_davidson(tmp_path):
+def test_default_data_with_the_shared_corpora_adds_every_training_corpus(tmp_path):
+    from classifiers.corpora import TRAINING_CORPORA
     settings = dataclasses.replace(Settings.from_env(), corpora_dir=SHARED, cache_dir=tmp_path)
-    datasets, notes = m.default_datasets(settings, allow_download=False)
-    assert [d.name for d in datasets] == ["staff_seed", "davidson"]
-    assert len(datasets[1].texts) == 24_783
-    assert datasets[1].sha256 == hashlib.sha256(DAVIDSON_CSV.read_bytes()).hexdigest()
+    datasets, notes = data.default_datasets(settings, allow_download=False)
+    assert [d.name for d in datasets] == ["staff_seed", *TRAINING_CORPORA]
+    assert {d.kind for d in datasets[1:]} == {data.CORPUS}
+    assert "hatecheck" not in [d.name for d in datasets]  # a test suite, never training data
     assert not any(note.startswith("warning:") for note in notes)
 
 
 def test_dataset_from_several_files_has_a_combined_checksum(tmp_path):
     first = write(tmp_path / "a.csv", "text,label\nhello,1\n")
     second = write(tmp_path / "b.csv", "text,label\nbye,0\n")
-    one = m.dataset_from_files("one", [first])
-    both = m.dataset_from_files("both", [first, second])
+    one = data.dataset_from_files("one", [first])
+    both = data.dataset_from_files("both", [first, second])
     assert one.sha256 == hashlib.sha256(first.read_bytes()).hexdigest()
     assert both.sha256 != one.sha256 and len(both.texts) == 2
-    assert math.isclose(both.weight, 1.0)
+    assert both.kind == data.LABELS
 
 
 # --- issue 4, second round: threshold across folds, staff features, fast explanations ----
 
 
-def test_threshold_is_chosen_on_out_of_fold_seed_scores_and_not_saved(trained):
-    assert "out-of-fold" in trained.metrics["split"]["threshold_rule"]
+@needs_shared
+def test_threshold_is_chosen_on_out_of_fold_scores_of_real_posts_and_not_saved(trained):
     choice = trained.metrics["threshold_choice"]
-    assert choice["on"] == m.SEED_NAME and choice["n"] > trained.metrics["by_dataset"]["staff_seed"]["n"]
-    assert choice["recall"] >= m.MIN_RECALL
-    assert not hasattr(trained.pipeline[-1], "out_of_fold_")  # scores of training posts stay out of the file
+    assert "out-of-fold" in choice["on"] and choice["harmless_flagged"] <= training.MAX_HARMLESS_FLAGGED
+    assert not hasattr(trained.general[-1], "out_of_fold_")  # scores of training posts stay out of the file
+    assert not hasattr(trained.staff.classifier, "out_of_fold_")
 
 
 @pytest.mark.parametrize("text", [
@@ -490,20 +517,33 @@ def test_the_prefilter_anchors_on_the_telling_word():
 
 def test_staff_check_over_a_batch_of_seed_posts():
     from classifiers.signals import aimed_at_staff, aimed_at_staff_many
-    texts = m.normalise_many(m.seed_dataset().texts) + m.normalise_many(UNSEEN_HARMLESS)
+    texts = normalise_many(data.seed_dataset().texts) + normalise_many(UNSEEN_HARMLESS)
     flags = aimed_at_staff_many(texts)
     assert flags.tolist() == [aimed_at_staff(t) for t in texts]
     assert 0 < flags.sum() < len(texts)
 
 
-def test_staff_gated_features_only_for_posts_aimed_at_staff():
-    from classifiers.signals import StaffGatedNgrams
-    gated = StaffGatedNgrams(n_bits=10).fit([])
-    x = gated.transform(["mr halloway is a liar", "this song is a liar", "the maths teacher", "x"])
-    assert x.shape == (4, (1 << 10) + 1)
-    assert x[1].nnz == 0 and x[3].nnz == 0  # not about staff: nothing in the staff-only columns
-    assert x[0].nnz > 1 and x[0, -1] == 1 and x[2, -1] == 1  # the last column says "aimed at staff"
-    assert gated.transform([]).shape == (0, (1 << 10) + 1)
+@needs_shared
+def test_the_seed_set_never_moves_the_score_of_posts_that_name_no_staff(trained):
+    # The same real data with the seed set's labels turned upside down: posts that name
+    # staff may score differently; every other post must score exactly the same.
+    seed = data.seed_dataset()
+    flipped = dataclasses.replace(seed, labels=1 - seed.labels)
+    other = training.train([flipped] + [d for d in _real_parts(trained)])
+    texts = UNSEEN_HARMLESS + UNSEEN_ABUSE + ["you are a fucking idiot", "what a lovely day",
+                                             "she sleeps with everyone, what a slag"]
+    named = [t for t in texts if aimed_at_staff(normalise_many([t])[0])]
+    unnamed = [t for t in texts if t not in named]
+    assert named and unnamed
+    np.testing.assert_array_equal(training.score_texts(trained, unnamed),
+                                  training.score_texts(other, unnamed))
+    assert not np.array_equal(training.score_texts(trained, named),
+                              training.score_texts(other, named))
+
+
+def _real_parts(trained: training.TrainedModel) -> list[data.Dataset]:
+    """The fixture's real datasets again (Davidson's first 3,000 posts)."""
+    return [slice_of(data.dataset_from_files("davidson", [DAVIDSON_CSV], data.CORPUS), 3000)]
 
 
 def test_explanations_name_the_words_that_push_the_score_up(scorer):
@@ -513,26 +553,28 @@ def test_explanations_name_the_words_that_push_the_score_up(scorer):
     flagged = [d for d in details if d.score >= scorer.threshold]
     assert details[0] in flagged
     terms = [e for e in details[0].explanation if "weight" in e]
-    assert 1 <= len(terms) <= m.EXPLAIN_TOP
+    assert 1 <= len(terms) <= scoring.EXPLAIN_TOP
     assert {"nonce", "paedo"} & {e["term"] for e in terms}
     weights = [e["weight"] for e in terms]
-    assert weights == sorted(weights, reverse=True) and min(weights) >= m.EXPLAIN_MIN_DROP
+    assert weights == sorted(weights, reverse=True) and min(weights) >= scoring.EXPLAIN_MIN_DROP
     for d in details:
         if d.score < scorer.threshold:  # only flagged posts are explained (staff signal aside)
             assert all("weight" not in e for e in d.explanation)
 
 
 def test_explanation_shortcut_adds_up_to_the_words_own_features(scorer):
-    # A one-word post: its word owns every feature but the word bigrams (none) and the
-    # staff flag (not about staff), so its contribution is the whole margin minus the intercept.
-    text = "nonce"
-    features = scorer.pipeline[1:-1].transform(scorer.pipeline[0].transform([text]))
-    classifier = scorer.pipeline[-1]
-    margin = classifier.decision_function(features)[0]
-    base = classifier.slope_ * classifier.estimator_.intercept_[0] + classifier.intercept_
-    [reasons] = scorer._explain([text], features)
-    assert reasons and reasons[0]["term"] == "nonce"
-    assert reasons[0]["weight"] == pytest.approx(margin - base, abs=0.01)
+    # A one-word post that names no staff: its word owns every n-gram feature, so its
+    # contribution is the n-gram part of the margin, plus its first-order share of the
+    # alt-profanity-check column (the whole vocabulary part of that column is the word's).
+    text = "idiot"
+    features = scorer.pipeline[1:-1].transform([text])
+    coef = scorer.pipeline[-1].coef_
+    ngrams = float((features[:, :-1] @ coef[:-1])[0])
+    _, share = scoring.word_columns(scorer.pipeline.named_steps["features"], [text], [text])
+    apc = float(share(np.array([0]), np.array([0]))[0]) * coef[-1]
+    [reasons] = scorer._explain([text], np.array([False]))
+    assert reasons and reasons[0]["term"] == "idiot"
+    assert reasons[0]["weight"] == pytest.approx(ngrams + apc, abs=0.01)
 
 
 @pytest.mark.parametrize("text, named", [

@@ -131,16 +131,38 @@ def test_output_is_canonical_csr():
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.one_of(any_text, tricky_text).map(normalise), max_size=6))
 def test_one_encoded_batch_serves_every_extractor(texts):
-    from classifiers.signals import StaffGatedNgrams, aimed_at_staff_many
+    from classifiers.features import ApcPrior
     from classifiers.text import EncodedBatch, counts_to_csr
     batch = EncodedBatch(texts)
     for hasher in (HashedNgrams("word", (1, 2), 12), HashedNgrams("char_wb", (3, 5), 12),
                    HashedNgrams("word", (1, 3), 12)):
         shared = counts_to_csr(hasher.counts(batch), len(texts), 2 ** 12)
         assert (shared != hasher.transform(texts)).nnz == 0
-    gated = StaffGatedNgrams(n_bits=12)
-    shared = counts_to_csr(gated.counts(batch, aimed_at_staff_many(texts)), len(texts), 2 ** 12 + 1)
-    assert (shared != gated.transform(texts)).nnz == 0
+    apc = _apc()
+    np.testing.assert_allclose(apc.log_odds(batch), apc.transform(texts).toarray().ravel())
+
+
+_APC = []
+
+
+def _apc():
+    """alt-profanity-check's model folded onto our tokens (fitted once: it reads two files)."""
+    from classifiers.features import ApcPrior
+    if not _APC:
+        _APC.append(ApcPrior().fit())
+    return _APC[0]
+
+
+def test_alt_profanity_check_column_is_the_packages_own_probability_on_plain_text():
+    # Lower-case words and spaces: its tokeniser and ours agree, so the numbers must too.
+    from profanity_check import predict_prob
+
+    from classifiers.features import APC_CLIP
+    texts = ["you are a fucking idiot", "what a lovely day at the beach", "shut up you stupid cow",
+             "the meeting moved to thursday", "x"]
+    ours = 1 / (1 + np.exp(-_apc().transform(texts).toarray().ravel()))
+    expected = np.clip(predict_prob(texts), APC_CLIP, 1 - APC_CLIP)  # a bounded column
+    np.testing.assert_allclose(ours, expected, atol=1e-9)
 
 
 def test_word_hashes_do_not_depend_on_where_a_word_is_in_a_long_batch():
@@ -171,13 +193,12 @@ def test_batched_unicode_folding_is_exactly_the_text_by_text_fold(texts):
 def test_features_in_pieces_are_the_features_of_the_whole_batch(monkeypatch):
     """Long batches (training) are transformed a piece at a time to bound memory."""
     from classifiers import text as tx
-    from classifiers.signals import StaffGatedNgrams
 
     texts = [normalise(t) for t in ["mr halloway is a liar", "great lesson today", "", "sir 🙂",
                                     "our ta said no", "x" * 50, "the head said so"] * 3]
-    extractors = [HashedNgrams("word", (1, 2), 12), HashedNgrams("char_wb", (3, 5), 12),
-                  StaffGatedNgrams(n_bits=12)]
-    whole = [e.fit(texts).transform(texts) for e in extractors]
+    extractors = [HashedNgrams("word", (1, 2), 12), HashedNgrams("char_wb", (3, 5), 12), _apc()]
+    whole = [e.transform(texts) for e in [x.fit(texts) if isinstance(x, HashedNgrams) else x
+                                          for x in extractors]]
     monkeypatch.setattr(tx, "TRANSFORM_ROWS", 4)
     for extractor, expected in zip(extractors, whole):
         pieced = extractor.transform(texts)

@@ -1,14 +1,28 @@
-"""`tagwatch evaluate --input FILE.csv`: how good is the model on labelled posts?"""
+"""`tagwatch evaluate`: how good is the model?
+
+--input FILE.csv: the model in use on labelled posts (metrics, reliability, PR curve).
+--cross-corpus: the training recipe judged by leaving each real corpus out in turn,
+beside alt-profanity-check on the same rows (classifiers.selection).
+"""
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 
 def register(sub, common) -> None:
     p = sub.add_parser("evaluate", parents=[common],
-                       help="measure the model on labelled posts (text,label) and plot its PR curve")
-    p.add_argument("--input", required=True, action="append", metavar="FILE.csv",
-                   help="labelled CSV or NDJSON (text,label); repeatable")
+                       help="measure the model on labelled posts, or the training recipe "
+                            "across corpora (--cross-corpus)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--input", action="append", metavar="FILE.csv",
+                      help="labelled CSV or NDJSON (text,label); repeatable")
+    what.add_argument("--cross-corpus", action="store_true",
+                      help="train on all real corpora but one, test on the one left out, for each "
+                           "in turn (slow: one training per corpus), beside alt-profanity-check")
+    p.add_argument("--corpus", action="append", metavar="NAME",
+                   help="with --cross-corpus: leave out only these corpora (repeatable)")
     p.add_argument("--model", metavar="VERSION", help="default: the model in use")
     p.add_argument("--plot", metavar="FILE.png",
                    help="where to write the PR curve (default: $TAGWATCH_DATA_DIR/reports/)")
@@ -16,16 +30,19 @@ def register(sub, common) -> None:
 
 
 def cmd_evaluate(args) -> int:
+    if args.cross_corpus:
+        return cmd_cross_corpus(args)
     from classifiers import evaluation
-    from classifiers import model as m
+    from classifiers.data import read_labelled
+    from classifiers.store import load
     from tagwatch.cli import UserError, _out, _settings
 
     settings = _settings(args)
-    texts, labels = m.read_labelled(args.input)
+    texts, labels = read_labelled(args.input)
     if len(set(labels.tolist())) < 2:
         raise UserError(f"{', '.join(args.input)}: need both abusive (1) and harmless (0) posts "
                         f"to evaluate; got {len(labels)} post(s) of one label")
-    scorer = m.load(settings.models_dir, args.model)
+    scorer = load(settings.models_dir, args.model)
     result = evaluation.evaluate(scorer, texts, labels)
     _out(f"model {scorer.version} on {', '.join(args.input)}: {result['n']} posts, "
          f"{result['positives']} abusive" + (f", {result['unscorable']} could not be scored "
@@ -34,7 +51,8 @@ def cmd_evaluate(args) -> int:
     _out(f"PR-AUC    {result['pr_auc']:.4f}")
     _out(f"Brier     {result['brier']:.4f}")
     _out(f"at the operating threshold {result['threshold']:.3f}: precision {result['precision']:.4f}, "
-         f"recall {result['recall']:.4f}, F1 {result['f1']:.4f}")
+         f"recall {result['recall']:.4f}, F1 {result['f1']:.4f}, harmless flagged "
+         f"{result['harmless_flagged']:.4f}")
     _out("reliability (calibrated: mean score close to abusive fraction in each band):")
     _out(f"  {'band':9} {'posts':>6} {'mean score':>10} {'abusive':>8}")
     for row in result["reliability"]:
@@ -46,4 +64,44 @@ def cmd_evaluate(args) -> int:
     evaluation.plot_pr_curve(result["_labels"], result["_scores"], scorer.threshold, plot,
                              f"{Path(args.input[0]).name}: model {scorer.version}")
     _out(f"precision-recall curve: {plot}")
+    return 0
+
+
+def cmd_cross_corpus(args) -> int:
+    from classifiers import data, selection
+    from classifiers.corpora import DIAGNOSTIC_SUITES, CorpusError, load_diagnostic_suite
+    from tagwatch.cli import UserError, _err, _out, _settings
+
+    settings = _settings(args)
+    datasets, notes = data.default_datasets(settings, allow_download=False)
+    for note in notes:
+        _err(note)
+    known = [d.name for d in datasets if d.kind == data.CORPUS]
+    unknown = sorted(set(args.corpus or []) - set(known))
+    if unknown:
+        raise UserError(f"not a real corpus present here: {', '.join(unknown)} "
+                        f"(present: {', '.join(known) or 'none'})")
+    checks = [data.staff_set("staff_select"), data.staff_set("staff_eval")]
+    for name in DIAGNOSTIC_SUITES:
+        try:
+            suite = load_diagnostic_suite(name, settings.corpora_dir)
+        except CorpusError as exc:
+            _err(f"warning: diagnostic suite {name} left out: {exc}")
+            continue
+        checks.append(data.Dataset(name, suite.source, "", suite.texts, suite.labels, data.SEED))
+    _out(f"leaving out each of {len(args.corpus or known)} real corpora in turn "
+         f"(one training each)")
+    _out(selection.HEADER)
+    _out(selection.SUBHEADER)
+    try:
+        report = selection.cross_corpus(datasets, checks=checks, only=args.corpus, progress=_out)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    for line in selection.format_report(report)[2 + len(report.rounds):]:
+        _out(line)
+    out = settings.data_dir / "reports" / \
+        f"cross-corpus-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
+    _out(f"report: {out}")
     return 0
