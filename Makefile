@@ -46,7 +46,9 @@ airflow-setup: $(STAMP)
 	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
 	$(BIN)/airflow pools set tagwatch_web 1 "public web pages (a polite pace per host)"
 
+# `airflow standalone` starts its parts as `airflow` from PATH: the venv's must come first.
 airflow: airflow-setup
+	PATH=$(CURDIR)/$(BIN):$$PATH \
 	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
 	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags $(BIN)/airflow standalone
 
