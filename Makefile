@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 # The shared corpora sit beside the checkout on CI and developer machines.
 ifneq ($(wildcard ../shared/corpora),)
@@ -18,13 +19,18 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# Test and benchmark tools on top (requirements-test.txt includes requirements.txt).
+$(TEST_STAMP): $(STAMP) requirements-test.txt
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt -c constraints.txt
+	touch $(TEST_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/tagwatch demo
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python bench/bench_loader.py
 	$(BIN)/python bench/bench_scoring.py
 	$(BIN)/python bench/bench_match.py
