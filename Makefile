@@ -10,7 +10,7 @@ ifneq ($(wildcard ../shared/corpora),)
 export TAGWATCH_CORPORA_DIR ?= $(abspath ../shared/corpora)
 endif
 
-.PHONY: demo test bench airflow airflow-setup clean
+.PHONY: demo test bench bench-scale airflow airflow-setup airflow-cluster airflow-stop clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,14 @@ airflow: airflow-setup
 	PATH=$(CURDIR)/$(BIN):$$PATH \
 	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
 	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags $(BIN)/airflow standalone
+
+# Production-shaped: PostgreSQL metadata DB, CeleryExecutor on Redis, every part its own
+# process and two Celery workers (tagwatch/airflow_cluster.py). UI on http://127.0.0.1:8080.
+airflow-cluster: $(STAMP)
+	$(BIN)/python -m tagwatch.airflow_cluster start
+
+airflow-stop:
+	$(BIN)/python -m tagwatch.airflow_cluster stop
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
