@@ -1,6 +1,6 @@
 """A polite HTTP client: every request tagwatch makes goes through it.
 
-Politeness is part of honest collection (docs: platform-apis.md): an honest
+Politeness is part of honest collection (README.md, "Platforms and credentials"): an honest
 User-Agent, timeouts, a bounded number of retries, and waiting as long as the
 server asks on 429/503 (within a bound). Every way of giving up raises one exception,
 `SourceError`, whose message names the URL and the reason in plain words, so a collector can

@@ -280,7 +280,7 @@ def _table(rows: list[dict], columns: list[str], fmt: str = "table") -> None:
 # --- the offline sample ----------------------------------------------------------------
 
 def cmd_replay_server(args) -> int:
-    from tagwatch.replay import serve
+    from fakes.mastodon import serve
 
     _out(f"serving the bundled sample as a Mastodon instance at http://{args.host}:{args.port} "
          "(Ctrl-C stops)")

@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from casekit import HOSTILE, hostile_content
-from tagwatch.replay import MastodonReplayServer, make_status
+from fakes.mastodon import MastodonReplayServer, make_status
 from test_cli import run
 
 

@@ -12,7 +12,7 @@ import pytest
 from collectors.http import PoliteClient, SourceError, parse_retry_after
 from collectors.mastodon import collect_tag, html_to_text, id_order_key, status_to_post
 from collectors.staging import POST_FIELDS, find_manifests, pseudonymise, read_staged_posts, utcnow
-from tagwatch.replay import Faults, MastodonReplayServer, load_sample, make_status
+from fakes.mastodon import Faults, MastodonReplayServer, load_sample, make_status
 
 TAG = "teachersoftiktok"
 KEY = b"test-key"

@@ -21,7 +21,7 @@ from collectors.http import PoliteClient, SourceError, internal_host
 from collectors.staging import find_manifests, read_staged_posts
 from review import cases as cs
 from review import rechecks, schools, users
-from tagwatch.replay import MastodonReplayServer, make_status
+from fakes.mastodon import MastodonReplayServer, make_status
 from warehouse.db import session
 
 UA = "tagwatch-tests/0 (+https://example.org/tagwatch)"
@@ -35,7 +35,7 @@ class RedirectingInstance(MastodonReplayServer):
 
     def answer(self, request, number):
         if self.redirect_to and request.path.startswith("/api/v1/statuses/"):
-            from tagwatch.fakeapi import Reply
+            from fakes.api import Reply
             return Reply(302, {}, {"Location": self.redirect_to})
         return super().answer(request, number)
 
@@ -190,7 +190,7 @@ def test_an_intake_host_answering_with_another_post_is_refused(settings):
 
     class Liar(MastodonReplayServer):
         def answer(self, request, number):
-            from tagwatch.fakeapi import Reply
+            from fakes.api import Reply
             if request.path == "/api/v1/statuses/7":
                 return Reply(200, other)
             return super().answer(request, number)
