@@ -8,7 +8,6 @@ pass them between tasks and the CLI can call them in one process.
 """
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import re
@@ -19,6 +18,7 @@ from pathlib import Path
 import os
 from typing import Mapping
 
+from common.csvout import SafeWriter
 from collectors import bluesky, mastodon, tiktok, web
 from collectors.base import CollectOptions, MissingCredential
 from review.cases import open_flagged
@@ -233,11 +233,12 @@ def _decimal(value) -> str:
 
 def write_flagged_csv(rows: list[dict], path_or_file) -> None:
     def emit(fh):
-        writer = csv.writer(fh)
+        writer = SafeWriter(fh, lineterminator="\r\n")
         writer.writerow(FLAGGED_COLUMNS)
         for r in rows:
             writer.writerow([
-                f"{r['score']:.4f}", _decimal(r.get("staff_target")), r["platform"], r["url"], " ".join(f"#{t}" for t in r["hashtags"] or []),
+                f"{r['score']:.4f}", _decimal(r.get("staff_target")), r["platform"], r["url"],
+                " ".join(f"#{t}" for t in r["hashtags"] or []),
                 r["text"], r["created_at"].isoformat() if r["created_at"] else "",
                 r["first_seen_at"].isoformat(), why(r), r.get("categories") or "",
             ])

@@ -34,7 +34,7 @@ def load(settings, server, statuses: list[dict], run_id: str = "seed") -> list[d
     """Publish `statuses` on `server` and load them as the collector would; returns the posts."""
     for status in statuses:
         server.add_status(status)
-    with PoliteClient("tagwatch-tests", backoff_base=0.01, max_retries=1) as client:
+    with PoliteClient("tagwatch-tests", backoff_base=0.01, max_retries=1, configured=(server.url,)) as client:
         fetched = [mastodon.fetch_status(client, server.url, s["id"]) for s in statuses]
     now = datetime.now(timezone.utc).isoformat()
     posts = [mastodon.status_to_post(s, server.url, b"k", now) for s in fetched]
