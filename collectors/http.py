@@ -8,6 +8,7 @@ turn any source problem into a failed manifest instead of a crash.
 """
 from __future__ import annotations
 
+import socket
 import time
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -51,7 +52,9 @@ class PoliteClient:
                  sleep: Callable[[float], None] = time.sleep,
                  session: requests.Session | None = None,
                  rate_limit_reserve: int = 5,
-                 clock: Callable[[], datetime] = utcnow):
+                 clock: Callable[[], datetime] = utcnow,
+                 deadline: float | None = 300.0,
+                 monotonic: Callable[[], float] = time.monotonic):
         if not user_agent:
             raise ValueError("an honest User-Agent is required")
         self.timeout = (connect_timeout, read_timeout)
@@ -61,6 +64,10 @@ class PoliteClient:
         self.max_retry_after = max_retry_after
         self.sleep = sleep
         self.retries = 0
+        # At most this many seconds per request, retries and waits included (None: no bound
+        # beyond max_retries); re-checks and pasted links use a short one, a person waits.
+        self.deadline = deadline
+        self.monotonic = monotonic
         # Published limits (X-RateLimit-Remaining / -Reset, as Mastodon sends): when no more
         # than `rate_limit_reserve` requests are left, the next request to that host waits for
         # the reset. The reserve leaves room for the other tasks sharing the IP (pool slots).
@@ -109,16 +116,21 @@ class PoliteClient:
                  headers=None, before_attempt=None, refuse=None,
                  read: Callable[[requests.Response], Any], what: str) -> tuple[Any, requests.Response]:
         attempt = 0
+        give_up_at = None if self.deadline is None else self.monotonic() + self.deadline
         while True:
             if before_attempt is not None:
                 before_attempt()
             self._respect_rate_limit(url)
             try:
                 response = self.session.request(method, url, params=params, json=json_body,
-                                                data=form, headers=headers, timeout=self.timeout)
+                                                data=form, headers=headers,
+                                                timeout=self._timeout(give_up_at))
                 self._note_rate_limit(url, response)
             except _TRANSIENT_ERRORS as exc:
-                reason, wait = f"{_describe(exc)} ({exc})", self._backoff(attempt)
+                unreachable = _unreachable(exc)
+                if unreachable:  # no name, or nobody listening: another try cannot help
+                    raise SourceError(f"could not reach {_host_name(url)}: {unreachable}") from None
+                reason, wait = f"{_describe(exc)} {_host_name(url)}", self._backoff(attempt)
                 where = _with_params(url, params)
             except requests.RequestException as exc:  # bad URL, redirect loop...: retrying will not help
                 raise SourceError(f"{method} {_with_params(url, params)} failed: {exc}") from exc
@@ -130,7 +142,7 @@ class PoliteClient:
                 if response.ok:
                     try:
                         return read(response), response
-                    except ValueError:
+                    except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
                         reason = (f"HTTP {response.status_code} with a body that is not {what} "
                                   "(truncated?)")
                         wait = self._backoff(attempt)
@@ -144,9 +156,19 @@ class PoliteClient:
                                       status=response.status_code)
             if attempt == self.max_retries:
                 raise SourceError(f"{method} {where} gave up after {attempt + 1} attempts; last: {reason}")
+            if give_up_at is not None and self.monotonic() + wait >= give_up_at:
+                raise SourceError(f"{method} {where} gave up after {attempt + 1} attempt(s) in "
+                                  f"{self.deadline:.0f} s; last: {reason}")
             attempt += 1
             self.retries += 1
             self.sleep(wait)
+
+    def _timeout(self, give_up_at: float | None) -> tuple[float, float]:
+        """Connect and read timeouts, cut to what is left of the deadline."""
+        if give_up_at is None:
+            return self.timeout
+        left = max(0.5, give_up_at - self.monotonic())
+        return (min(self.timeout[0], left), min(self.timeout[1], left))
 
     def _note_rate_limit(self, url: str, response: requests.Response) -> None:
         remaining = response.headers.get("X-RateLimit-Remaining")
@@ -246,10 +268,37 @@ def _retryable(status: int) -> bool:
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, requests.Timeout):
-        return "timed out"
+        return "no answer in time from"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "connection broke while reading the body"
-    return "could not connect"
+        return "the connection broke while reading the body from"
+    return "could not connect to"
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    """'connection refused' or 'no such host (DNS)' when that is what stopped a request.
+
+    requests wraps urllib3, which wraps the socket error; walk the chain to find it.
+    """
+    seen, todo = set(), [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(current, socket.gaierror):
+            return "no such host (DNS lookup failed)"
+        if type(current).__name__ == "NameResolutionError":  # urllib3 2.x, without its cause
+            return "no such host (DNS lookup failed)"
+        todo += [getattr(current, "reason", None), current.__cause__, current.__context__,
+                 *(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))]
+    return None
+
+
+def _host_name(url: str) -> str:
+    """The host (and port) of a URL, as a person would name it in a message."""
+    return urlsplit(url).netloc or url
 
 
 def _with_params(url: str, params: dict[str, Any] | None) -> str:

@@ -18,7 +18,7 @@ def open_url(settings: Settings, url: str, actor: str) -> int:
     """Fetch the post at `url`, load and score it, and open its case; returns the case id."""
     source, status_id = mastodon.parse_status_url(url)
     run_id = pipeline.safe_run_id(pipeline.new_run_id())
-    with settings.http_client() as client:
+    with settings.http_client(interactive=True) as client:
         try:
             status = mastodon.fetch_status(client, source, status_id)
         except SourceError as exc:
