@@ -413,9 +413,12 @@ def apply_deadlines(con, now: datetime | None = None) -> list[int]:
 
 def _case_id(value) -> int:
     try:
-        return int(str(value).strip().lstrip("#"))
+        case_id = int(str(value).strip().lstrip("#"))
     except ValueError:
-        raise CaseError(f"not a case id: {value!r} (case ids are numbers)") from None
+        raise CaseError(f"not a case id: {str(value)[:40]!r} (case ids are numbers)") from None
+    if not 1 <= case_id <= 2**31 - 1:  # the column is an INTEGER; ids start at 1
+        raise CaseError(f"no case {case_id}: case ids are whole numbers from 1")
+    return case_id
 
 
 def _actor(actor: str) -> str:

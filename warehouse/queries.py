@@ -33,7 +33,10 @@ def parse_since(text: str | None) -> datetime | None:
     m = _DURATION.match(text.strip().lower())
     if not m:
         raise WarehouseError(f"cannot read the period {text!r}: use e.g. 30m, 12h, 1d, 2w or all")
-    return datetime.now(timezone.utc) - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    try:
+        return datetime.now(timezone.utc) - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    except OverflowError:  # 99999999w reaches before year 1
+        raise WarehouseError(f"the period {text!r} is too long; use all for no limit") from None
 
 
 # --- watchlist -------------------------------------------------------------------------
