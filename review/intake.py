@@ -3,11 +3,12 @@ then given a case. The loader stays the only writer of posts."""
 from __future__ import annotations
 
 from collectors import mastodon
-from collectors.http import SourceError
+from collectors.http import SourceError, plain
 from collectors.staging import StagingWriter, utcnow
 from review import cases as cs
 from tagwatch import pipeline
 from tagwatch.config import Settings
+from warehouse import queries
 from warehouse.db import session
 from warehouse.loader import load_manifests
 
@@ -15,14 +16,19 @@ MEMBER_REPORT_TAG = "member-report"  # the collection_runs "tag" of posts fetche
 
 
 def open_url(settings: Settings, url: str, actor: str) -> int:
-    """Fetch the post at `url`, load and score it, and open its case; returns the case id."""
+    """Fetch the post at `url`, load and score it, and open its case; returns the case id.
+
+    The URL is typed by a person: an internal address is fetched only when it is a
+    configured source (`tagwatch sources add`, TAGWATCH_INTAKE_HOSTS)."""
     source, status_id = mastodon.parse_status_url(url)
     run_id = pipeline.safe_run_id(pipeline.new_run_id())
-    with settings.http_client() as client:
+    with session(settings.db_path) as con:
+        configured = [s["base_url"] for s in queries.sources(con)]
+    with settings.http_client(configured=(*configured, *settings.intake_hosts)) as client:
         try:
             status = mastodon.fetch_status(client, source, status_id)
         except SourceError as exc:
-            raise cs.CaseError(f"cannot fetch {url}: {exc}") from exc
+            raise cs.CaseError(f"cannot fetch {plain(url)}: {exc}") from exc
     post = mastodon.status_to_post(status, source, settings.pseudonym_key, utcnow().isoformat())
     with StagingWriter(settings.staging_dir, run_id, mastodon.PLATFORM, source, MEMBER_REPORT_TAG,
                        asked={"url": url}) as writer:

@@ -15,12 +15,11 @@ school per UTC day, through the same SMTP connection as the education report.
 from __future__ import annotations
 
 import html
-import ipaddress
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from collectors import mastodon
-from collectors.http import PoliteClient, SourceError
+from collectors.http import PoliteClient, SourceError, internal_host
 from collectors.staging import StagingWriter
 from review import cases as cs
 from review import states as st
@@ -75,7 +74,7 @@ def check_url(url: str, allowed_hosts) -> tuple[tuple[str, str] | None, str | No
     hostport = host if port is None else f"{host}:{port}"
     allowed = {h.lower() for h in allowed_hosts or ()}
     if hostport not in allowed:
-        if _internal(host):
+        if internal_host(host):
             return None, ("an internal or private network address: recorded for an analyst, "
                           "never fetched")
         return None, (f"{host} is not a platform tagwatch fetches from: recorded for an analyst "
@@ -86,33 +85,6 @@ def check_url(url: str, allowed_hosts) -> tuple[tuple[str, str] | None, str | No
         return None, (f"not the address of a single post on {host} (expected "
                       f"https://{host}/@USER/NUMBER): recorded, not fetched")
     return (f"{parts.scheme}://{hostport}", status_id), None
-
-
-def _internal(host: str) -> bool:
-    host = host.strip("[]").rstrip(".")
-    if host == "localhost" or host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa")):
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        try:  # 2130706433, 0x7f000001, 127.1: numeric forms some resolvers accept
-            ip = ipaddress.ip_address(_numeric_host(host))
-        except ValueError:
-            return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_link_local or ip.is_loopback or ip.is_private
-
-
-def _numeric_host(host: str) -> int:
-    parts = host.split(".")
-    if not 1 <= len(parts) <= 4:
-        raise ValueError(host)
-    nums = [int(p, 0) for p in parts]
-    value = 0
-    for n in nums[:-1]:
-        value = value * 256 + n
-    return value * 256 ** (5 - len(parts)) + nums[-1] if len(parts) > 1 else nums[0]
 
 
 # --- submitting ---------------------------------------------------------------------------
@@ -212,12 +184,16 @@ def submit(settings, user: str, urls: list[str], description: str, affected_role
     return results
 
 
+# A school waits on the page for these fetches: every size and wait is bounded.
+INTAKE_MAX_BODY = 1024 * 1024     # a status is a few KB; a 60 MB answer is refused unread
+INTAKE_MAX_WAIT = 5.0             # seconds of Retry-After / back-off per URL, at most
+
+
 def _client(settings) -> PoliteClient:
-    client = PoliteClient(settings.user_agent, connect_timeout=5.0, read_timeout=15.0,
-                          backoff_base=settings.http_backoff, max_retries=min(settings.http_retries, 2))
-    client.session.max_redirects = 0  # a configured host may not send the fetcher elsewhere
-    client.session.trust_env = False  # no proxy from the environment decides where requests go
-    return client
+    return PoliteClient(settings.user_agent, connect_timeout=5.0, read_timeout=15.0,
+                        backoff_base=settings.http_backoff, max_retries=min(settings.http_retries, 2),
+                        max_retry_after=INTAKE_MAX_WAIT, max_total_wait=INTAKE_MAX_WAIT,
+                        max_body=INTAKE_MAX_BODY, max_redirects=0, configured=settings.intake_hosts)
 
 
 def _stage(settings, fetched: dict[str, dict]) -> list:

@@ -8,7 +8,6 @@ pass them between tasks and the CLI can call them in one process.
 """
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import re
@@ -19,6 +18,7 @@ from pathlib import Path
 import os
 from typing import Mapping
 
+from common.csvout import SafeWriter
 from collectors import bluesky, mastodon, tiktok, web
 from collectors.base import CollectOptions, MissingCredential
 from review import journal
@@ -237,7 +237,7 @@ def why(row: dict) -> str:
 
 def write_flagged_csv(rows: list[dict], path_or_file) -> None:
     def emit(fh):
-        writer = csv.writer(fh)
+        writer = SafeWriter(fh, lineterminator="\r\n")
         writer.writerow(FLAGGED_COLUMNS)
         for r in rows:
             writer.writerow([

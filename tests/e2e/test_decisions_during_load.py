@@ -14,7 +14,7 @@ import requests
 
 from casekit import seed, served_app
 from review import journal, users
-from tagwatch.replay import MastodonReplayServer, make_status
+from fakes.mastodon import MastodonReplayServer, make_status
 
 # pipeline.load, held open inside its transaction until the test says "go" on stdin.
 LOADER = r"""

@@ -13,7 +13,7 @@ import requests
 
 from casekit import seed, served_app
 from review import users
-from tagwatch.replay import MastodonReplayServer, make_status
+from fakes.mastodon import MastodonReplayServer, make_status
 from warehouse.db import session
 
 # A real load: staging files of many posts, each merged by the loader in its own session.

@@ -15,7 +15,7 @@ from review import rechecks, schools
 from review import states as st
 from review import users
 from smtpkit import smtp_server  # noqa: F401 (fixture)
-from tagwatch.replay import MastodonReplayServer, make_status
+from fakes.mastodon import MastodonReplayServer, make_status
 from warehouse.db import WarehouseError, session
 
 PW = "a long passphrase"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from browserkit import BROWSER, browser  # noqa: F401 (fixture)
 from casekit import HOSTILE, hostile_content, seed, served_app
 from review import users
-from tagwatch.replay import MastodonReplayServer, make_status
+from fakes.mastodon import MastodonReplayServer, make_status
 from warehouse.db import session
 
 pytestmark = BROWSER

@@ -17,7 +17,7 @@ import pytest
 from browserkit import BROWSER, browser  # noqa: F401 (fixture)
 from casekit import served_app
 from smtpkit import smtp_server  # noqa: F401 (fixture)
-from tagwatch.replay import MastodonReplayServer, make_status
+from fakes.mastodon import MastodonReplayServer, make_status
 
 pytestmark = BROWSER
 PW = "a long passphrase"

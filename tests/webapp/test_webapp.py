@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from casekit import HOSTILE, hostile_content, seed
 from review import journal, users
-from tagwatch.replay import MastodonReplayServer, make_status
+from fakes.mastodon import MastodonReplayServer, make_status
 from warehouse.db import session
 from webapp.app import create_app
 from webkit import PASSWORD, csrf, login, state
