@@ -154,7 +154,7 @@ def score_new(settings: Settings, batch_size: int = 5000) -> dict:
         # Each written batch drops out of the next query, so memory stays one batch.
         while batch := queries.unscored_posts(con, scorer.version, batch_size):
             details = scorer.details([text for _, _, text in batch])
-            rows = [(p, i, d.score, d.categories, d.explanation)
+            rows = [(p, i, d.score, d.categories, d.explanation, d.staff_target)
                     for (p, i, _), d in zip(batch, details)]
             queries.write_scores(con, rows, scorer.version, scorer.threshold)
             report.scored += len(rows)
@@ -223,8 +223,8 @@ def flagged_list(settings: Settings, since: str | None = "1d") -> dict:
     return {"path": str(path), "count": len(rows)}
 
 
-FLAGGED_COLUMNS = ("score", "platform", "url", "hashtags", "text", "created_at", "first_seen_at",
-                   "why", "categories")
+FLAGGED_COLUMNS = ("score", "staff_target", "platform", "url", "hashtags", "text", "created_at",
+                   "first_seen_at", "why", "categories")
 
 
 def why(row: dict) -> str:
@@ -235,13 +235,18 @@ def why(row: dict) -> str:
     return explanation_text(json.loads(raw) if raw else None)
 
 
+def _decimal(value) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
 def write_flagged_csv(rows: list[dict], path_or_file) -> None:
     def emit(fh):
         writer = SafeWriter(fh, lineterminator="\r\n")
         writer.writerow(FLAGGED_COLUMNS)
         for r in rows:
             writer.writerow([
-                f"{r['score']:.4f}", r["platform"], r["url"], " ".join(f"#{t}" for t in r["hashtags"] or []),
+                f"{r['score']:.4f}", _decimal(r.get("staff_target")), r["platform"], r["url"],
+                " ".join(f"#{t}" for t in r["hashtags"] or []),
                 r["text"], r["created_at"].isoformat() if r["created_at"] else "",
                 r["first_seen_at"].isoformat(), why(r), r.get("categories") or "",
             ])
