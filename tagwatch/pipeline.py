@@ -21,6 +21,7 @@ from typing import Mapping
 from common.csvout import SafeWriter
 from collectors import bluesky, mastodon, tiktok, web
 from collectors.base import CollectOptions, MissingCredential
+from review import journal
 from review.cases import open_flagged
 from tagwatch.config import Settings
 from warehouse import queries
@@ -121,10 +122,14 @@ def collect(target: dict, run_id: str, settings: Settings,
     return asdict(manifest)
 
 
-def load(run_id: str | None, settings: Settings) -> dict:
-    """Merge a run's staging (or all unloaded staging, run_id None) into the warehouse."""
+def load(run_id: str | None, settings: Settings, before_commit=None) -> dict:
+    """Merge a run's staging (or all unloaded staging, run_id None) into the warehouse.
+
+    `before_commit` is called inside the load's transaction just before it commits."""
     with session(settings.db_path) as con:
-        report = load_staging(con, settings.staging_dir, safe_run_id(run_id) if run_id else None)
+        report = load_staging(con, settings.staging_dir, safe_run_id(run_id) if run_id else None,
+                              before_commit=before_commit)
+        journal.apply_pending(con, settings.db_path)  # decisions sent while this ran
     return asdict(report)
 
 
@@ -156,6 +161,7 @@ def score_new(settings: Settings, batch_size: int = 5000) -> dict:
             report.flagged += sum(1 for r in rows if r[2] == r[2] and r[2] >= scorer.threshold)
             report.unscorable += sum(1 for r in rows if r[2] != r[2])
         report.cases_opened = open_flagged(con)  # every flagged post gets a review case
+        journal.apply_pending(con, settings.db_path)
     return asdict(report)
 
 
@@ -201,7 +207,9 @@ def refresh_radar(settings: Settings) -> dict:
     from warehouse.resurfacing import refresh
 
     with session(settings.db_path) as con:
-        return refresh(con)
+        result = refresh(con)
+        journal.apply_pending(con, settings.db_path)
+    return result
 
 
 def flagged_list(settings: Settings, since: str | None = "1d") -> dict:
