@@ -79,12 +79,25 @@ def collecting(client: "PoliteClient", own_client: bool, staging_dir: Path | str
         retries_before = client.retries
         with StagingWriter(staging_dir, run_id, platform, source, tag, **writer_options) as writer:
             run = Collection(writer)
-            yield run
+            try:
+                yield run
+            except MissingCredential:
+                raise
+            except _MALFORMED as exc:  # the source sent something of a shape we cannot read
+                run.status = "failed"
+                run.error = (f"{source} sent data tagwatch cannot read "
+                             f"({type(exc).__name__}: {str(exc)[:200]})")
             writer.manifest.retries += client.retries - retries_before
             writer.close(run.status, run.error)
     finally:
         if own_client:
             client.close()
+
+
+# What a collector's parsing raises on an answer of an unexpected shape (a missing key, a
+# list for an object, a number too big, JSON nested too deeply): a failed collection.
+_MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError,
+              RecursionError)
 
 
 def require(credentials: Mapping[str, str], name: str, platform: str) -> str:

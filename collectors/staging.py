@@ -101,11 +101,16 @@ def _clean(value: Any) -> Any:
     return value
 
 
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
 def _as_int(value: Any) -> int | None:
+    """A count as a 64-bit integer; None if it is not one (a playCount of 10**30 is no count)."""
     try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
+        number = None if value is None else int(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float('inf'))
         return None
+    return number if number is None or _INT64[0] <= number <= _INT64[1] else None
 
 
 def pseudonymise(key: bytes, platform: str, author_ref: str) -> str:
@@ -240,9 +245,14 @@ class StagingWriter:
         return written
 
     def _flush(self) -> None:
-        if self._buffer:
-            self._writer.write_table(pa.Table.from_pylist(self._buffer, schema=POST_SCHEMA))
-            self._buffer = []
+        rows, self._buffer = self._buffer, []  # taken first: a refused batch is not tried again
+        if not rows:
+            return
+        try:
+            table = pa.Table.from_pylist(rows, schema=POST_SCHEMA)
+        except (pa.ArrowException, OverflowError, TypeError) as exc:
+            raise ValueError(f"a post could not be staged: {str(exc)[:200]}") from None
+        self._writer.write_table(table)
 
     def close(self, status: str = "ok", error: str | None = None) -> Path:
         if status not in STATUSES:
@@ -259,6 +269,21 @@ class StagingWriter:
         tmp.write_text(self.manifest.to_json(), encoding="utf-8")
         os.replace(tmp, self.manifest_path)
         return self.manifest_path
+
+    def abort(self) -> None:
+        """Give up this task: close and remove its data file, write no manifest, so a
+        refused input leaves nothing behind in staging."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._writer.close()
+        finally:
+            self.data_path.unlink(missing_ok=True)
+            try:
+                self.dir.rmdir()  # the run's folder, if this task was all it held
+            except OSError:
+                pass
 
     def __enter__(self) -> "StagingWriter":
         return self

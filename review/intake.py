@@ -26,7 +26,8 @@ def open_url(settings: IntakeSettings, url: str, actor: str, score: Callable[[],
     run_id = safe_run_id(new_run_id())
     with session(settings.db_path) as con:
         configured = [s["base_url"] for s in queries.sources(con)]
-    with settings.http_client(configured=(*configured, *settings.intake_hosts)) as client:
+    with settings.http_client(interactive=True,
+                              configured=(*configured, *settings.intake_hosts)) as client:
         try:
             status = mastodon.fetch_status(client, source, status_id)
         except SourceError as exc:
