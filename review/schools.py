@@ -17,11 +17,13 @@ from __future__ import annotations
 import html
 import threading
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable, Protocol
 from urllib.parse import urlsplit
 
 from collectors import mastodon
 from collectors.http import PoliteClient, SourceError, internal_host
-from collectors.staging import StagingWriter
+from collectors.staging import StagingWriter, new_run_id, safe_run_id
 from review import cases as cs
 from review import states as st
 from review import users
@@ -37,6 +39,23 @@ MAX_URLS = 10
 MAX_URL = 2048
 MAX_DESCRIPTION = 1000
 SCHOOL_REPORT_TAG = "school-report"  # the collection_runs "tag" of posts fetched by the intake
+
+
+class IntakeSettings(Protocol):
+    """What intake needs from its caller (the application's settings have it)."""
+
+    db_path: Path
+    staging_dir: Path
+    user_agent: str
+    http_backoff: float
+    http_retries: int
+    intake_hosts: tuple[str, ...]
+    intake_hourly_limit: int
+
+    @property
+    def pseudonym_key(self) -> bytes: ...
+
+    def http_client(self, **options) -> PoliteClient: ...
 
 
 class IntakeError(cs.CaseError):
@@ -132,7 +151,7 @@ _RESERVING = threading.Lock()
 BEING_FETCHED = "received; being fetched"
 
 
-def _reserve(settings, user: str, urls: list[str], description: str, affected_role: str,
+def _reserve(settings: IntakeSettings, user: str, urls: list[str], description: str, affected_role: str,
              now: datetime) -> list[int]:
     """Check the submission and record one row per URL (not fetched yet); their ids."""
     with _RESERVING, session(settings.db_path) as con, transaction(con):
@@ -146,7 +165,7 @@ def _reserve(settings, user: str, urls: list[str], description: str, affected_ro
         ).fetchone()[0] for url in urls]
 
 
-def _fetch_all(settings, urls: list[str], now: datetime, client: PoliteClient | None
+def _fetch_all(settings: IntakeSettings, urls: list[str], now: datetime, client: PoliteClient | None
                ) -> tuple[dict[str, dict], dict[str, str]]:
     """Fetch the URLs on configured hosts (no warehouse connection open: the loader shares
     the file); returns ({url: staging post}, {url: why it was not fetched})."""
@@ -186,10 +205,12 @@ def _same_host(status: dict, source: str) -> None:
         raise SourceError(f"{source} answered with a post from another server: not accepted")
 
 
-def submit(settings, user: str, urls: list[str], description: str, affected_role: str,
-           now: datetime | None = None, client: PoliteClient | None = None) -> list[dict]:
+def submit(settings: IntakeSettings, user: str, urls: list[str], description: str, affected_role: str,
+           now: datetime | None = None, client: PoliteClient | None = None,
+           score: Callable[[], object] | None = None) -> list[dict]:
     """Record every URL (fetching only those on configured platform hosts); returns one
-    {reference, url, outcome, note, case_id} per URL."""
+    {reference, url, outcome, note, case_id} per URL. `score()` scores what was loaded before
+    the evidence is frozen (the application passes its scorer; None leaves it to the next run)."""
     now = now or cs.utcnow()
     description = (description or "").strip()
     urls = [u.strip() for u in urls if u.strip()]
@@ -210,7 +231,8 @@ def submit(settings, user: str, urls: list[str], description: str, affected_role
                 results.append({"reference": reference(submission_id), "url": url, "outcome": outcome,
                                 "note": notes.get(url), "case_id": case_id})
     if fetched:
-        _score(settings)
+        if score is not None:
+            score()
         with session(settings.db_path) as con, transaction(con):
             for r in results:
                 if r["case_id"] is not None:
@@ -223,19 +245,17 @@ INTAKE_MAX_BODY = 1024 * 1024     # a status is a few KB; a 60 MB answer is refu
 INTAKE_MAX_WAIT = 5.0             # seconds of Retry-After / back-off per URL, at most
 
 
-def _client(settings) -> PoliteClient:
+def _client(settings: IntakeSettings) -> PoliteClient:
     return PoliteClient(settings.user_agent, connect_timeout=5.0, read_timeout=15.0,
                         backoff_base=settings.http_backoff, max_retries=min(settings.http_retries, 2),
                         max_retry_after=INTAKE_MAX_WAIT, max_total_wait=INTAKE_MAX_WAIT,
                         max_body=INTAKE_MAX_BODY, max_redirects=0, configured=settings.intake_hosts)
 
 
-def _stage(settings, fetched: dict[str, dict]) -> list:
-    from tagwatch import pipeline
-
+def _stage(settings: IntakeSettings, fetched: dict[str, dict]) -> list:
     if not fetched:
         return []
-    run_id = pipeline.safe_run_id(pipeline.new_run_id())
+    run_id = safe_run_id(new_run_id())
     by_source: dict[str, list[dict]] = {}
     for post in fetched.values():
         by_source.setdefault(post["source"], []).append(post)
@@ -261,16 +281,6 @@ def _open_or_join(con, post_id: str, user: str, now: datetime) -> tuple[int, str
         "INSERT INTO case_events (case_id, from_state, to_state, actor, occurred_at, automated, note) "
         "VALUES (?, NULL, ?, ?, ?, TRUE, 'reported by a school')", [case_id, st.DETECTED, cs.AUTOMATION, now])
     return case_id, "opened"
-
-
-def _score(settings) -> None:
-    from classifiers.errors import ModelNotFound
-    from tagwatch import pipeline
-
-    try:
-        pipeline.score_new(settings)
-    except ModelNotFound:
-        pass  # no model yet: the next run scores it; the evidence is frozen unscored
 
 
 def _freeze(con, case_id: int, affected_role: str, user: str, now: datetime) -> None:
