@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from collectors.crashpoints import crashpoint
 from collectors.staging import Manifest, find_manifests
 from warehouse.db import WarehouseError, transaction
 
@@ -114,6 +115,7 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path]) -
                 _keep_checkpoints(con, [manifest for manifest, *_ in done], now)
                 _store_tag_history(con, [manifest for manifest, *_ in done], now)
                 _store_comment_fetches(con, [manifest for manifest, *_ in done], now)
+                crashpoint("load.before_commit")
         except duckdb.ConstraintException as exc:
             raise WarehouseError(f"staged posts break a rule of the warehouse, nothing was "
                                  f"loaded: {exc}") from exc
