@@ -280,8 +280,9 @@ def cmd_flagged(args) -> int:
     for r in rows:
         r["tags"] = " ".join(f"#{t}" for t in r["hashtags"] or [])
         r["score"] = f"{r['score']:.2f}"
+        r["staff_target"] = "" if r["staff_target"] is None else f"{r['staff_target']:.2f}"
         r["why"] = pipeline.why(r)
-    _table(rows, ["score", "platform", "url", "tags", "text", "why"], "table")
+    _table(rows, ["score", "staff_target", "platform", "url", "tags", "text", "why"], "table")
     return 0
 
 

@@ -16,7 +16,7 @@ from common.csvout import neutralise
 from review import cases as cs
 from review import schools, users
 from tagwatch import cli, pipeline
-from tagwatch.replay import MastodonReplayServer, make_status
+from fakes.mastodon import MastodonReplayServer, make_status
 from warehouse import queries
 from warehouse.db import session
 

@@ -7,6 +7,7 @@ import dataclasses
 import email
 import socket
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 import pytest
 
@@ -16,6 +17,7 @@ from review import states as st
 from review import users
 from smtpkit import smtp_server  # noqa: F401 (fixture)
 from fakes.mastodon import MastodonReplayServer, make_status
+from tagwatch.pipeline import score_if_trained
 from warehouse.db import WarehouseError, session
 
 PW = "a long passphrase"
@@ -117,7 +119,7 @@ def test_one_post_many_schools_one_case_evidence_frozen_at_once(settings):
     with MastodonReplayServer(max_lifetime=60) as server:
         s = _two_posts(settings, server)
         a = schools.submit(s, "head.fern", [f"{server.url}/@someone/7", f"{server.url}/@someone/8"],
-                           "about our teacher", "teacher", now=T0)
+                           "about our teacher", "teacher", now=T0, score=partial(score_if_trained, s))
         b = schools.submit(s, "office.oak", [f"{server.url}/@someone/8"], "", "support_staff",
                            now=T0 + timedelta(minutes=5))
         server.delete_status(7)  # gone an hour later: the evidence is kept
@@ -130,7 +132,11 @@ def test_one_post_many_schools_one_case_evidence_frozen_at_once(settings):
         ev = cs.show(con, a[0]["case_id"])["evidence"]
         assert ev["text"] == "Mr Invented at Fernbrook is a creep" and ev["target_role"] == "teacher"
         assert ev["frozen_by"] == "head.fern" and len(ev["content_sha256"]) == 64
-        assert cs.show(con, a[0]["case_id"])["score"] is not None  # scored at once
+        score = cs.show(con, a[0]["case_id"])["score"]
+        assert score is not None  # scored at once
+        # The post names staff (staff_target 1.0); the default category is still a real one.
+        assert score["staff_target"] == 1.0
+        assert ev["category"] == max(cs.SCORED_CATEGORIES, key=score["categories"].get)
         listed = {r["case_id"]: r for r in cs.list_cases(con)}
         assert listed[a[1]["case_id"]]["requesters"] == 2
         # school B sees only its own submission
@@ -148,6 +154,19 @@ def test_one_post_many_schools_one_case_evidence_frozen_at_once(settings):
 def _states_of(con, school):
     return {r["url"].rsplit("/", 1)[1]: r["plain_state"] for r in schools.my_reports(con, school)}
 
+
+
+def test_a_school_report_with_no_model_trained_yet_is_recorded_unscored(settings, tmp_path):
+    _contacts(settings)
+    untrained = dataclasses.replace(settings, models_dir=tmp_path / "no-models")
+    with MastodonReplayServer(max_lifetime=60) as server:
+        s = _two_posts(untrained, server)
+        [r] = schools.submit(s, "head.fern", [f"{server.url}/@someone/7"], "", "teacher", now=T0,
+                             score=partial(score_if_trained, s))
+    assert r["outcome"] == "opened"
+    with session(settings.db_path) as con:
+        info = cs.show(con, r["case_id"])
+        assert info["score"] is None and info["evidence"]["text"] == "Mr Invented at Fernbrook is a creep"
 
 def test_plain_words_states_and_daily_digest(settings, smtp_server, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_server.url)
@@ -256,3 +275,22 @@ def test_education_report_counts_school_reports(settings):
     assert table["schools waiting on a platform at the end"] == [3, 1]
     assert table["median hours from a school's report to verified removal"] == [24.0, None]
 
+
+def test_intake_freezes_the_strongest_real_category_not_staff_target(settings):
+    """A post scored before migration 011 (staff_target among its categories), then reported."""
+    from casekit import load
+    from classifiers.model import load as load_model
+    from warehouse import queries
+
+    _contacts(settings)
+    version = load_model(settings.models_dir).version
+    with MastodonReplayServer(max_lifetime=60) as server:
+        s = _two_posts(settings, server)
+        posts = load(s, server, [make_status(9, content="<p>Mr Invented is a creep</p>")], "before")
+        with session(settings.db_path) as con:
+            queries.write_scores(con, [("mastodon", posts[0]["post_id"], 0.9,
+                                        {"threat": 0.2, "doxxing": 0.5, "staff_target": 1.0}, None, 1.0)],
+                                 version, 0.5)
+        [done] = schools.submit(s, "head.fern", [f"{server.url}/@someone/9"], "", "teacher", now=T0)
+    with session(settings.db_path, read_only=True) as con:
+        assert cs.show(con, done["case_id"])["evidence"]["category"] == "doxxing"
