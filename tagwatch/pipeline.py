@@ -21,13 +21,9 @@ from typing import Mapping
 from common.csvout import SafeWriter
 from collectors import bluesky, mastodon, tiktok, web
 from collectors.base import CollectOptions, MissingCredential
-<<<<<<< HEAD
 from collectors.crashpoints import crashpoint
-from collectors.staging import finished_task, sweep_orphans
-=======
-from collectors.staging import new_run_id, safe_run_id
+from collectors.staging import finished_task, new_run_id, safe_run_id, sweep_orphans
 from review import journal
->>>>>>> main
 from review.cases import open_flagged
 from tagwatch.config import Settings
 from warehouse import queries
@@ -119,18 +115,12 @@ def collect(target: dict, run_id: str, settings: Settings,
     return asdict(manifest)
 
 
-<<<<<<< HEAD
-def load(run_id: str | None, settings: Settings) -> dict:
-    """Merge a run's staging (or all unloaded staging, run_id None) into the warehouse.
-
-    What killed tasks left in staging (data without a manifest) is swept away first."""
-    sweep_orphans(settings.staging_dir)
-=======
 def load(run_id: str | None, settings: Settings, before_commit=None) -> dict:
     """Merge a run's staging (or all unloaded staging, run_id None) into the warehouse.
 
-    `before_commit` is called inside the load's transaction just before it commits."""
->>>>>>> main
+    `before_commit` is called inside the load's transaction just before it commits.
+    What killed tasks left in staging (data without a manifest) is swept away first."""
+    sweep_orphans(settings.staging_dir)
     with session(settings.db_path) as con:
         report = load_staging(con, settings.staging_dir, safe_run_id(run_id) if run_id else None,
                               before_commit=before_commit)
