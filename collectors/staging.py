@@ -60,6 +60,16 @@ ROW_GROUP_ROWS = 5000
 STATUSES = ("ok", "failed", "capped", "quota")
 
 
+def new_run_id() -> str:
+    """The id of a run started by hand (Airflow names its own)."""
+    return "manual__" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def safe_run_id(run_id: str) -> str:
+    """Airflow run ids contain ':' and '+'; staging folder names should not."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 

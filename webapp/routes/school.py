@@ -1,10 +1,13 @@
 """A school contact's pages: their own school's reports, and the intake form."""
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from review import schools
+from tagwatch.pipeline import score_if_trained
 from webapp.web import SchoolForm, SchoolPage, flash_to
 
 router = APIRouter()
@@ -23,8 +26,9 @@ async def school_submit(request: Request, form: SchoolForm):
     urls = schools.split_urls(str(form.get("urls", "")))
 
     def submit():
-        return schools.submit(form.web.settings, form.user, urls, str(form.get("description", "")),
-                              str(form.get("affected_role", "")))
+        settings = form.web.settings
+        return schools.submit(settings, form.user, urls, str(form.get("description", "")),
+                              str(form.get("affected_role", "")), score=partial(score_if_trained, settings))
     try:
         done = await run_in_threadpool(submit)
     except schools.IntakeError as exc:  # refused: nothing was recorded
