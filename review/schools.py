@@ -110,12 +110,25 @@ def check_url(url: str, allowed_hosts) -> tuple[tuple[str, str] | None, str | No
 # --- submitting ---------------------------------------------------------------------------
 
 def split_urls(text: str) -> list[str]:
-    """One URL a line (or separated by spaces), duplicates dropped, order kept."""
+    """One submission a line (spaces inside a line do not split it: "not a url" is one
+    line, recorded as one reference), blank lines and duplicates dropped, order kept."""
     seen: list[str] = []
-    for token in (text or "").split():
-        if token not in seen:
-            seen.append(token)
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if line and line not in seen:
+            seen.append(line)
     return seen
+
+
+def not_web_addresses(lines: list[str]) -> list[str]:
+    """The lines that are not http(s) addresses at all (to tell the school which they were)."""
+    def is_web_address(line: str) -> bool:
+        try:
+            parts = urlsplit(line)
+        except ValueError:
+            return False
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in line
+    return [line for line in lines if not is_web_address(line)]
 
 
 def check_submission(con, user: str, urls: list[str], description: str, affected_role: str,

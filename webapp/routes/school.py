@@ -36,5 +36,12 @@ async def school_submit(request: Request, form: SchoolForm):
         return flash_to(request, "/school", error=str(exc))
     references = [r["reference"] for r in done]
     request.session["submitted"] = references  # the cookie stays small
-    return flash_to(request, "/school", ok="received: your reference number"
-                    + ("s are " if len(done) > 1 else " is ") + ", ".join(references))
+    message = ("received: your reference number" + ("s are " if len(done) > 1 else " is ")
+               + ", ".join(references))
+    not_urls = set(schools.not_web_addresses(urls))
+    odd = [r for r in done if r["url"] in not_urls]
+    if odd:  # named, a few at most: the message travels in the session cookie
+        message += ("; these lines are not web addresses (recorded for an analyst, nothing "
+                    "fetched): " + "; ".join(f"{r['reference']} \"{r['url'][:60]}\"" for r in odd[:5])
+                    + (f" and {len(odd) - 5} more" if len(odd) > 5 else ""))
+    return flash_to(request, "/school", ok=message)
