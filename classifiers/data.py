@@ -25,9 +25,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from classifiers.corpora import (CORPORA, CorpusError, CorpusUnavailable, corpora_warning,
-                                 corpus_path, load_training_corpora, sha256_of)
-from tagwatch.config import Settings
+from classifiers.corpora import (CORPORA, CorpusError, CorpusPlaces, CorpusUnavailable,
+                                 corpora_warning, corpus_path, load_training_corpora, sha256_of)
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ def staff_set(name: str) -> Dataset:
     return Dataset(name, str(path), sha256_of(path), texts, labels, SEED)
 
 
-def real_datasets(settings: Settings) -> tuple[list[Dataset], list[str]]:
+def real_datasets(settings: CorpusPlaces) -> tuple[list[Dataset], list[str]]:
     """Every real training corpus present, as Datasets; notes name what is missing."""
     loaded, notes = load_training_corpora(settings.corpora_dir)
     datasets = []
@@ -132,7 +131,7 @@ def real_datasets(settings: Settings) -> tuple[list[Dataset], list[str]]:
     return datasets, notes
 
 
-def default_datasets(settings: Settings, *, allow_download: bool = True
+def default_datasets(settings: CorpusPlaces, *, allow_download: bool = True
                      ) -> tuple[list[Dataset], list[str]]:
     """The seed set and every real corpus that can be had; notes say what was used or missing.
 
@@ -201,6 +200,8 @@ def records(path: Path, required: list[str]):
                     record = json.loads(raw)
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"{path}: line {line}: not valid JSON ({exc.msg})") from None
+                except RecursionError:
+                    raise ValueError(f"{path}: line {line}: JSON nested too deeply") from None
                 missing = [k for k in required if not isinstance(record, dict) or k not in record]
                 if missing:
                     raise ValueError(f"{path}: line {line}: missing field(s) {missing}")

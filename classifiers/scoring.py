@@ -32,6 +32,7 @@ from classifiers.explain import explanation_text
 from classifiers.features import ApcPrior
 from classifiers.signals import aimed_at_staff_many, staff_signals, staff_terms
 from classifiers.text import EncodedBatch, HashedNgrams
+from common.csvout import SafeWriter
 
 log = logging.getLogger(__name__)
 
@@ -422,7 +423,7 @@ def score_csv(in_path: str | Path, out_path: str | Path, scorer: Scorer,
         fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.")
         try:
             with os.fdopen(fd, "w", newline="", encoding="utf-8") as dst:
-                writer = csv.writer(dst, lineterminator="\n")
+                writer = SafeWriter(dst)
                 writer.writerow(header + added)
                 while batch := list(islice(reader, batch_size)):
                     details = scorer.details(

@@ -330,7 +330,7 @@ class EncodedBatch:
 
     The model has three n-gram blocks over the same texts; encoding them, and
     splitting them into word tokens, once per batch instead of once per block
-    is part of what makes scoring fast (see `classifiers.model.Scorer`).
+    is part of what makes scoring fast (see `classifiers.scoring.LinearShortcut`).
     """
 
     def __init__(self, texts: list[str]):
