@@ -1,9 +1,9 @@
 """Scoring: a loaded model turns texts into a score, staff_target, categories and a reason.
 
 score = P(abusive, to anyone). For a post that names school staff it is the
-larger of the general model's probability and the staff head's (abuse that
-only reads as abuse when aimed at a teacher: allegations, doxxing, "slap
-sir"); for any other post it is the general model's alone. staff_target =
+staff head's, a model stacked on the general model's margin that also knows
+the abuse that only reads as abuse when aimed at a teacher (allegations,
+doxxing, "slap sir"); for any other post it is the general model's alone. staff_target =
 P(aimed at school staff). One threshold flags both (see classifiers.training).
 """
 from __future__ import annotations
@@ -262,8 +262,8 @@ class Scorer:
             margins = self.general_margins(normalised)
             staff = np.flatnonzero(aimed)
             if self.staff is not None and len(staff):
-                margins[staff] = np.maximum(margins[staff], self.staff_margins(
-                    [normalised[i] for i in staff], margins[staff]))
+                margins[staff] = self.staff_margins([normalised[i] for i in staff],
+                                                    margins[staff])
             scores[content] = expit(margins)
         return scores, content, normalised, aimed
 
@@ -306,9 +306,9 @@ class Scorer:
         over the post's features of weight x value. Every n-gram feature belongs
         to one word (word unigrams; character n-grams inside the word); the
         alt-profanity-check column is shared out over its vocabulary words by
-        their part of its margin. For a post that names staff, where the staff
-        head's margin is coef . staff n-grams + b x general margin, a word
-        counts the larger of its part of either. A word's contribution is read
+        their part of its margin. For a post that names staff, scored by the
+        staff head (coef . staff n-grams + b x general margin), a word counts
+        its part of that. A word's contribution is read
         off the post's feature rows: no re-scoring. Function words are never named.
         """
         features = self.pipeline[1:-1].transform(texts)
@@ -333,21 +333,21 @@ class Scorer:
         if apc_share is not None:
             contributions += apc_share(owner_arr, np.asarray(rows)) * coef[-1]
         if self.staff is not None and aimed.any():
-            contributions = np.maximum(contributions, self._staff_contributions(
-                texts, aimed, owner_arr, distinct, rows, contributions))
+            contributions = np.where(aimed[owner_arr], self._staff_contributions(
+                texts, owner_arr, distinct, rows, contributions), contributions)
         for n, word, c in sorted(zip(owner, words, contributions), key=lambda x: -x[2]):
             if c >= EXPLAIN_MIN_DROP and len(reasons[n]) < EXPLAIN_TOP:
                 reasons[n].append({"term": word, "weight": round(float(c), 2)})
         return reasons
 
-    def _staff_contributions(self, texts, aimed, owner, distinct, rows, general) -> np.ndarray:
-        """Each (post, word)'s part of the staff head's margin (-inf for posts not naming staff)."""
+    def _staff_contributions(self, texts, owner, distinct, rows, general) -> np.ndarray:
+        """Each (post, word)'s part of the staff head's margin (its own n-grams, and b x its part
+        of the general margin)."""
         own, _ = word_columns(self.staff.features, distinct, texts)
         features = self.staff.features.transform(texts)
         coef = self.staff.classifier.coef_
         weighted = features[owner].multiply(own[rows])
-        result = np.asarray(weighted @ coef[:-1]).ravel() + coef[-1] * general
-        return np.where(aimed[owner], result, -np.inf)
+        return np.asarray(weighted @ coef[:-1]).ravel() + coef[-1] * general
 
 
 def word_columns(union: FeatureUnion, words: list[str], texts: list[str]):

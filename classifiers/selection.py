@@ -35,6 +35,7 @@ class Round:
     ours: dict
     apc: dict
     threshold: float
+    stacking: dict  # the weights of our text model and alt-profanity-check in this round
 
 
 @dataclass
@@ -80,7 +81,8 @@ def cross_corpus(datasets: Sequence[Dataset], *, checks: Sequence[Dataset] = (),
         scores = np.array([d.score for d in details])
         apc = apc_probabilities(left.texts)
         rounds.append(Round(left.name, metrics(left.labels, np.nan_to_num(scores), model.threshold),
-                            metrics(left.labels, apc, APC_THRESHOLD), round(model.threshold, 4)))
+                            metrics(left.labels, apc, APC_THRESHOLD), round(model.threshold, 4),
+                            model.metrics["stacking"]))
         why.update(e["term"] for d in details for e in (d.explanation or []) if "weight" in e)
         progress(format_round(rounds[-1]))
     report = CrossCorpusReport(rounds, why_words=why.most_common(TOP_WORDS))

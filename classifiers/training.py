@@ -9,14 +9,15 @@ What is learned from what (docs/classifier.md has the measurements behind each c
   calibration are fitted on margins from text models that did not see the
   row's corpus (CORPUS_FOLDS groups of whole corpora), so our text model's
   weight is what it earns on unseen sources;
-- the staff head, for posts that name school staff only: staff-gated word
-  n-grams, learned from the seed set (and any real or analyst post that names
-  staff), stacked with the general margin. A post that names no staff is
-  scored by the general model alone: the seed set cannot move its score;
+- the staff head, which scores the posts that name school staff: word and
+  character n-grams of those posts, learned from the seed set (and any real or
+  analyst post that names staff), stacked with the general margin. A post
+  that names no staff is scored by the general model alone: the seed set
+  cannot move its score;
 - staff_target (is the post aimed at school staff?): a small logistic model
   over the staff signals of `classifiers.signals`;
 - the threshold: the lowest that flags at most MAX_HARMLESS_FLAGGED of the
-  harmless posts of each real corpus on average, on out-of-fold scores.
+  harmless posts of every real source but the worst one, on out-of-fold scores.
 
 Every dataset's fold 0 (`held_out_folds`) is left out of training, so the
 promoted model and a new one can be compared on posts neither saw.
@@ -48,7 +49,7 @@ from classifiers.text import HashedNgrams, normalise_many
 log = logging.getLogger(__name__)
 
 N_FOLDS = 5  # fold 0 of every dataset is the fixed held-out part (20%)
-CORPUS_FOLDS = 3  # groups of whole corpora for the out-of-fold margins of the abuse score
+CORPUS_FOLDS = 5  # groups of whole corpora for the out-of-fold margins of the abuse score
 TEXT_C = 0.3  # regularisation of the text model (LOCO: 0.3 ~ 1.0, faster; docs/classifier.md)
 STAFF_C = 4.0
 # Analysts' labels are real posts of the sources tagwatch watches, checked by a person:
@@ -185,7 +186,7 @@ def train(datasets: Sequence[Dataset], *, notes: Sequence[str] = (),
     threshold, choice = _choose_threshold(datasets, rows, out_of_fold)
     staff = target = category_model = None
     if heads:
-        staff = _fit_staff_head(datasets, rows, normalised, general, threshold)
+        staff = _fit_staff_head(rows, normalised, general, out_of_fold, threshold)
         target = _fit_staff_target(rows, normalised)
         category_model = _fit_category_model(rows, normalised)
     model = TrainedModel(general, threshold, {}, [d.summary() for d in datasets], started,
@@ -264,7 +265,7 @@ def _fit_general(datasets, rows: _Rows) -> tuple[Pipeline, np.ndarray]:
 
 def _choose_threshold(datasets, rows: _Rows, out_of_fold: np.ndarray) -> tuple[float, dict]:
     """The lowest threshold flagging at most MAX_HARMLESS_FLAGGED of the harmless posts of
-    each real source (corpus, or analysts' labels) on average, on out-of-fold scores."""
+    each real source (corpus, or analysts' labels) but the worst, on out-of-fold scores."""
     harmless = []
     for i, d in enumerate(datasets):
         mine = (rows.origin == i) & (rows.labels == 0) & ~np.isnan(out_of_fold)
@@ -278,25 +279,29 @@ def _choose_threshold(datasets, rows: _Rows, out_of_fold: np.ndarray) -> tuple[f
 
 
 def harmless_flagged(harmless: list[np.ndarray], threshold: float) -> float:
-    """The share of harmless posts at or above `threshold`, averaged over sources (sorted scores)."""
-    return float(np.mean([1 - np.searchsorted(s, threshold) / len(s) for s in harmless]))
+    """The share of harmless posts at or above `threshold` in every source but the worst one
+    (its largest; sorted scores, one array per source). The worst is let go: mlma's "normal"
+    tweets were sampled for their slurs, and flag at 45% where every other corpus stays low."""
+    shares = sorted(((len(s) - np.searchsorted(s, threshold)) / len(s) for s in harmless),
+                    reverse=True)
+    return float(shares[1] if len(shares) > 1 else shares[0])
 
 
 def threshold_for(harmless: list[np.ndarray], most: float = MAX_HARMLESS_FLAGGED) -> float:
-    """The lowest threshold at which at most `most` of each source's harmless posts (sorted
-    scores, one array per source) are flagged on average."""
+    """The lowest threshold at which at most `most` of the harmless posts of each source
+    but the worst are flagged (`harmless_flagged`; sorted scores, one array per source)."""
     candidates = np.unique(np.concatenate(harmless))
     lo, hi = 0, len(candidates)  # the flagged share only falls as the threshold rises: bisect
     while lo < hi:
         mid = (lo + hi) // 2
-        if harmless_flagged(harmless, candidates[mid]) <= most:
+        if harmless_flagged(harmless, candidates[mid]) <= most + 1e-12:  # 1/20 is 0.05
             hi = mid
         else:
             lo = mid + 1
     return float(candidates[lo]) if lo < len(candidates) else float(candidates[-1]) + 1e-9
 
 
-def _staff_weights(datasets, rows: _Rows, staff: np.ndarray) -> np.ndarray:
+def _staff_weights(rows: _Rows, staff: np.ndarray) -> np.ndarray:
     """Seed posts weigh 1 in all (balanced); real posts that name staff one seed post each,
     analysts' labels ten."""
     weights = np.zeros(len(rows.labels))
@@ -309,13 +314,20 @@ def _staff_weights(datasets, rows: _Rows, staff: np.ndarray) -> np.ndarray:
     return weights * staff.sum() / max(weights.sum(), 1e-12)
 
 
-def _fit_staff_head(datasets, rows: _Rows, normalised: list[str], general: Pipeline,
-                    threshold: float) -> StaffHead | None:
-    """Abuse of school staff, on posts that name staff; its operating point moved onto `threshold`."""
+def _fit_staff_head(rows: _Rows, normalised: list[str], general: Pipeline,
+                    out_of_fold: np.ndarray, threshold: float) -> StaffHead | None:
+    """Abuse of school staff, on posts that name staff; its operating point moved onto `threshold`.
+
+    The general margin it stacks on is, for a row the general model trained on,
+    that row's out-of-fold margin: in-sample margins of a few hundred analyst
+    labels are sure of themselves, and the head would learn to trust them.
+    """
     staff = aimed_at_staff_many(normalised)
     margins = np.zeros(len(normalised))
     margins[staff] = general[-1].decision_function(
         general[1:-1].transform([t for t, s in zip(normalised, staff) if s]))
+    seen = staff & ~np.isnan(out_of_fold)
+    margins[seen] = logit(np.clip(out_of_fold[seen], 1e-9, 1 - 1e-9))
     seed = staff & (rows.kinds == SEED)
     y = rows.labels[staff]
     if seed.sum() < 2 * MIN_PER_LABEL or len(np.unique(rows.labels[seed])) < 2:
@@ -324,7 +336,7 @@ def _fit_staff_head(datasets, rows: _Rows, normalised: list[str], general: Pipel
     features = staff_features().fit(texts)
     X = sp.hstack([features.transform(texts), margins[staff].reshape(-1, 1)], format="csr")
     classifier = StackedLinearClassifier(text_model(STAFF_C), priors=1).fit(
-        X, y, sample_weight=_staff_weights(datasets, rows, staff)[staff],
+        X, y, sample_weight=_staff_weights(rows, staff)[staff],
         folds=rows.folds[staff])  # seed folds are template-grouped (its groups)
     on_seed = rows.kinds[staff] == SEED
     staff_threshold = _threshold_at_recall(y[on_seed], classifier.out_of_fold_[on_seed])

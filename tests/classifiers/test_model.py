@@ -6,7 +6,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
 import os
 import re
 from pathlib import Path
@@ -186,17 +185,16 @@ def test_training_refuses_too_little_or_one_sided_data():
         training.train([one_sided])
 
 
-def test_threshold_flags_at_most_the_share_of_harmless_posts_on_average_over_sources():
-    # Two sources of harmless scores: 100 low ones, and 20 of which the top 4 are high.
-    first = np.sort(np.linspace(0.0, 0.5, 100))
-    second = np.sort(np.r_[np.linspace(0.0, 0.3, 16), [0.7, 0.8, 0.9, 0.95]])
-    threshold = training.threshold_for([first, second], most=0.05)
-    # Flagging 2 of the second's 20 (10%) and none of the first (0%) averages 5%: allowed;
-    # one more of the second would not be.
-    assert threshold == pytest.approx(0.9)
-    assert training.harmless_flagged([first, second], threshold) == pytest.approx(0.05)
-    assert training.harmless_flagged([first, second], 0.8) > 0.05
-    assert training.threshold_for([first], most=0.0) > first.max()
+def test_threshold_flags_at_most_the_share_of_harmless_posts_of_every_source_but_the_worst():
+    low = np.sort(np.linspace(0.0, 0.5, 100))
+    some = np.sort(np.r_[np.linspace(0.0, 0.3, 16), [0.7, 0.8, 0.9, 0.95]])  # 4 high of 20
+    worst = np.sort(np.r_[np.linspace(0.0, 0.3, 10), np.linspace(0.6, 0.99, 10)])  # half high
+    threshold = training.threshold_for([low, some, worst], most=0.05)
+    # 1 of `some`'s 20 (5%) may be flagged, whatever `worst` does; 2 may not.
+    assert 0.9 < threshold <= 0.95 and (some >= threshold).sum() == 1
+    assert training.harmless_flagged([low, some, worst], threshold) == pytest.approx(0.05)
+    assert training.harmless_flagged([low, some, worst], 0.9) == pytest.approx(0.10)
+    assert training.threshold_for([low], most=0.0) > low.max()  # one source: it alone decides
 
 
 # --- storage ---------------------------------------------------------------------------
