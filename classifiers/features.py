@@ -50,6 +50,13 @@ def staff_features() -> FeatureUnion:
                          ("chars", tfidf(HashedNgrams("char_wb", (3, 5))))])
 
 
+def staff_prior(general: Pipeline, normalised: list[str]) -> np.ndarray:
+    """The staff head's prior column: alt-profanity-check's log-odds (the general pipeline's
+    last block) of normalised posts."""
+    return general.named_steps["features"].transformer_list[-1][1].transform(
+        normalised).toarray().ravel()
+
+
 class ApcPrior(TransformerMixin, BaseEstimator):
     """alt-profanity-check's probability, as log-odds, from our word tokens (one column).
 

@@ -1,7 +1,7 @@
 """Scoring: a loaded model turns texts into a score, staff_target, categories and a reason.
 
 score = P(abusive, to anyone). For a post that names school staff it is the
-staff head's, a model stacked on the general model's margin that also knows
+staff head's, a model stacked on alt-profanity-check's log-odds that knows
 the abuse that only reads as abuse when aimed at a teacher (allegations,
 doxxing, "slap sir"); for any other post it is the general model's alone. staff_target =
 P(aimed at school staff). One threshold flags both (see classifiers.training).
@@ -29,7 +29,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from classifiers.data import CATEGORIES, allow_long_csv_fields
 from classifiers.estimator import StackedLinearClassifier
 from classifiers.explain import explanation_text
-from classifiers.features import ApcPrior
+from classifiers.features import ApcPrior, staff_prior
 from classifiers.signals import aimed_at_staff_many, staff_signals, staff_terms
 from classifiers.text import EncodedBatch, HashedNgrams
 from common.csvout import SafeWriter
@@ -240,10 +240,10 @@ class Scorer:
             return self._margins(normalised)
         return self.pipeline[-1].decision_function(self.pipeline[1:-1].transform(normalised))
 
-    def staff_margins(self, normalised: list[str], general: np.ndarray) -> np.ndarray:
+    def staff_margins(self, normalised: list[str]) -> np.ndarray:
         """The staff head's log-odds for posts that name staff (these only: the head is theirs)."""
         features = sp.hstack([self.staff.features.transform(normalised),
-                              general.reshape(-1, 1)], format="csr")
+                              staff_prior(self.pipeline, normalised).reshape(-1, 1)], format="csr")
         return self.staff.classifier.decision_function(features)
 
     def _scores(self, texts: list[str]) -> tuple[np.ndarray, list[int], list[str], np.ndarray]:
@@ -262,8 +262,7 @@ class Scorer:
             margins = self.general_margins(normalised)
             staff = np.flatnonzero(aimed)
             if self.staff is not None and len(staff):
-                margins[staff] = self.staff_margins([normalised[i] for i in staff],
-                                                    margins[staff])
+                margins[staff] = self.staff_margins([normalised[i] for i in staff])
             scores[content] = expit(margins)
         return scores, content, normalised, aimed
 
@@ -307,8 +306,8 @@ class Scorer:
         to one word (word unigrams; character n-grams inside the word); the
         alt-profanity-check column is shared out over its vocabulary words by
         their part of its margin. For a post that names staff, scored by the
-        staff head (coef . staff n-grams + b x general margin), a word counts
-        its part of that. A word's contribution is read
+        staff head (coef . staff n-grams + b x that column), a word counts its
+        part of that. A word's contribution is read
         off the post's feature rows: no re-scoring. Function words are never named.
         """
         features = self.pipeline[1:-1].transform(texts)
@@ -330,24 +329,24 @@ class Scorer:
         rows = [index[w] for w in words]
         weighted = features[owner_arr].multiply(columns[rows])
         contributions = np.asarray(weighted @ coef).ravel()
-        if apc_share is not None:
-            contributions += apc_share(owner_arr, np.asarray(rows)) * coef[-1]
+        apc_part = apc_share(owner_arr, np.asarray(rows)) if apc_share is not None else 0.0
+        contributions += apc_part * coef[-1]
         if self.staff is not None and aimed.any():
             contributions = np.where(aimed[owner_arr], self._staff_contributions(
-                texts, owner_arr, distinct, rows, contributions), contributions)
+                texts, owner_arr, distinct, rows, apc_part), contributions)
         for n, word, c in sorted(zip(owner, words, contributions), key=lambda x: -x[2]):
             if c >= EXPLAIN_MIN_DROP and len(reasons[n]) < EXPLAIN_TOP:
                 reasons[n].append({"term": word, "weight": round(float(c), 2)})
         return reasons
 
-    def _staff_contributions(self, texts, owner, distinct, rows, general) -> np.ndarray:
+    def _staff_contributions(self, texts, owner, distinct, rows, apc_part) -> np.ndarray:
         """Each (post, word)'s part of the staff head's margin (its own n-grams, and b x its part
-        of the general margin)."""
+        of alt-profanity-check's log-odds)."""
         own, _ = word_columns(self.staff.features, distinct, texts)
         features = self.staff.features.transform(texts)
         coef = self.staff.classifier.coef_
         weighted = features[owner].multiply(own[rows])
-        return np.asarray(weighted @ coef[:-1]).ravel() + coef[-1] * general
+        return np.asarray(weighted @ coef[:-1]).ravel() + coef[-1] * apc_part
 
 
 def word_columns(union: FeatureUnion, words: list[str], texts: list[str]):
