@@ -22,6 +22,9 @@ DAG can point a run somewhere else by setting the environment first.
 | TAGWATCH_TIKTOK_REGION   | (unset: all regions; e.g. GB) |
 | TAGWATCH_INTAKE_HOSTS    | (unset: the school form fetches nothing) comma-separated platform hosts the intake may fetch from, as host or host:port, e.g. mastodon.social,127.0.0.1:8765 |
 | TAGWATCH_INTAKE_HOURLY_LIMIT | 20 (URLs one school contact may submit per hour) |
+| TAGWATCH_WEB_IDLE_MINUTES | 30 (a review-app session unused this long ends) |
+| TAGWATCH_WEB_SESSION_HOURS | 8 (a review-app session ends this long after login, used or not) |
+| TAGWATCH_WEB_SECURE_COOKIE | 0 (1: the session cookie is sent over https only; set it when served behind https) |
 """
 from __future__ import annotations
 
@@ -58,6 +61,9 @@ class Settings:
     web_min_interval: float = 5.0       # seconds between two requests to one web host
     intake_hosts: tuple[str, ...] = ()
     intake_hourly_limit: int = 20
+    web_idle_minutes: float = 30.0
+    web_session_hours: float = 8.0
+    web_secure_cookie: bool = False
     _pseudonym_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
@@ -85,6 +91,9 @@ class Settings:
             web_min_interval=_number(env, "TAGWATCH_WEB_MIN_INTERVAL", 5.0, float),
             intake_hosts=_hosts(env.get("TAGWATCH_INTAKE_HOSTS", "")),
             intake_hourly_limit=_number(env, "TAGWATCH_INTAKE_HOURLY_LIMIT", 20, int),
+            web_idle_minutes=_number(env, "TAGWATCH_WEB_IDLE_MINUTES", 30.0, float),
+            web_session_hours=_number(env, "TAGWATCH_WEB_SESSION_HOURS", 8.0, float),
+            web_secure_cookie=_flag(env, "TAGWATCH_WEB_SECURE_COOKIE"),
             _pseudonym_key=key.encode() if key else None,
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -120,6 +129,9 @@ class Settings:
         if self.intake_hosts:
             env["TAGWATCH_INTAKE_HOSTS"] = ",".join(self.intake_hosts)
         env["TAGWATCH_INTAKE_HOURLY_LIMIT"] = str(self.intake_hourly_limit)
+        env["TAGWATCH_WEB_IDLE_MINUTES"] = str(self.web_idle_minutes)
+        env["TAGWATCH_WEB_SESSION_HOURS"] = str(self.web_session_hours)
+        env["TAGWATCH_WEB_SECURE_COOKIE"] = "1" if self.web_secure_cookie else "0"
         if self.tiktok_region:
             env["TAGWATCH_TIKTOK_REGION"] = self.tiktok_region
         if self.corpora_dir:
