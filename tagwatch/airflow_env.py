@@ -20,13 +20,16 @@ WAREHOUSE_POOL = "tagwatch_warehouse"
 def dag_args(dag_id: str, schedule_variable: str, default_schedule: str, **more: Any) -> dict[str, Any]:
     """The arguments every tagwatch DAG shares, for `@dag(**dag_args(...))`.
 
-    The schedule is the environment variable `schedule_variable` if set, else
-    `default_schedule`; runs start from 1 Jan 2026 UTC without catching up, one at a
+    The schedule is the environment variable `schedule_variable` if set (`none`: triggered
+    runs only), else `default_schedule`; runs start from 1 Jan 2026 UTC without catching up, one at a
     time, tagged "tagwatch". `more` adds or overrides @dag arguments (params, default_args).
     """
     import pendulum
 
-    return {"dag_id": dag_id, "schedule": os.environ.get(schedule_variable, default_schedule),
+    schedule = os.environ.get(schedule_variable, default_schedule)
+    if schedule.strip().lower() in ("none", "manual"):  # triggered runs only
+        schedule = None
+    return {"dag_id": dag_id, "schedule": schedule,
             "start_date": pendulum.datetime(2026, 1, 1, tz="UTC"), "catchup": False,
             "max_active_runs": 1, "tags": ["tagwatch"], **more}
 
@@ -78,3 +81,11 @@ def platform_credentials(platform: str) -> dict[str, str]:
         if value:
             credentials[name] = value
     return credentials
+
+
+def worker_hostname() -> str:
+    """The name a task instance records as its host ([core] hostname_callable): the worker's
+    own name when several workers share a machine (TAGWATCH_WORKER_NAME), else the FQDN."""
+    import socket
+
+    return os.environ.get("TAGWATCH_WORKER_NAME") or socket.getfqdn()

@@ -1,4 +1,4 @@
-"""The hashtag_monitor DAG: it imports cleanly, has the expected shape, and a real
+"""Every DAG imports cleanly and has its expected shape, and a real
 Airflow run (dag.test()) carries sample posts from the replay server into DuckDB."""
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import duckdb
 import pytest
 
 from tagwatch.replay import load_sample
+
+pytestmark = pytest.mark.airflow  # Airflow metadata database and dag.test()
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +28,7 @@ def dagbag(airflow_db):
 
 def test_dags_import_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert "hashtag_monitor" in dagbag.dag_ids
+    assert {"hashtag_monitor", "case_followup", "school_digests", "education_report"} <= set(dagbag.dag_ids)
 
 
 def test_hashtag_monitor_shape(dagbag):
@@ -51,6 +53,17 @@ def test_hashtag_monitor_shape(dagbag):
     assert tasks["load"].trigger_rule == "all_done"  # failed sources are still recorded
     assert tasks["load"].pool == tasks["score"].pool == "tagwatch_warehouse"
     assert dag.catchup is False and dag.max_active_runs == 1
+
+
+def test_case_followup_shape(dagbag):
+    dag = dagbag.get_dag("case_followup")
+    assert [t.task_id for t in dag.tasks] == ["deadlines_and_rechecks"]
+    assert dag.tasks[0].pool == "tagwatch_warehouse" and dag.catchup is False
+
+
+def test_school_digests_shape(dagbag):
+    dag = dagbag.get_dag("school_digests")
+    assert [t.task_id for t in dag.tasks] == ["send_digests"] and dag.max_active_runs == 1
 
 
 def test_a_real_airflow_run_collects_loads_and_scores(dagbag, settings, replay, monkeypatch):

@@ -185,7 +185,7 @@ def test_sample_is_a_valid_timeline():
 
 
 def test_sample_matches_its_generator():
-    path = Path(__file__).parents[1] / "tagwatch" / "sample" / "make_sample.py"
+    path = Path(__file__).parents[2] / "tagwatch" / "sample" / "make_sample.py"
     spec = importlib.util.spec_from_file_location("make_sample", path)
     make_sample = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_sample)

@@ -11,6 +11,8 @@ import pytest
 import reportkit
 from smtpkit import smtp_server  # noqa: F401 (fixture)
 
+pytestmark = pytest.mark.airflow  # Airflow metadata database and dag.test()
+
 
 @pytest.fixture(scope="module")
 def dagbag():

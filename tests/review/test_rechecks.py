@@ -2,7 +2,6 @@
 MISMATCH after a "removed" claim, OFFLINE_VERIFIED with the reason, RESURFACED; when they fall due."""
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pytest
@@ -138,14 +137,3 @@ def test_only_confirmed_cases_are_rechecked(settings, client):
         with pytest.raises(cs.CaseError, match="no case 42"):
             rc.run(settings.db_path, client, [42])
 
-
-def test_case_followup_dag_imports_and_has_its_shape():
-    from airflow.dag_processing.dagbag import DagBag
-    from airflow.utils import db
-
-    db.resetdb()
-    dagbag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    assert dagbag.import_errors == {}
-    dag = dagbag.get_dag("case_followup")
-    assert [t.task_id for t in dag.tasks] == ["deadlines_and_rechecks"]
-    assert dag.tasks[0].pool == "tagwatch_warehouse" and dag.catchup is False

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from browserkit import BROWSER, browser  # noqa: F401 (fixture)
 from casekit import hostile_content, seed, served_app
 from review import cases as cs
 from review import users
 from tagwatch.replay import MastodonReplayServer, make_status
-from test_review_browser import browser, pytestmark  # noqa: F401 (the fixture and the skip)
 from warehouse.db import session
 
+pytestmark = BROWSER
 HOSTILE_SPELLING = '<img src=x onerror=alert(7)>trend'
 
 

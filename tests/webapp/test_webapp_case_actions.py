@@ -13,7 +13,7 @@ from casekit import HOSTILE, hostile_content, seed
 from review import cases as cs
 from review import users
 from tagwatch.replay import MastodonReplayServer, make_status
-from test_webapp import PASSWORD, login, state
+from webkit import PASSWORD, login, state
 from warehouse.db import session
 from webapp.app import create_app
 

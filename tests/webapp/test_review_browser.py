@@ -2,30 +2,13 @@
 log in, confirm with the keyboard, record a report and an answer; hostile text stays text."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import pytest
-
+from browserkit import BROWSER, browser  # noqa: F401 (fixture)
 from casekit import HOSTILE, hostile_content, seed, served_app
 from review import users
 from tagwatch.replay import MastodonReplayServer, make_status
 from warehouse.db import session
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
-
-
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
+pytestmark = BROWSER
 
 
 def test_reviewer_confirms_reports_and_records_an_answer(settings, browser):

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from review import users
-from test_webapp import PASSWORD, csrf, login
+from webkit import PASSWORD, csrf, login
 from warehouse import queries
 from warehouse.db import session
 from webapp.app import create_app

@@ -13,7 +13,7 @@ from review import rechecks as rc
 from review import states as st
 from review import users
 from tagwatch.replay import MastodonReplayServer, make_status
-from test_webapp import PASSWORD, login
+from webkit import PASSWORD, login
 from warehouse.db import session
 from webapp.app import create_app
 

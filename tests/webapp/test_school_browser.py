@@ -14,12 +14,12 @@ import sys
 
 import pytest
 
+from browserkit import BROWSER, browser  # noqa: F401 (fixture)
 from casekit import served_app
 from smtpkit import smtp_server  # noqa: F401 (fixture)
 from tagwatch.replay import MastodonReplayServer, make_status
-from test_review_browser import ARGS, CHROMIUM, browser  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")
+pytestmark = BROWSER
 PW = "a long passphrase"
 HOSTILE_NOTE = '<img src=x onerror=alert(1)> about Mr Invented'
 

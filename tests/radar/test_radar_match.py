@@ -9,7 +9,7 @@ import pytest
 
 from radar.match import MAX_LEET_FORMS, WatchIndex, canonical_key, forms, lookalike_table, step_leet
 
-FIXTURES = Path(__file__).parent / "fixtures" / "radar"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "radar"
 
 
 def fixture_index() -> WatchIndex:

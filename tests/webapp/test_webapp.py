@@ -1,8 +1,6 @@
 """The review app over HTTP: login, CSRF, roles, escaping, and every route refusing strangers."""
 from __future__ import annotations
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -11,8 +9,7 @@ from review import users
 from tagwatch.replay import MastodonReplayServer, make_status
 from warehouse.db import session
 from webapp.app import create_app
-
-PASSWORD = "a long passphrase"
+from webkit import PASSWORD, csrf, login, state
 
 
 @pytest.fixture
@@ -23,19 +20,6 @@ def app_db(settings):
         users.add_user(con, "ana", "analyst", PASSWORD)
         users.add_user(con, "una", "viewer", PASSWORD)
     return settings.db_path, ids
-
-
-def csrf(page) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-
-
-def login(client, name):
-    client.post("/login", data={"csrf": csrf(client.get("/login")), "name": name, "password": PASSWORD})
-    return csrf(client.get("/"))
-
-
-def state(client, case_id) -> str:
-    return re.search(r'id="state">([A-Z_]+)', client.get(f"/cases/{case_id}").text).group(1)
 
 
 def test_every_route_refuses_requests_without_a_login(app_db):

@@ -256,15 +256,3 @@ def test_education_report_counts_school_reports(settings):
     assert table["schools waiting on a platform at the end"] == [3, 1]
     assert table["median hours from a school's report to verified removal"] == [24.0, None]
 
-
-def test_the_digest_dag_imports():
-    import os
-
-    from airflow.dag_processing.dagbag import DagBag
-    from airflow.utils import db
-
-    db.resetdb()
-    bag = DagBag(dag_folder=os.path.join(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], "school_digests.py"))
-    assert bag.import_errors == {}
-    dag = bag.get_dag("school_digests")
-    assert [t.task_id for t in dag.tasks] == ["send_digests"] and dag.max_active_runs == 1
