@@ -53,12 +53,13 @@ CSP = (f"default-src 'none'; style-src {csp_hash(CSS)}; script-src {csp_hash(JS)
 
 # How long a request waits for the warehouse (a running load, or other requests of this
 # app) before the reviewer sees the busy page ("nothing was read or changed, send it
-# again"): no page hangs for longer than a few seconds.
-LOCK_WAIT_SECONDS = 5.0
+# again"): no page hangs for long. The loader holds the file one staging file at a time
+# (a 25,000-post file: under a second), so a decision sent during a load still lands.
+LOCK_WAIT_SECONDS = 10.0
 # How long a request waits for work that asks a platform (a re-check, the intake's fetch):
-# a platform may ask us to wait minutes (429 Retry-After); the work then carries on in the
-# background and the page says so.
-WEB_WAIT_SECONDS = 5.0
+# a platform may ask us to wait minutes (429 Retry-After); past this the work carries on in
+# the background and the page says so. Ten URLs fetched, staged and loaded fit well inside.
+WEB_WAIT_SECONDS = 10.0
 BACKGROUND_AT_ONCE = 4
 MAX_FORM_BYTES = 64 * 1024  # the intake form: 10 URLs of 2 KB and 1000 characters fit easily
 
@@ -326,4 +327,5 @@ class BodyLimit:
 
 
 def too_large() -> Response:
-    return Response("the form is too large", status_code=413)
+    # Connection: close, so the server stops reading the rest instead of draining it.
+    return Response("the form is too large", status_code=413, headers={"Connection": "close"})
