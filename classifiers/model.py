@@ -45,11 +45,11 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from classifiers.explain import explanation_text
+from common.csvout import SafeWriter
 from classifiers.errors import ModelIntegrityError, ModelNotFound  # noqa: F401 (re-exported)
-from classifiers.corpora import CORPORA, CorpusUnavailable, corpus_path, sha256_of
+from classifiers.corpora import CORPORA, CorpusPlaces, CorpusUnavailable, corpus_path, sha256_of
 from classifiers.signals import StaffGatedNgrams, aimed_at_staff_many, staff_terms
 from classifiers.text import EncodedBatch, HashedNgrams, normalise_many
-from tagwatch.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def seed_dataset() -> Dataset:
                    [CATEGORY_OF.get(c) for c in categories])
 
 
-def default_datasets(settings: Settings, *, allow_download: bool = True
+def default_datasets(settings: CorpusPlaces, *, allow_download: bool = True
                      ) -> tuple[list[Dataset], list[str]]:
     """The seed set, plus Davidson when it can be had; notes say what was used."""
     seed = seed_dataset()
@@ -246,6 +246,8 @@ def _records(path: Path, required: list[str]):
                     record = json.loads(raw)
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"{path}: line {line}: not valid JSON ({exc.msg})") from None
+                except RecursionError:
+                    raise ValueError(f"{path}: line {line}: JSON nested too deeply") from None
                 missing = [k for k in required if not isinstance(record, dict) or k not in record]
                 if missing:
                     raise ValueError(f"{path}: line {line}: missing field(s) {missing}")
@@ -961,7 +963,7 @@ def score_csv(in_path: str | Path, out_path: str | Path, scorer: Scorer,
         fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.")
         try:
             with os.fdopen(fd, "w", newline="", encoding="utf-8") as dst:
-                writer = csv.writer(dst, lineterminator="\n")
+                writer = SafeWriter(dst)
                 writer.writerow(header + added)
                 while batch := list(islice(reader, batch_size)):
                     details = scorer.details(

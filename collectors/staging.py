@@ -17,6 +17,7 @@ the only writer of the warehouse.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
@@ -29,6 +30,8 @@ from typing import Any, Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from collectors.crashpoints import crashpoint
 
 _TS = pa.timestamp("us", tz="UTC")
 # Every row of a staging data file has exactly these columns.
@@ -60,6 +63,16 @@ ROW_GROUP_ROWS = 5000
 STATUSES = ("ok", "failed", "capped", "quota")
 
 
+def new_run_id() -> str:
+    """The id of a run started by hand (Airflow names its own)."""
+    return "manual__" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def safe_run_id(run_id: str) -> str:
+    """Airflow run ids contain ':' and '+'; staging folder names should not."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -79,6 +92,37 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+# Bounds on what outsiders write (every platform's posts pass through here): a post's text,
+# a hashtag, how many hashtags, a URL. A longer text is cut (and says so); a longer tag is
+# not a hashtag and is dropped; a post URL is kept only when it is http(s), since it is
+# shown as a link (a javascript: URL would run).
+MAX_TEXT = 50_000
+MAX_TAG = 100
+MAX_TAGS = 100
+MAX_URL = 2048
+CUT_MARK = " […cut]"
+
+
+def bounded(row: dict[str, Any]) -> dict[str, Any]:
+    """The staging row with its text, hashtags and URL within the bounds above."""
+    text = row.get("text")
+    if isinstance(text, str) and len(text) > MAX_TEXT:
+        row["text"] = text[:MAX_TEXT] + CUT_MARK
+    tags = row.get("hashtags")
+    if isinstance(tags, list):
+        row["hashtags"] = [t for t in tags if isinstance(t, str) and 0 < len(t) <= MAX_TAG][:MAX_TAGS]
+    row["url"] = web_url(row.get("url"))
+    return row
+
+
+def web_url(url: Any) -> str | None:
+    """`url` when it is an http(s) address of a sane length, else None."""
+    if not isinstance(url, str) or len(url) > MAX_URL:
+        return None
+    scheme = url.strip().split(":", 1)[0].lower() if ":" in url else ""
+    return url.strip() if scheme in ("http", "https") and url.strip()[len(scheme):].startswith("://") else None
+
+
 def _clean(value: Any) -> Any:
     """Text that UTF-8 can hold: a lone surrogate from a hostile JSON escape becomes U+FFFD."""
     if isinstance(value, str):
@@ -91,11 +135,16 @@ def _clean(value: Any) -> Any:
     return value
 
 
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
 def _as_int(value: Any) -> int | None:
+    """A count as a 64-bit integer; None if it is not one (a playCount of 10**30 is no count)."""
     try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
+        number = None if value is None else int(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float('inf'))
         return None
+    return number if number is None or _INT64[0] <= number <= _INT64[1] else None
 
 
 def pseudonymise(key: bytes, platform: str, author_ref: str) -> str:
@@ -175,10 +224,24 @@ class StagingWriter:
         self.closed = False
         # Where the earlier attempt of this task stopped, when this one continues it.
         self.resumed_from: dict[str, Any] | None = None
+        self._lock: int | None = None
         if previous is None:
             self._writer = pq.ParquetWriter(self.data_path, POST_SCHEMA)
+            self._hold()
         else:
             self._carry_over(previous)
+
+    def _hold(self) -> None:
+        """Lock the data file while this writer lives: a sweep (`sweep_orphans`) removes a
+        data file without manifest only when no living writer holds it. The OS drops the
+        lock when the process dies, however it dies."""
+        self._lock = os.open(self.data_path, os.O_RDONLY)
+        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def _resumable(self, resume: bool) -> Manifest | None:
         """The earlier attempt's manifest, if it stopped at a checkpoint this attempt can continue."""
@@ -195,6 +258,7 @@ class StagingWriter:
         earlier = self.data_path.with_suffix(".earlier.parquet")
         os.replace(self.data_path, earlier)
         self._writer = pq.ParquetWriter(self.data_path, POST_SCHEMA)
+        self._hold()
         for batch in pq.ParquetFile(earlier).iter_batches(batch_size=ROW_GROUP_ROWS):
             table = pa.Table.from_batches([batch]).select(POST_FIELDS).cast(POST_SCHEMA)
             self._writer.write_table(table)
@@ -218,7 +282,7 @@ class StagingWriter:
                 self.manifest.duplicates += 1
                 continue
             self._seen.add(post["post_id"])
-            row = {k: _clean(post.get(k)) for k in POST_FIELDS}
+            row = bounded({k: _clean(post.get(k)) for k in POST_FIELDS})
             row["created_at"] = parse_time(row["created_at"])
             row["collected_at"] = parse_time(row["collected_at"]) or now
             for count in ("reply_count", "share_count", "like_count", "view_count"):
@@ -227,12 +291,18 @@ class StagingWriter:
             written += 1
         if len(self._buffer) >= ROW_GROUP_ROWS:
             self._flush()
+        crashpoint("staging.page")
         return written
 
     def _flush(self) -> None:
-        if self._buffer:
-            self._writer.write_table(pa.Table.from_pylist(self._buffer, schema=POST_SCHEMA))
-            self._buffer = []
+        rows, self._buffer = self._buffer, []  # taken first: a refused batch is not tried again
+        if not rows:
+            return
+        try:
+            table = pa.Table.from_pylist(rows, schema=POST_SCHEMA)
+        except (pa.ArrowException, OverflowError, TypeError) as exc:
+            raise ValueError(f"a post could not be staged: {str(exc)[:200]}") from None
+        self._writer.write_table(table)
 
     def close(self, status: str = "ok", error: str | None = None) -> Path:
         if status not in STATUSES:
@@ -248,7 +318,24 @@ class StagingWriter:
         tmp = self.manifest_path.with_suffix(".tmp")
         tmp.write_text(self.manifest.to_json(), encoding="utf-8")
         os.replace(tmp, self.manifest_path)
+        self._release()
         return self.manifest_path
+
+    def abort(self) -> None:
+        """Give up this task: close and remove its data file, write no manifest, so a
+        refused input leaves nothing behind in staging."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._writer.close()
+        finally:
+            self.data_path.unlink(missing_ok=True)
+            self._release()
+            try:
+                self.dir.rmdir()  # the run's folder, if this task was all it held
+            except OSError:
+                pass
 
     def __enter__(self) -> "StagingWriter":
         return self
@@ -259,6 +346,61 @@ class StagingWriter:
                 self.close("ok")
             else:
                 self.close("failed", f"{type(exc).__name__}: {exc}")
+
+
+@dataclass
+class Sweep:
+    removed: list[Path] = field(default_factory=list)   # data files of dead, unfinished tasks
+    busy: int = 0                                        # unfinished tasks still being written
+
+
+def sweep_orphans(staging_dir: Path, *, dry_run: bool = False) -> Sweep:
+    """Remove what a killed task left in staging: a data file without its manifest (and
+    leftover temp files) that no living writer holds. Such a file was never loadable; the
+    task's next attempt collects it again from the position the warehouse kept."""
+    report = Sweep()
+    base = Path(staging_dir)
+    if not base.is_dir():
+        return report
+    for data in sorted(base.glob("*/*.parquet")):
+        stem = data.name[: -len(".parquet")]
+        if data.with_name(f"{stem}.manifest.json").exists() and not stem.endswith(".earlier"):
+            continue
+        try:
+            fd = os.open(data, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            report.busy += 1
+            continue
+        finally:
+            os.close(fd)  # closing drops the lock taken just above, if any
+        report.removed.append(data)
+        if not dry_run:
+            data.unlink(missing_ok=True)
+    if not dry_run:
+        for tmp in base.glob("*/*.manifest.tmp"):
+            if utcnow().timestamp() - tmp.stat().st_mtime > 600:  # a rename takes microseconds
+                tmp.unlink(missing_ok=True)
+        for folder in base.iterdir():
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+    return report
+
+
+def finished_task(staging_dir: Path, run_id: str, platform: str, source: str,
+                  tag: str) -> Manifest | None:
+    """The manifest of a task of this run that finished ("ok") and still has its data file."""
+    folder = Path(staging_dir) / run_id
+    stem = file_stem(platform, source, tag)
+    path = folder / f"{stem}.manifest.json"
+    try:
+        manifest = Manifest.read(path)
+    except (OSError, ValueError, TypeError):
+        return None
+    return manifest if manifest.status == "ok" and (folder / manifest.data_file).exists() else None
 
 
 def find_manifests(staging_dir: Path, run_id: str | None = None) -> list[Path]:

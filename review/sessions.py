@@ -1,4 +1,4 @@
-"""Review-app sessions that can be ended (the table web_sessions, migration 011).
+"""Review-app sessions that can be ended (the table web_sessions, migration 015).
 
 The cookie holds a random token; the warehouse holds its SHA-256, who it belongs to, when it
 began and when it was last used. A session is alive while it has not been ended (logout,

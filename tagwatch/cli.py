@@ -6,14 +6,17 @@ Exit status: 0 done, 1 the work failed (message on stderr), 2 wrong usage.
 from __future__ import annotations
 
 import argparse
-import csv
+import hashlib
 import importlib
 import json
 import logging
+import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
-from tagwatch import pipeline
+from common.csvout import SafeWriter
+from tagwatch import argtypes, pipeline
 from tagwatch.config import Settings
 from tagwatch.textout import cell
 from warehouse import queries
@@ -109,17 +112,40 @@ def cmd_collect(args) -> int:
 
         args.since = parse_since_date(args.since).isoformat()  # a bad date stops here, nothing written
     targets = [{"platform": args.platform, "source": args.base_url}]
-    summary = pipeline.run(settings, tags=tags, targets=targets, score=not args.no_score,
-                           since=args.since)
+    with _resumable_run(settings, ["collect", args.platform, args.base_url, tags, args.since,
+                                   args.no_score]) as run_id:
+        summary = pipeline.run(settings, run_id=run_id, tags=tags, targets=targets,
+                               score=not args.no_score, since=args.since)
     _print_run(summary, settings)
     return 1 if summary.failures else 0
+
+
+@contextmanager
+def _resumable_run(settings: Settings, command: list, run_id: str | None = None):
+    """The run id for this command: the one an identical command was using when it was
+    killed (so the rerun finishes that run: its staged tasks are not fetched again and
+    collection_runs gets no second run), else a new one. Forgotten once the run ends."""
+    from collectors.base import locked_state
+
+    key = hashlib.sha256(json.dumps(command, default=str).encode()).hexdigest()[:16]
+    journal = (settings.state_dir or settings.data_dir / "state") / "unfinished-runs.json"
+    with locked_state(journal) as state:
+        if run_id is None and state.get(key):
+            run_id = state[key]
+            _err(f"continuing the interrupted run {run_id}")
+        run_id = run_id or pipeline.new_run_id()
+        state[key] = run_id
+    yield run_id
+    with locked_state(journal) as state:
+        state.pop(key, None)
 
 
 def cmd_run(args) -> int:
     """Every enabled source x every watched tag, in this process (what the DAG does)."""
     settings = _settings(args)
     ensure_model(settings)
-    summary = pipeline.run(settings, run_id=args.run_id, tags=args.tag or None)
+    with _resumable_run(settings, ["run", args.tag], args.run_id) as run_id:
+        summary = pipeline.run(settings, run_id=run_id, tags=args.tag or None)
     if summary.targets == 0:
         _err("nothing to collect: add tags (tagwatch watchlist add TAG) and sources "
              "(tagwatch sources add --platform mastodon --base-url URL)")
@@ -254,14 +280,15 @@ def cmd_flagged(args) -> int:
     for r in rows:
         r["tags"] = " ".join(f"#{t}" for t in r["hashtags"] or [])
         r["score"] = f"{r['score']:.2f}"
+        r["staff_target"] = "" if r["staff_target"] is None else f"{r['staff_target']:.2f}"
         r["why"] = pipeline.why(r)
-    _table(rows, ["score", "platform", "url", "tags", "text", "why"], "table")
+    _table(rows, ["score", "staff_target", "platform", "url", "tags", "text", "why"], "table")
     return 0
 
 
 def _table(rows: list[dict], columns: list[str], fmt: str = "table") -> None:
     if fmt == "csv":
-        writer = csv.writer(sys.stdout)
+        writer = SafeWriter(sys.stdout, lineterminator="\r\n")
         writer.writerow(columns)
         for r in rows:
             writer.writerow([r.get(c) for c in columns])
@@ -280,7 +307,7 @@ def _table(rows: list[dict], columns: list[str], fmt: str = "table") -> None:
 # --- the offline sample ----------------------------------------------------------------
 
 def cmd_replay_server(args) -> int:
-    from tagwatch.replay import serve
+    from fakes.mastodon import serve
 
     _out(f"serving the bundled sample as a Mastodon instance at http://{args.host}:{args.port} "
          "(Ctrl-C stops)")
@@ -373,18 +400,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", parents=[common], help="score a CSV with a text column")
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True)
-    p.add_argument("--batch-size", type=int, default=5000)
+    p.add_argument("--batch-size", type=argtypes.batch_size, default=5000)
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("flagged", parents=[common], help="the flagged posts")
     p.add_argument("--since", default="1d", help="first seen within this period: 30m, 12h, 1d, 2w, all")
     p.add_argument("--format", choices=["table", "csv"], default="table")
-    p.add_argument("--limit", type=int)
+    p.add_argument("--limit", type=argtypes.limit)
     p.set_defaults(func=cmd_flagged)
 
     p = sub.add_parser("replay-server", help="serve the bundled offline sample as a Mastodon instance")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8089)
+    p.add_argument("--port", type=argtypes.port, default=8089)
     p.set_defaults(func=cmd_replay_server)
 
     p = sub.add_parser("demo", parents=[common], help="the whole pipeline on the bundled sample, offline")
@@ -403,15 +430,40 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        return status
     except KeyboardInterrupt:
         _err("tagwatch: interrupted")
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
     except Exception as exc:
-        if not _is_user_error(exc) or args.verbose:
+        if args.verbose:
             raise
-        _err(f"tagwatch: error: {exc}")
+        _err(f"tagwatch: error: {one_line(exc)}" if _is_user_error(exc) else
+             f"tagwatch: unexpected error ({type(exc).__name__}): {one_line(exc)}; "
+             "nothing more was done (run again with -v for the details)")
         return 1
+
+
+def one_line(exc: BaseException, width: int = 400) -> str:
+    """An exception's message on one terminal-safe line (it may quote hostile input)."""
+    return cell(str(exc) or type(exc).__name__, width)
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`tagwatch flagged | head`): stop quietly, like other tools.
+
+    Standard output is pointed at /dev/null so that the final flush at exit cannot
+    raise again; 141 is what a shell reports for a process ended by SIGPIPE.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 141
 
 
 def _is_user_error(exc: Exception) -> bool:

@@ -15,6 +15,8 @@ DAG can point a run somewhere else by setting the environment first.
 | TAGWATCH_USER_AGENT      | tagwatch/<version> (+contact) |
 | TAGWATCH_HTTP_BACKOFF    | 1.0 (seconds; first wait between retries when no Retry-After) |
 | TAGWATCH_HTTP_RETRIES    | 5 |
+| TAGWATCH_HTTP_DEADLINE   | 300 (seconds one request may take in all, retries and waits included) |
+| TAGWATCH_HTTP_INTERACTIVE_DEADLINE | 20 (the same for re-checks and pasted links: a person waits) |
 | TAGWATCH_STATE_DIR       | $TAGWATCH_DATA_DIR/state (sessions, tokens, request budgets) |
 | TAGWATCH_STORE_HANDLES   | 0 (1: also store authors' raw handles; off by default) |
 | TAGWATCH_FIRST_RUN_DAYS  | 7 (how far back a source with no watermark starts) |
@@ -52,6 +54,8 @@ class Settings:
     user_agent: str
     http_backoff: float = 1.0
     http_retries: int = 5
+    http_deadline: float = 300.0            # seconds per request, retries included (collection)
+    http_interactive_deadline: float = 20.0  # the same when a person waits (re-checks, links)
     state_dir: Path | None = None
     store_handles: bool = False
     first_run_days: int = 7
@@ -82,6 +86,8 @@ class Settings:
             user_agent=env.get("TAGWATCH_USER_AGENT", DEFAULT_USER_AGENT),
             http_backoff=_number(env, "TAGWATCH_HTTP_BACKOFF", 1.0, float),
             http_retries=_number(env, "TAGWATCH_HTTP_RETRIES", 5, int),
+            http_deadline=_number(env, "TAGWATCH_HTTP_DEADLINE", 300.0, float),
+            http_interactive_deadline=_number(env, "TAGWATCH_HTTP_INTERACTIVE_DEADLINE", 20.0, float),
             state_dir=Path(env.get("TAGWATCH_STATE_DIR", data_dir / "state")),
             store_handles=_flag(env, "TAGWATCH_STORE_HANDLES"),
             first_run_days=_number(env, "TAGWATCH_FIRST_RUN_DAYS", 7, int),
@@ -101,10 +107,17 @@ class Settings:
             overrides["db_path"] = Path(overrides["db_path"])
         return replace(settings, **overrides) if overrides else settings
 
-    def http_client(self, **options):
-        """The polite HTTP client with this configuration's User-Agent, back-off and retries."""
+    def http_client(self, *, interactive: bool = False, **options):
+        """The polite HTTP client with this configuration's User-Agent, back-off and retries.
+
+        `interactive`: someone is waiting (a re-check, a pasted link): each request gets
+        TAGWATCH_HTTP_INTERACTIVE_DEADLINE seconds in all, retries included, instead of
+        TAGWATCH_HTTP_DEADLINE.
+        """
         from collectors.http import PoliteClient
 
+        options.setdefault("deadline", self.http_interactive_deadline if interactive
+                           else self.http_deadline)
         return PoliteClient(self.user_agent, backoff_base=self.http_backoff,
                             max_retries=self.http_retries, **options)
 
@@ -119,6 +132,8 @@ class Settings:
             "TAGWATCH_USER_AGENT": self.user_agent,
             "TAGWATCH_HTTP_BACKOFF": str(self.http_backoff),
             "TAGWATCH_HTTP_RETRIES": str(self.http_retries),
+            "TAGWATCH_HTTP_DEADLINE": str(self.http_deadline),
+            "TAGWATCH_HTTP_INTERACTIVE_DEADLINE": str(self.http_interactive_deadline),
             "TAGWATCH_STATE_DIR": str(Path(self.state_dir or self.data_dir / "state").resolve()),
             "TAGWATCH_STORE_HANDLES": "1" if self.store_handles else "0",
             "TAGWATCH_FIRST_RUN_DAYS": str(self.first_run_days),

@@ -28,7 +28,7 @@ DEMO_WATCHLIST = {
 
 def run_demo(settings: Settings, engine: str = "airflow") -> int:
     from tagwatch.cli import ensure_model
-    from tagwatch.replay import MastodonReplayServer, load_sample
+    from fakes.mastodon import MastodonReplayServer, load_sample
 
     started = time.monotonic()
     warning = corpora_warning(settings.corpora_dir)

@@ -8,7 +8,6 @@ pass them between tasks and the CLI can call them in one process.
 """
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import re
@@ -19,8 +18,12 @@ from pathlib import Path
 import os
 from typing import Mapping
 
+from common.csvout import SafeWriter
 from collectors import bluesky, mastodon, tiktok, web
 from collectors.base import CollectOptions, MissingCredential
+from collectors.crashpoints import crashpoint
+from collectors.staging import finished_task, new_run_id, safe_run_id, sweep_orphans
+from review import journal
 from review.cases import open_flagged
 from tagwatch.config import Settings
 from warehouse import queries
@@ -46,15 +49,6 @@ REQUIRED_CREDENTIALS = {
 
 class CollectionFailed(RuntimeError):
     """One or more sources could not be collected (details are in collection_runs)."""
-
-
-def new_run_id() -> str:
-    return "manual__" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-
-
-def safe_run_id(run_id: str) -> str:
-    """Airflow run ids contain ':' and '+'; staging folder names should not."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
 
 
 def plan(settings: Settings, tags: list[str] | None = None,
@@ -121,10 +115,16 @@ def collect(target: dict, run_id: str, settings: Settings,
     return asdict(manifest)
 
 
-def load(run_id: str | None, settings: Settings) -> dict:
-    """Merge a run's staging (or all unloaded staging, run_id None) into the warehouse."""
+def load(run_id: str | None, settings: Settings, before_commit=None) -> dict:
+    """Merge a run's staging (or all unloaded staging, run_id None) into the warehouse.
+
+    `before_commit` is called inside the load's transaction just before it commits.
+    What killed tasks left in staging (data without a manifest) is swept away first."""
+    sweep_orphans(settings.staging_dir)
     with session(settings.db_path) as con:
-        report = load_staging(con, settings.staging_dir, safe_run_id(run_id) if run_id else None)
+        report = load_staging(con, settings.staging_dir, safe_run_id(run_id) if run_id else None,
+                              before_commit=before_commit)
+        journal.apply_pending(con, settings.db_path)  # decisions sent while this ran
     return asdict(report)
 
 
@@ -149,14 +149,27 @@ def score_new(settings: Settings, batch_size: int = 5000) -> dict:
         # Each written batch drops out of the next query, so memory stays one batch.
         while batch := queries.unscored_posts(con, scorer.version, batch_size):
             details = scorer.details([text for _, _, text in batch])
-            rows = [(p, i, d.score, d.categories, d.explanation)
+            rows = [(p, i, d.score, d.categories, d.explanation, d.staff_target)
                     for (p, i, _), d in zip(batch, details)]
             queries.write_scores(con, rows, scorer.version, scorer.threshold)
+            crashpoint("score.batch")
             report.scored += len(rows)
             report.flagged += sum(1 for r in rows if r[2] == r[2] and r[2] >= scorer.threshold)
             report.unscorable += sum(1 for r in rows if r[2] != r[2])
         report.cases_opened = open_flagged(con)  # every flagged post gets a review case
+        journal.apply_pending(con, settings.db_path)
     return asdict(report)
+
+
+def score_if_trained(settings: Settings) -> dict | None:
+    """`score_new`, or None while no model is trained yet: the next run scores what came in
+    (intake hands this to review.intake and review.schools)."""
+    from classifiers.errors import ModelNotFound
+
+    try:
+        return score_new(settings)
+    except ModelNotFound:
+        return None
 
 
 def tiktok_comments(settings: Settings, run_id: str,
@@ -201,7 +214,9 @@ def refresh_radar(settings: Settings) -> dict:
     from warehouse.resurfacing import refresh
 
     with session(settings.db_path) as con:
-        return refresh(con)
+        result = refresh(con)
+        journal.apply_pending(con, settings.db_path)
+    return result
 
 
 def flagged_list(settings: Settings, since: str | None = "1d") -> dict:
@@ -215,8 +230,8 @@ def flagged_list(settings: Settings, since: str | None = "1d") -> dict:
     return {"path": str(path), "count": len(rows)}
 
 
-FLAGGED_COLUMNS = ("score", "platform", "url", "hashtags", "text", "created_at", "first_seen_at",
-                   "why", "categories")
+FLAGGED_COLUMNS = ("score", "staff_target", "platform", "url", "hashtags", "text", "created_at",
+                   "first_seen_at", "why", "categories")
 
 
 def why(row: dict) -> str:
@@ -227,13 +242,18 @@ def why(row: dict) -> str:
     return explanation_text(json.loads(raw) if raw else None)
 
 
+def _decimal(value) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
 def write_flagged_csv(rows: list[dict], path_or_file) -> None:
     def emit(fh):
-        writer = csv.writer(fh)
+        writer = SafeWriter(fh, lineterminator="\r\n")
         writer.writerow(FLAGGED_COLUMNS)
         for r in rows:
             writer.writerow([
-                f"{r['score']:.4f}", r["platform"], r["url"], " ".join(f"#{t}" for t in r["hashtags"] or []),
+                f"{r['score']:.4f}", _decimal(r.get("staff_target")), r["platform"], r["url"],
+                " ".join(f"#{t}" for t in r["hashtags"] or []),
                 r["text"], r["created_at"].isoformat() if r["created_at"] else "",
                 r["first_seen_at"].isoformat(), why(r), r.get("categories") or "",
             ])
@@ -273,10 +293,14 @@ def run(settings: Settings, run_id: str | None = None, tags: list[str] | None = 
     for target in planned:
         if since is not None:
             target["since"] = since
+        if finished_task(settings.staging_dir, safe_run_id(run_id), target["platform"],
+                         target["source"], target["tag"]):
+            continue  # staged by this run before it was interrupted
         manifest = collect(target, run_id, settings)
         if manifest["status"] == "failed":
             log.warning("collection failed: %s #%s: %s", target["source"], target["tag"], manifest["error"])
     summary.load = load(run_id, settings)
+    crashpoint("run.loaded")
     summary.failures = summary.load["failed"]
     summary.stopped = summary.load.get("stopped", [])
     if score:

@@ -18,6 +18,7 @@ import hmac
 import logging
 import secrets
 import threading
+import time
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,9 +33,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from review import cases as cs
 from review import schools
+from review import journal
 from review import sessions
 from review import states as st
-from warehouse.db import WarehouseError, session
+from warehouse.db import WarehouseLocked, session
 from webapp.guard import LoginGuard
 
 log = logging.getLogger("tagwatch.webapp")
@@ -61,26 +63,60 @@ LOCK_WAIT_SECONDS = 10.0
 # the background and the page says so. Ten URLs fetched, staged and loaded fit well inside.
 WEB_WAIT_SECONDS = 10.0
 BACKGROUND_AT_ONCE = 4
+# While a load holds the file a decision is journalled on the strength of the session as this
+# process last confirmed it: at most this long ago.
+CONFIRMED_FOR = 60.0
 MAX_FORM_BYTES = 64 * 1024  # the intake form: 10 URLs of 2 KB and 1000 characters fit easily
 
 
-class Store:
-    """Short warehouse connections, one at a time in this process."""
+# How long a decision waits for the warehouse before it goes to the journal instead.
+DECISION_WAIT_SECONDS = 1.0
 
-    def __init__(self, db_path, lock_wait: float = LOCK_WAIT_SECONDS):
+
+class Store:
+    """Short warehouse connections, one at a time in this process. Every connection first
+    applies the decisions journalled while a load held the file (review.journal)."""
+
+    def __init__(self, db_path, lock_wait: float = LOCK_WAIT_SECONDS,
+                 decision_wait: float = DECISION_WAIT_SECONDS):
         self.db_path = db_path
         self.lock_wait = lock_wait
+        self.decision_wait = decision_wait
         self._lock = threading.Lock()
 
     @contextmanager
     def connect(self):
         if not self._lock.acquire(timeout=self.lock_wait):
-            raise WarehouseError(f"the app waited {self.lock_wait:.0f} s for its turn on the warehouse")
+            raise WarehouseLocked(f"the app waited {self.lock_wait:.0f} s for its turn on the warehouse")
         try:
             with session(self.db_path, lock_wait=self.lock_wait) as con:
+                journal.apply_pending(con, self.db_path)
                 yield con
         finally:
             self._lock.release()
+
+    def decide(self, action: str, case_id, fields: dict, user: str, confirm, trusted) -> bool:
+        """Apply a reviewer's decision now (True), or, when the warehouse stays busy for
+        `decision_wait` seconds, keep it in the journal for the next writer (False).
+        `confirm(con)` checks the session in the decision's own connection; when the
+        warehouse is busy, `trusted()` says whether the session was confirmed a moment ago
+        (else the busy page: a journalled decision needs a session known to be alive)."""
+        deadline = time.monotonic() + self.decision_wait  # one budget for both waits
+        if self._lock.acquire(timeout=self.decision_wait):
+            try:
+                with session(self.db_path, lock_wait=max(0.0, deadline - time.monotonic())) as con:
+                    journal.apply_pending(con, self.db_path)
+                    confirm(con)
+                    journal.ACTIONS[action](con, case_id, fields, user, None)
+                return True
+            except WarehouseLocked:
+                pass
+            finally:
+                self._lock.release()
+        if not trusted():
+            raise WarehouseLocked("a load is running and this session could not be confirmed meanwhile")
+        journal.append(self.db_path, action, case_id, fields, user)
+        return False
 
 
 class Background:
@@ -148,15 +184,30 @@ class Web:
     absolute: timedelta = sessions.ABSOLUTE
     guard: LoginGuard = field(default_factory=LoginGuard)
     background: Background = field(default_factory=Background)
+    # session token -> when this process last confirmed it alive (monotonic seconds)
+    confirmed: dict = field(default_factory=dict)
 
     def confirm(self, con, request: Request) -> None:
         """The request's session is alive and its user still has the role the cookie says;
         else the cookie is emptied and the request refused as if never logged in."""
-        account = sessions.check(con, request.session.get("sid"), utcnow(), self.idle, self.absolute)
+        sid = request.session.get("sid")
+        account = sessions.check(con, sid, utcnow(), self.idle, self.absolute)
         if account is None or account["role"] != request.session.get("role"):
+            self.confirmed.pop(sid, None)
             request.session.clear()
             raise Refused(login_first(request))
         request.session["school"] = account["school"]
+        if len(self.confirmed) >= 10_000:
+            self.confirmed.clear()  # only a shortcut while a load runs: losing it is safe
+        self.confirmed[sid] = time.monotonic()
+
+    def recently_confirmed(self, request: Request) -> bool:
+        """Confirmed alive by this process within CONFIRMED_FOR seconds (and not logged out)."""
+        seen = self.confirmed.get(request.session.get("sid"))
+        return seen is not None and time.monotonic() - seen < CONFIRMED_FOR
+
+    def forget(self, request: Request) -> None:
+        self.confirmed.pop(request.session.get("sid"), None)
 
     def render(self, request: Request, name: str, status: int = 200, headers: dict | None = None,
                **context) -> HTMLResponse:
@@ -249,6 +300,12 @@ class Page:
         with self.web.store.connect() as con:
             self.web.confirm(con, self.request)
             yield con
+
+    def decide(self, action: str, case_id) -> bool:
+        """A reviewer's decision (Store.decide), the session confirmed in its connection."""
+        return self.web.store.decide(action, case_id, self.fields, self.user,
+                                     confirm=lambda con: self.web.confirm(con, self.request),
+                                     trusted=lambda: self.web.recently_confirmed(self.request))
 
     def confirm(self) -> None:
         """For work that opens the warehouse itself (the intake): confirm the session first."""

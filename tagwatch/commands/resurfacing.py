@@ -5,10 +5,11 @@ top proposed new tags, and volume spikes. Refreshes the radar first.
 """
 from __future__ import annotations
 
-import csv
 import json
 import sys
 
+from common.csvout import SafeDictWriter
+from tagwatch import argtypes
 from tagwatch.textout import cell
 
 CSV_COLUMNS = ("section", "tag", "variant", "method", "platform", "first_seen", "posts",
@@ -20,7 +21,7 @@ def register(sub, common) -> None:
                        help="banned tags seen again, proposed new tags, spikes")
     p.add_argument("--since", default="7d", help="seen within this period: 30m, 12h, 1d, 2w, all")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    p.add_argument("--limit", type=int, default=20, help="proposals and spikes shown (default 20)")
+    p.add_argument("--limit", type=argtypes.limit, default=20, help="proposals and spikes shown (default 20)")
     p.set_defaults(func=cmd_resurfacing)
 
 
@@ -47,7 +48,7 @@ def cmd_resurfacing(args) -> int:
     if args.format == "json":
         print(json.dumps(view, default=str, indent=1, ensure_ascii=False))
     elif args.format == "csv":
-        writer = csv.DictWriter(sys.stdout, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer = SafeDictWriter(sys.stdout, CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(flat_rows(view))
     else:

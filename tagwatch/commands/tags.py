@@ -8,10 +8,11 @@
 """
 from __future__ import annotations
 
-import csv
 import getpass
 import sys
 
+from common.csvout import SafeWriter
+from tagwatch import argtypes
 from tagwatch.textout import cell, terminal_safe
 
 MAX_INPUT_LINES = 1_000_000
@@ -26,7 +27,7 @@ def register(sub, common) -> None:
     pr = t.add_parser("proposals", parents=[common], help="new tags proposed from co-occurrence")
     pr.add_argument("--status", choices=["proposed", "accepted", "rejected", "all"], default="proposed")
     pr.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    pr.add_argument("--limit", type=int)
+    pr.add_argument("--limit", type=argtypes.limit)
     pr.set_defaults(func=cmd_proposals)
     a = t.add_parser("accept", parents=[common], help="watch a proposed tag (collected from the next run)")
     a.add_argument("tag", metavar="TAG")
@@ -71,7 +72,7 @@ def cmd_match(args) -> int:
         found = match_tags(con, candidates)
     # Data for a file is written as it came; on a terminal, control characters are escaped.
     show = terminal_safe if sys.stdout.isatty() else str
-    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer = SafeWriter(sys.stdout)
     writer.writerow(["candidate", "matched_tag", "method"])
     for m in found:
         writer.writerow([show(m.candidate), m.tag or "", m.method])

@@ -18,9 +18,9 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+import make_seed  # scripts/make_seed.py
 from classifiers import model as m
 from classifiers.corpora import CORPORA
-from classifiers.seed import make_seed
 from tagwatch.config import Settings
 
 SHARED = Path(os.environ["TAGWATCH_CORPORA_DIR"]) if os.environ.get("TAGWATCH_CORPORA_DIR") else None
@@ -131,7 +131,7 @@ def test_seed_csv_is_what_make_seed_generates():
     with m.SEED_PATH.open(newline="", encoding="utf-8") as fh:
         stored = list(csv.DictReader(fh))
     generated = [{k: str(v) for k, v in row.items()} for row in make_seed.generate()]
-    assert stored == generated, "run python classifiers/seed/make_seed.py"
+    assert stored == generated, "run python scripts/make_seed.py"
 
 
 def test_seed_set_is_balanced_and_covers_every_category():

@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from casekit import HOSTILE, hostile_content
-from tagwatch.replay import MastodonReplayServer, make_status
+from fakes.mastodon import MastodonReplayServer, make_status
 from test_cli import run
 
 
@@ -15,6 +15,10 @@ def test_the_whole_path_from_member_report_to_mismatch_and_offline_verified(sett
     with MastodonReplayServer([make_status(11, content=hostile_content(), username="troll"),
                                make_status(12, username="other")], max_lifetime=120) as server:
         base = server.url
+        # a loopback host is fetched only when it is a configured source
+        refused = run(settings, "case", "open", "--url", f"{base}/@troll/11", check=False)
+        assert refused.returncode == 1 and "not a configured source: not contacted" in refused.stderr
+        run(settings, "sources", "add", "--platform", "mastodon", "--base-url", base)
         first = run(settings, "case", "open", "--url", f"{base}/@troll/11", "--actor", "ana").stdout.strip()
         second = run(settings, "case", "open", "--url", f"{base}/@other/12").stdout.strip()
         assert (first, second) == ("1", "2")

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tagwatch.replay import MastodonReplayServer, load_sample, make_status
+from fakes.mastodon import MastodonReplayServer, load_sample, make_status
 
 TAGWATCH = [sys.executable, "-m", "tagwatch.cli"]
 

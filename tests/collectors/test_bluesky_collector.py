@@ -8,8 +8,8 @@ from collectors import bluesky
 from collectors.base import CollectOptions, MissingCredential
 from collectors.http import PoliteClient
 from collectors.staging import POST_FIELDS, find_manifests, pseudonymise, read_staged_posts
-from tagwatch.fake_bluesky import SEARCH, BlueskyFake, make_post
-from tagwatch.replay import Faults
+from fakes.bluesky import SEARCH, BlueskyFake, make_post
+from fakes.mastodon import Faults
 
 TAG = "teachersoftiktok"
 KEY = b"test-key"

@@ -9,8 +9,8 @@ from collectors import tiktok
 from collectors.base import CollectOptions, MissingCredential
 from collectors.http import PoliteClient
 from collectors.staging import POST_FIELDS, find_manifests, read_staged_posts
-from tagwatch.fake_tiktok import QUERY, TOKEN, TikTokFake, make_video
-from tagwatch.replay import Faults
+from fakes.tiktok import QUERY, TOKEN, TikTokFake, make_video
+from fakes.mastodon import Faults
 
 TAG = "teachersoftiktok"
 KEY = b"test-key"

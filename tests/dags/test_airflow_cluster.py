@@ -20,7 +20,7 @@ import duckdb
 import pytest
 
 from tagwatch.airflow_cluster import Cluster, drop_database, start, stop
-from tagwatch.replay import MastodonReplayServer, load_sample
+from fakes.mastodon import MastodonReplayServer, load_sample
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 

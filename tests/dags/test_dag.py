@@ -7,7 +7,7 @@ import os
 import duckdb
 import pytest
 
-from tagwatch.replay import load_sample
+from fakes.mastodon import load_sample
 
 pytestmark = pytest.mark.airflow  # Airflow metadata database and dag.test()
 

@@ -13,10 +13,10 @@ import pytest
 
 from collectors import bluesky, tiktok
 from tagwatch import pipeline
-from tagwatch.fake_bluesky import BlueskyFake, make_post
-from tagwatch.fake_tiktok import TikTokFake, make_video
-from tagwatch.fakeapi import FakeAPIServer, Reply
-from tagwatch.replay import Faults, MastodonReplayServer, make_status
+from fakes.bluesky import BlueskyFake, make_post
+from fakes.tiktok import TikTokFake, make_video
+from fakes.api import FakeAPIServer, Reply
+from fakes.mastodon import Faults, MastodonReplayServer, make_status
 
 TAGWATCH = [sys.executable, "-m", "tagwatch.cli"]
 BSKY = {bluesky.IDENTIFIER_VAR: "monitor.example.org", bluesky.PASSWORD_VAR: "app-pass-1234"}

@@ -11,7 +11,7 @@ import pytest
 from casekit import HOSTILE, hostile_content, seed
 from review import cases as cs
 from review import states as st
-from tagwatch.replay import MastodonReplayServer, make_status
+from fakes.mastodon import MastodonReplayServer, make_status
 from warehouse.db import session
 
 TABLES = ("cases", "case_events", "evidence", "reports", "platform_answers", "rechecks", "labels")

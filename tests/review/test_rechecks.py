@@ -11,7 +11,7 @@ from collectors.http import PoliteClient
 from review import cases as cs
 from review import rechecks as rc
 from review import states as st
-from tagwatch.replay import Faults, MastodonReplayServer, make_status
+from fakes.mastodon import Faults, MastodonReplayServer, make_status
 from warehouse.db import session
 
 

@@ -15,8 +15,8 @@ from collectors.staging import StagingWriter
 from review import cases as cs
 from review import rechecks as rc
 from review import states as st
-from tagwatch.fake_bluesky import GET_POSTS, BlueskyFake, make_post
-from tagwatch.fake_tiktok import QUERY, TikTokFake, make_video
+from fakes.bluesky import GET_POSTS, BlueskyFake, make_post
+from fakes.tiktok import QUERY, TikTokFake, make_video
 from warehouse import queries
 from warehouse.db import session
 from warehouse.loader import load_manifests

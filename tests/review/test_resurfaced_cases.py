@@ -12,7 +12,7 @@ from review import cases as cs
 from review import rechecks as rc
 from review import states as st
 from review import users
-from tagwatch.replay import MastodonReplayServer, make_status
+from fakes.mastodon import MastodonReplayServer, make_status
 from webkit import PASSWORD, login
 from warehouse.db import session
 from webapp.app import create_app

@@ -10,7 +10,7 @@ from browserkit import BROWSER, browser  # noqa: F401 (fixture)
 from casekit import hostile_content, seed, served_app
 from review import cases as cs
 from review import users
-from tagwatch.replay import MastodonReplayServer, make_status
+from fakes.mastodon import MastodonReplayServer, make_status
 from warehouse.db import session
 
 pytestmark = BROWSER

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from casekit import HOSTILE, hostile_content, seed
 from review import cases as cs
 from review import users
-from tagwatch.replay import MastodonReplayServer, make_status
+from fakes.mastodon import MastodonReplayServer, make_status
 from webkit import PASSWORD, login, state
 from warehouse.db import session
 from webapp.app import create_app

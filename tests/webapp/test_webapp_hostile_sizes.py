@@ -16,8 +16,8 @@ import requests
 from casekit import seed, serve_process
 from review import cases as cs
 from review import users
-from tagwatch.fakeapi import Faults
-from tagwatch.replay import MastodonReplayServer, make_status
+from fakes.api import Faults
+from fakes.mastodon import MastodonReplayServer, make_status
 from warehouse.db import session
 from webapp.app import MAX_FORM_BYTES, create_app
 from webkit import PASSWORD, csrf, http_login, served

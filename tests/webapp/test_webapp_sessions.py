@@ -18,7 +18,7 @@ import requests
 
 from casekit import seed
 from review import sessions, users
-from tagwatch.replay import MastodonReplayServer, make_status
+from fakes.mastodon import MastodonReplayServer, make_status
 from warehouse.db import session
 from webapp import guard
 from webapp.app import create_app

@@ -72,6 +72,7 @@ async def logout(request: Request, form: UserForm):
     def end():
         with form.web.store.connect() as con:
             sessions.end(con, request.session["sid"], "logout", utcnow())
+    form.web.forget(request)
     await run_in_threadpool(end)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)

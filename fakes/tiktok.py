@@ -14,7 +14,7 @@
 * A daily request quota (`daily_quota`): past it, 429 daily_quota_limit_exceeded.
   Every research request counts, failed ones too (`research_requests`).
 
-Faults (429 rate_limit_exceeded, 5xx, truncated bodies) come from tagwatch.fakeapi.
+Faults (429 rate_limit_exceeded, 5xx, truncated bodies) come from fakes.api.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import secrets
 import zlib
 from datetime import date, datetime, timedelta, timezone
 
-from tagwatch.fakeapi import FakeAPIServer, Faults, Reply, Request
+from fakes.api import FakeAPIServer, Faults, Reply, Request
 
 TOKEN = "/v2/oauth/token/"
 QUERY = "/v2/research/video/query/"

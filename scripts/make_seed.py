@@ -18,7 +18,7 @@ pools for both labels, so none of them gives the label away.
 
 Columns: text, label, category, template (template id: the held-out split
 keeps each template on one side, so the metrics are not flattered by near
-copies). Run: python classifiers/seed/make_seed.py
+copies). Run: python scripts/make_seed.py
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ NAMED_HARMLESS_SHARE = 5.0
 # in 30 s: less for twice the time.)
 FILLINGS = 3
 FILLING_STEP = 7919
-OUT = Path(__file__).with_name("staff_seed.csv")
+OUT = Path(__file__).resolve().parent.parent / "classifiers" / "seed" / "staff_seed.csv"
 
 MEN = ["Mr Halloway", "Mr Pemberton", "Mr Castellano", "Mr Oduya", "Mr Farrow",
        "Mr Whitcombe", "Mr Deverell", "Mr Achterberg", "Mr Nkemelu", "Mr Ruskin-Hale"]

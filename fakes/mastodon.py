@@ -17,7 +17,7 @@ its statuses answer 410 Gone and leave the timelines).
 
 `Faults` makes it misbehave on chosen requests, so every fault the collector
 handles can be produced in a test. The server plumbing (lifecycle, request log,
-latency, faults, self-stop after `max_lifetime` seconds) is tagwatch.fakeapi's;
+latency, faults, self-stop after `max_lifetime` seconds) is fakes.api's;
 `Faults` lives there and is re-exported here.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ from importlib import resources
 from typing import Any, Callable
 from urllib.parse import quote, unquote, urlencode
 
-from tagwatch.fakeapi import FakeAPIServer, Faults, Reply, Request
+from fakes.api import FakeAPIServer, Faults, Reply, Request
 
 __all__ = ["Faults", "MastodonReplayServer", "load_sample", "make_status", "serve"]
 
@@ -302,8 +302,8 @@ def make_status(status_id: int | str, tags: tuple[str, ...] = ("teachersoftiktok
 
 
 def load_sample() -> list[dict]:
-    """The bundled sample of invented statuses (tagwatch/sample/mastodon_sample.json)."""
-    text = resources.files("tagwatch").joinpath("sample/mastodon_sample.json").read_text("utf-8")
+    """The bundled sample of invented statuses (fakes/sample/mastodon_sample.json)."""
+    text = resources.files("fakes").joinpath("sample/mastodon_sample.json").read_text("utf-8")
     return json.loads(text)
 
 

@@ -18,7 +18,7 @@
 
 Posts are PostView objects: uri, cid, author{did, handle}, record{text, createdAt,
 langs, facets[#tag]}, indexedAt, counts. Faults (429, 5xx, truncated bodies,
-overlap between pages) come from tagwatch.fakeapi.
+overlap between pages) come from fakes.api.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import secrets
 import zlib
 from datetime import datetime, timedelta, timezone
 
-from tagwatch.fakeapi import FakeAPIServer, Faults, Reply, Request
+from fakes.api import FakeAPIServer, Faults, Reply, Request
 
 SEARCH = "/xrpc/app.bsky.feed.searchPosts"
 CREATE_SESSION = "/xrpc/com.atproto.server.createSession"

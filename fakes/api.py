@@ -4,7 +4,7 @@ leave one running), a log of every request, simulated latency, and `Faults`
 applied by request number.
 
 A fake subclasses `FakeAPIServer` and implements `route(request) -> Reply`; the
-Mastodon replay (tagwatch.replay), the Bluesky and the TikTok fakes all do.
+Mastodon replay (fakes.mastodon), the Bluesky and the TikTok fakes all do.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Regenerates mastodon_sample.json: 150 invented Mastodon statuses (Nov 2021).
 
-    python tagwatch/sample/make_sample.py
+    python scripts/make_sample.py
 
 Every person, school, street, town, instance and handle here is invented. About
 70% of the posts are harmless posts about school staff, about 30% abuse aimed at
@@ -17,7 +17,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-OUT = Path(__file__).with_name("mastodon_sample.json")
+OUT = Path(__file__).resolve().parent.parent / "fakes" / "sample" / "mastodon_sample.json"
 HOME = "staffroom.example"          # the instance the sample pretends to be read from
 POSTS = 150
 START = datetime(2021, 11, 8, 7, 0, tzinfo=timezone.utc)
