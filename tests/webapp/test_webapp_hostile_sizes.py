@@ -19,7 +19,7 @@ from review import users
 from fakes.api import Faults
 from fakes.mastodon import MastodonReplayServer, make_status
 from warehouse.db import session
-from webapp.app import MAX_FORM_BYTES, create_app
+from webapp.app import create_app
 from webkit import PASSWORD, csrf, http_login, served
 
 pytestmark = pytest.mark.slow
