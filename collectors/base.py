@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from collectors.staging import StagingWriter, pseudonymise, utcnow
+from collectors.staging import MAX_TAG, StagingWriter, pseudonymise, utcnow
 
 if TYPE_CHECKING:
     from collectors.http import PoliteClient
@@ -92,6 +92,16 @@ def collecting(client: "PoliteClient", own_client: bool, staging_dir: Path | str
     finally:
         if own_client:
             client.close()
+
+
+def hashtag(tag: str) -> str:
+    """'#Tag' -> 'tag'; ValueError for an empty tag or one longer than a hashtag can be."""
+    name = (tag or "").strip().lstrip("#").lower()
+    if not name:
+        raise ValueError("not a hashtag: empty tag")
+    if len(name) > MAX_TAG:
+        raise ValueError(f"not a hashtag: {len(name):,} characters (at most {MAX_TAG})")
+    return name
 
 
 # What a collector's parsing raises on an answer of an unexpected shape (a missing key, a

@@ -60,6 +60,16 @@ ROW_GROUP_ROWS = 5000
 STATUSES = ("ok", "failed", "capped", "quota")
 
 
+def new_run_id() -> str:
+    """The id of a run started by hand (Airflow names its own)."""
+    return "manual__" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def safe_run_id(run_id: str) -> str:
+    """Airflow run ids contain ':' and '+'; staging folder names should not."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -77,6 +87,37 @@ def parse_time(value: Any) -> datetime | None:
     except (ValueError, OverflowError, OSError):
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+# Bounds on what outsiders write (every platform's posts pass through here): a post's text,
+# a hashtag, how many hashtags, a URL. A longer text is cut (and says so); a longer tag is
+# not a hashtag and is dropped; a post URL is kept only when it is http(s), since it is
+# shown as a link (a javascript: URL would run).
+MAX_TEXT = 50_000
+MAX_TAG = 100
+MAX_TAGS = 100
+MAX_URL = 2048
+CUT_MARK = " […cut]"
+
+
+def bounded(row: dict[str, Any]) -> dict[str, Any]:
+    """The staging row with its text, hashtags and URL within the bounds above."""
+    text = row.get("text")
+    if isinstance(text, str) and len(text) > MAX_TEXT:
+        row["text"] = text[:MAX_TEXT] + CUT_MARK
+    tags = row.get("hashtags")
+    if isinstance(tags, list):
+        row["hashtags"] = [t for t in tags if isinstance(t, str) and 0 < len(t) <= MAX_TAG][:MAX_TAGS]
+    row["url"] = web_url(row.get("url"))
+    return row
+
+
+def web_url(url: Any) -> str | None:
+    """`url` when it is an http(s) address of a sane length, else None."""
+    if not isinstance(url, str) or len(url) > MAX_URL:
+        return None
+    scheme = url.strip().split(":", 1)[0].lower() if ":" in url else ""
+    return url.strip() if scheme in ("http", "https") and url.strip()[len(scheme):].startswith("://") else None
 
 
 def _clean(value: Any) -> Any:
@@ -223,7 +264,7 @@ class StagingWriter:
                 self.manifest.duplicates += 1
                 continue
             self._seen.add(post["post_id"])
-            row = {k: _clean(post.get(k)) for k in POST_FIELDS}
+            row = bounded({k: _clean(post.get(k)) for k in POST_FIELDS})
             row["created_at"] = parse_time(row["created_at"])
             row["collected_at"] = parse_time(row["collected_at"]) or now
             for count in ("reply_count", "share_count", "like_count", "view_count"):

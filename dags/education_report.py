@@ -24,10 +24,10 @@ def education_report():
         from tagwatch.config import Settings
 
         settings = Settings.from_env()
-        config = rb.ReportConfig.from_env(settings)
+        config = rb.ReportConfig.from_env(settings.data_dir)
         end = logical_date or pendulum.now("UTC")
         excerpts = config.excerpts if params.get("excerpts") is None else bool(params["excerpts"])
-        return rb.build(settings, params.get("period") or config.period,
+        return rb.build(settings.db_path, params.get("period") or config.period,
                         rb.dated_folder(config.reports_dir, end), end=end, excerpts=excerpts)
 
     @task(retries=3, retry_delay=timedelta(minutes=5))
@@ -36,7 +36,7 @@ def education_report():
         from reports import send as rs
         from tagwatch.config import Settings
 
-        config = rb.ReportConfig.from_env(Settings.from_env())
+        config = rb.ReportConfig.from_env(Settings.from_env().data_dir)
         return rs.send(built["dir"], params.get("to") or config.recipients, config.sender)
 
     send_report(build_report())

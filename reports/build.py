@@ -18,7 +18,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 from reports import document, render
-from tagwatch.config import Settings
 from warehouse import report_metrics
 from warehouse.db import WarehouseError, session
 
@@ -39,7 +38,7 @@ class ReportConfig:
     schedule: str
 
     @classmethod
-    def from_env(cls, settings: Settings) -> "ReportConfig":
+    def from_env(cls, data_dir: Path) -> "ReportConfig":
         env = os.environ
         excerpts = env.get("TAGWATCH_REPORT_EXCERPTS", "off").strip().lower()
         if excerpts not in ("on", "off", "true", "false", "1", "0", ""):
@@ -49,7 +48,7 @@ class ReportConfig:
             recipients=tuple(a.strip() for a in env.get("TAGWATCH_REPORT_TO", "").replace(";", ",").split(",")
                              if a.strip()),
             sender=env.get("TAGWATCH_REPORT_FROM") or None,
-            reports_dir=Path(env.get("TAGWATCH_REPORTS_DIR", settings.data_dir / "reports")),
+            reports_dir=Path(env.get("TAGWATCH_REPORTS_DIR", data_dir / "reports")),
             excerpts=excerpts in ("on", "true", "1"),
             schedule=env.get("TAGWATCH_REPORT_SCHEDULE", "@weekly"),
         )
@@ -84,9 +83,10 @@ def parse_end(text: str | None, now: datetime | None = None) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-def build(settings: Settings, period: str, out_dir: Path, end: datetime | None = None,
+def build(db_path: Path, period: str, out_dir: Path, end: datetime | None = None,
           excerpts: bool = False, now: datetime | None = None) -> dict:
-    """Write the report for the `period` ending at `end` (default now) into `out_dir`."""
+    """Write the report for the `period` ending at `end` (default now) from the warehouse at
+    `db_path` (read-only) into `out_dir`."""
     length = parse_period(period)
     now = now or datetime.now(timezone.utc)
     # a plain UTC datetime (Airflow hands over pendulum's, whose arithmetic differs)
@@ -94,11 +94,11 @@ def build(settings: Settings, period: str, out_dir: Path, end: datetime | None =
     start = end - length
     out_dir = Path(out_dir)
     _check_writable(out_dir)
-    with session(settings.db_path, read_only=True) as con:
+    with session(db_path, read_only=True) as con:
         missing = report_metrics.missing_tables(con)
         if missing:
             raise ReportError(
-                f"the warehouse {settings.db_path} has no {', '.join(missing)} table(s) yet: open it "
+                f"the warehouse {db_path} has no {', '.join(missing)} table(s) yet: open it "
                 "once with a command that writes (e.g. tagwatch load) to bring its schema up to date")
         cur = report_metrics.figures(con, start, end)
         prev = report_metrics.figures(con, start - length, start)

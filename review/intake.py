@@ -2,12 +2,13 @@
 then given a case. The loader stays the only writer of posts."""
 from __future__ import annotations
 
+from typing import Callable
+
 from collectors import mastodon
 from collectors.http import SourceError, plain
-from collectors.staging import StagingWriter, utcnow
+from collectors.staging import StagingWriter, new_run_id, safe_run_id, utcnow
 from review import cases as cs
-from tagwatch import pipeline
-from tagwatch.config import Settings
+from review.schools import IntakeSettings
 from warehouse import queries
 from warehouse.db import session
 from warehouse.loader import load_manifests
@@ -15,13 +16,14 @@ from warehouse.loader import load_manifests
 MEMBER_REPORT_TAG = "member-report"  # the collection_runs "tag" of posts fetched by URL
 
 
-def open_url(settings: Settings, url: str, actor: str) -> int:
-    """Fetch the post at `url`, load and score it, and open its case; returns the case id.
+def open_url(settings: IntakeSettings, url: str, actor: str, score: Callable[[], object] | None = None) -> int:
+    """Fetch the post at `url`, load it, open its case and `score()` the new posts (the
+    application passes its scorer; None leaves them to the next run); returns the case id.
 
     The URL is typed by a person: an internal address is fetched only when it is a
     configured source (`tagwatch sources add`, TAGWATCH_INTAKE_HOSTS)."""
     source, status_id = mastodon.parse_status_url(url)
-    run_id = pipeline.safe_run_id(pipeline.new_run_id())
+    run_id = safe_run_id(new_run_id())
     with session(settings.db_path) as con:
         configured = [s["base_url"] for s in queries.sources(con)]
     with settings.http_client(interactive=True,
@@ -38,10 +40,6 @@ def open_url(settings: Settings, url: str, actor: str) -> int:
     with session(settings.db_path) as con:
         load_manifests(con, [manifest])
         case_id = cs.open_post(con, mastodon.PLATFORM, post["post_id"], actor)
-    from classifiers.errors import ModelNotFound
-
-    try:
-        pipeline.score_new(settings)
-    except ModelNotFound:
-        pass  # no model yet: the post is scored by the next run
+    if score is not None:
+        score()
     return case_id

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import html
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable, Protocol
 from urllib.parse import urlsplit
 
 from collectors import mastodon
 from collectors.http import PoliteClient, SourceError, internal_host
-from collectors.staging import StagingWriter
+from collectors.staging import StagingWriter, new_run_id, safe_run_id
 from review import cases as cs
 from review import states as st
 from review import users
@@ -36,6 +38,23 @@ MAX_URLS = 10
 MAX_URL = 2048
 MAX_DESCRIPTION = 1000
 SCHOOL_REPORT_TAG = "school-report"  # the collection_runs "tag" of posts fetched by the intake
+
+
+class IntakeSettings(Protocol):
+    """What intake needs from its caller (the application's settings have it)."""
+
+    db_path: Path
+    staging_dir: Path
+    user_agent: str
+    http_backoff: float
+    http_retries: int
+    intake_hosts: tuple[str, ...]
+    intake_hourly_limit: int
+
+    @property
+    def pseudonym_key(self) -> bytes: ...
+
+    def http_client(self, **options) -> PoliteClient: ...
 
 
 class IntakeError(cs.CaseError):
@@ -90,12 +109,25 @@ def check_url(url: str, allowed_hosts) -> tuple[tuple[str, str] | None, str | No
 # --- submitting ---------------------------------------------------------------------------
 
 def split_urls(text: str) -> list[str]:
-    """One URL a line (or separated by spaces), duplicates dropped, order kept."""
+    """One submission a line (spaces inside a line do not split it: "not a url" is one
+    line, recorded as one reference), blank lines and duplicates dropped, order kept."""
     seen: list[str] = []
-    for token in (text or "").split():
-        if token not in seen:
-            seen.append(token)
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if line and line not in seen:
+            seen.append(line)
     return seen
+
+
+def not_web_addresses(lines: list[str]) -> list[str]:
+    """The lines that are not http(s) addresses at all (to tell the school which they were)."""
+    def is_web_address(line: str) -> bool:
+        try:
+            parts = urlsplit(line)
+        except ValueError:
+            return False
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in line
+    return [line for line in lines if not is_web_address(line)]
 
 
 def check_submission(con, user: str, urls: list[str], description: str, affected_role: str,
@@ -124,10 +156,12 @@ def check_submission(con, user: str, urls: list[str], description: str, affected
     return school
 
 
-def submit(settings, user: str, urls: list[str], description: str, affected_role: str,
-           now: datetime | None = None, client: PoliteClient | None = None) -> list[dict]:
+def submit(settings: IntakeSettings, user: str, urls: list[str], description: str, affected_role: str,
+           now: datetime | None = None, client: PoliteClient | None = None,
+           score: Callable[[], object] | None = None) -> list[dict]:
     """Record every URL (fetching only those on configured platform hosts); returns one
-    {reference, url, outcome, note, case_id} per URL."""
+    {reference, url, outcome, note, case_id} per URL. `score()` scores what was loaded before
+    the evidence is frozen (the application passes its scorer; None leaves it to the next run)."""
     now = now or cs.utcnow()
     description = (description or "").strip()
     urls = [u.strip() for u in urls if u.strip()]
@@ -176,7 +210,8 @@ def submit(settings, user: str, urls: list[str], description: str, affected_role
                 results.append({"reference": reference(submission_id), "url": url, "outcome": outcome,
                                 "note": notes.get(url), "case_id": case_id})
     if fetched:
-        _score(settings)
+        if score is not None:
+            score()
         with session(settings.db_path) as con, transaction(con):
             for r in results:
                 if r["case_id"] is not None:
@@ -189,19 +224,17 @@ INTAKE_MAX_BODY = 1024 * 1024     # a status is a few KB; a 60 MB answer is refu
 INTAKE_MAX_WAIT = 5.0             # seconds of Retry-After / back-off per URL, at most
 
 
-def _client(settings) -> PoliteClient:
+def _client(settings: IntakeSettings) -> PoliteClient:
     return PoliteClient(settings.user_agent, connect_timeout=5.0, read_timeout=15.0,
                         backoff_base=settings.http_backoff, max_retries=min(settings.http_retries, 2),
                         max_retry_after=INTAKE_MAX_WAIT, max_total_wait=INTAKE_MAX_WAIT,
                         max_body=INTAKE_MAX_BODY, max_redirects=0, configured=settings.intake_hosts)
 
 
-def _stage(settings, fetched: dict[str, dict]) -> list:
-    from tagwatch import pipeline
-
+def _stage(settings: IntakeSettings, fetched: dict[str, dict]) -> list:
     if not fetched:
         return []
-    run_id = pipeline.safe_run_id(pipeline.new_run_id())
+    run_id = safe_run_id(new_run_id())
     by_source: dict[str, list[dict]] = {}
     for post in fetched.values():
         by_source.setdefault(post["source"], []).append(post)
@@ -227,16 +260,6 @@ def _open_or_join(con, post_id: str, user: str, now: datetime) -> tuple[int, str
         "INSERT INTO case_events (case_id, from_state, to_state, actor, occurred_at, automated, note) "
         "VALUES (?, NULL, ?, ?, ?, TRUE, 'reported by a school')", [case_id, st.DETECTED, cs.AUTOMATION, now])
     return case_id, "opened"
-
-
-def _score(settings) -> None:
-    from classifiers.errors import ModelNotFound
-    from tagwatch import pipeline
-
-    try:
-        pipeline.score_new(settings)
-    except ModelNotFound:
-        pass  # no model yet: the next run scores it; the evidence is frozen unscored
 
 
 def _freeze(con, case_id: int, affected_role: str, user: str, now: datetime) -> None:

@@ -21,6 +21,7 @@ from typing import Mapping
 from common.csvout import SafeWriter
 from collectors import bluesky, mastodon, tiktok, web
 from collectors.base import CollectOptions, MissingCredential
+from collectors.staging import new_run_id, safe_run_id
 from review import journal
 from review.cases import open_flagged
 from tagwatch.config import Settings
@@ -47,15 +48,6 @@ REQUIRED_CREDENTIALS = {
 
 class CollectionFailed(RuntimeError):
     """One or more sources could not be collected (details are in collection_runs)."""
-
-
-def new_run_id() -> str:
-    return "manual__" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-
-
-def safe_run_id(run_id: str) -> str:
-    """Airflow run ids contain ':' and '+'; staging folder names should not."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
 
 
 def plan(settings: Settings, tags: list[str] | None = None,
@@ -173,6 +165,17 @@ def open_cases(settings: Settings) -> int:
         opened = open_flagged(con)
         journal.apply_pending(con, settings.db_path)
     return opened
+
+
+def score_if_trained(settings: Settings) -> dict | None:
+    """`score_new`, or None while no model is trained yet: the next run scores what came in
+    (intake hands this to review.intake and review.schools)."""
+    from classifiers.errors import ModelNotFound
+
+    try:
+        return score_new(settings)
+    except ModelNotFound:
+        return None
 
 
 def tiktok_comments(settings: Settings, run_id: str,

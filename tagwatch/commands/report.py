@@ -25,7 +25,7 @@ def cmd_report(args) -> int:
     from tagwatch.cli import UserError, _out, _settings
 
     settings = _settings(args)
-    config = rb.ReportConfig.from_env(settings)
+    config = rb.ReportConfig.from_env(settings.data_dir)
     if not args.send and not args.out:
         raise UserError("say where to write the report (--out DIR), or --send it")
     if args.to and not args.send:
@@ -39,7 +39,7 @@ def cmd_report(args) -> int:
 
         recipients = rs.check_recipients(args.to or config.recipients)
     folder = Path(args.out) if args.out else rb.dated_folder(config.reports_dir, end)
-    built = rb.build(settings, period, folder, end=end, excerpts=args.excerpts or config.excerpts)
+    built = rb.build(settings.db_path, period, folder, end=end, excerpts=args.excerpts or config.excerpts)
     _out(f"{built['title']}: written to {folder}"
          + (" (no data in this period: the report says so)" if built["empty"] else ""))
     if args.send:

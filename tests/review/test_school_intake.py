@@ -7,6 +7,7 @@ import dataclasses
 import email
 import socket
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 import pytest
 
@@ -16,6 +17,7 @@ from review import states as st
 from review import users
 from smtpkit import smtp_server  # noqa: F401 (fixture)
 from fakes.mastodon import MastodonReplayServer, make_status
+from tagwatch.pipeline import score_if_trained
 from warehouse.db import WarehouseError, session
 
 PW = "a long passphrase"
@@ -117,7 +119,7 @@ def test_one_post_many_schools_one_case_evidence_frozen_at_once(settings):
     with MastodonReplayServer(max_lifetime=60) as server:
         s = _two_posts(settings, server)
         a = schools.submit(s, "head.fern", [f"{server.url}/@someone/7", f"{server.url}/@someone/8"],
-                           "about our teacher", "teacher", now=T0)
+                           "about our teacher", "teacher", now=T0, score=partial(score_if_trained, s))
         b = schools.submit(s, "office.oak", [f"{server.url}/@someone/8"], "", "support_staff",
                            now=T0 + timedelta(minutes=5))
         server.delete_status(7)  # gone an hour later: the evidence is kept
@@ -152,6 +154,19 @@ def test_one_post_many_schools_one_case_evidence_frozen_at_once(settings):
 def _states_of(con, school):
     return {r["url"].rsplit("/", 1)[1]: r["plain_state"] for r in schools.my_reports(con, school)}
 
+
+
+def test_a_school_report_with_no_model_trained_yet_is_recorded_unscored(settings, tmp_path):
+    _contacts(settings)
+    untrained = dataclasses.replace(settings, models_dir=tmp_path / "no-models")
+    with MastodonReplayServer(max_lifetime=60) as server:
+        s = _two_posts(untrained, server)
+        [r] = schools.submit(s, "head.fern", [f"{server.url}/@someone/7"], "", "teacher", now=T0,
+                             score=partial(score_if_trained, s))
+    assert r["outcome"] == "opened"
+    with session(settings.db_path) as con:
+        info = cs.show(con, r["case_id"])
+        assert info["score"] is None and info["evidence"]["text"] == "Mr Invented at Fernbrook is a creep"
 
 def test_plain_words_states_and_daily_digest(settings, smtp_server, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_server.url)
