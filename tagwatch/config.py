@@ -11,7 +11,8 @@ DAG can point a run somewhere else by setting the environment first.
 | TAGWATCH_MODELS_DIR      | $TAGWATCH_DATA_DIR/models    |
 | TAGWATCH_CACHE_DIR       | $TAGWATCH_DATA_DIR/cache     |
 | TAGWATCH_CORPORA_DIR     | (unset: no local corpora)    |
-| TAGWATCH_PSEUDONYM_KEY   | (unset: a random key is made once in $TAGWATCH_DATA_DIR/pseudonym.key) |
+| TAGWATCH_PSEUDONYM_KEY   | (unset: the key is read from TAGWATCH_PSEUDONYM_KEY_FILE) |
+| TAGWATCH_PSEUDONYM_KEY_FILE | $TAGWATCH_DATA_DIR/pseudonym.key (made once, 0600, if absent); put it outside the data directory so a copy of the data cannot be de-pseudonymised |
 | TAGWATCH_USER_AGENT      | tagwatch/<version> (+contact) |
 | TAGWATCH_HTTP_BACKOFF    | 1.0 (seconds; first wait between retries when no Retry-After) |
 | TAGWATCH_HTTP_RETRIES    | 5 |
@@ -32,6 +33,8 @@ import secrets
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from common.private import private_dir, private_file
 
 VERSION = "0.1.0"
 DEFAULT_USER_AGENT = (
@@ -62,6 +65,7 @@ class Settings:
     web_min_interval: float = 5.0       # seconds between two requests to one web host
     intake_hosts: tuple[str, ...] = ()
     intake_hourly_limit: int = 20
+    pseudonym_key_file: Path | None = None
     _pseudonym_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
@@ -91,6 +95,8 @@ class Settings:
             web_min_interval=_number(env, "TAGWATCH_WEB_MIN_INTERVAL", 5.0, float),
             intake_hosts=_hosts(env.get("TAGWATCH_INTAKE_HOSTS", "")),
             intake_hourly_limit=_number(env, "TAGWATCH_INTAKE_HOURLY_LIMIT", 20, int),
+            pseudonym_key_file=Path(env["TAGWATCH_PSEUDONYM_KEY_FILE"])
+            if env.get("TAGWATCH_PSEUDONYM_KEY_FILE") else None,
             _pseudonym_key=key.encode() if key else None,
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -134,6 +140,8 @@ class Settings:
         }
         if self.intake_hosts:
             env["TAGWATCH_INTAKE_HOSTS"] = ",".join(self.intake_hosts)
+        if self.pseudonym_key_file:
+            env["TAGWATCH_PSEUDONYM_KEY_FILE"] = str(self.pseudonym_key_file.resolve())
         env["TAGWATCH_INTAKE_HOURLY_LIMIT"] = str(self.intake_hourly_limit)
         if self.tiktok_region:
             env["TAGWATCH_TIKTOK_REGION"] = self.tiktok_region
@@ -145,17 +153,20 @@ class Settings:
     def pseudonym_key(self) -> bytes:
         """The secret behind author pseudonyms.
 
-        Without TAGWATCH_PSEUDONYM_KEY a random key is created once and kept
-        beside the data (never in git): the same author keeps the same
-        pseudonym across runs, and nobody without the key can reverse it.
+        Without TAGWATCH_PSEUDONYM_KEY it is read from TAGWATCH_PSEUDONYM_KEY_FILE
+        (default: pseudonym.key in the data directory), created once with a random key
+        (0600, never in git): the same author keeps the same pseudonym across runs, and
+        nobody without the key can reverse it. Kept outside the data directory, a copy
+        of the data alone cannot be tested against guessed handles.
         """
         if self._pseudonym_key:
             return self._pseudonym_key
-        path = self.data_dir / "pseudonym.key"
+        path = self.pseudonym_key_file or self.data_dir / "pseudonym.key"
         if not path.exists():
             # Parallel collect tasks (processes or threads) may race here: write a private
             # temp file and link it into place, so every one ends up reading one whole key.
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.parent.exists():
+                private_dir(path.parent)
             tmp = path.with_name(f".pseudonym.key.{os.getpid()}.{threading.get_ident()}")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
@@ -166,6 +177,7 @@ class Settings:
                 pass
             finally:
                 tmp.unlink()
+        private_file(path)
         return path.read_text().strip().encode()
 
 

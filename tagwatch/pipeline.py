@@ -147,8 +147,7 @@ def score_new(settings: Settings, batch_size: int = 5000, with_cases: bool = Tru
     scorer = load_model(settings.models_dir)
     report = ScoreReport(model_version=scorer.version, threshold=scorer.threshold)
     with session(settings.db_path) as con:
-        # Each written batch drops out of the next query, so memory stays one batch.
-        while batch := queries.unscored_posts(con, scorer.version, batch_size):
+        for batch in queries.unscored_batches(con, scorer.version, batch_size):  # one at a time
             details = scorer.details([text for _, _, text in batch])
             rows = [(p, i, d.score, d.categories, d.explanation, d.staff_target)
                     for (p, i, _), d in zip(batch, details)]
