@@ -18,13 +18,12 @@ from pathlib import Path
 from common.csvout import SafeWriter
 from tagwatch import argtypes, pipeline
 from tagwatch.config import Settings
+from tagwatch.errors import UserError
 from tagwatch.textout import cell
 from warehouse import queries
 from warehouse.db import WarehouseError, session, transaction
 
 
-class UserError(Exception):
-    """Something the user can fix; printed without a traceback."""
 
 
 def _settings(args) -> Settings:
@@ -338,6 +337,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagwatch.commands.models",
     "tagwatch.commands.evaluate",
     "tagwatch.commands.staging",
+    "tagwatch.commands.maintenance",
 )
 
 def build_parser() -> argparse.ArgumentParser:

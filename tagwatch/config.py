@@ -17,6 +17,7 @@ DAG can point a run somewhere else by setting the environment first.
 | TAGWATCH_HTTP_RETRIES    | 5 |
 | TAGWATCH_HTTP_DEADLINE   | 300 (seconds one request may take in all, retries and waits included) |
 | TAGWATCH_HTTP_INTERACTIVE_DEADLINE | 20 (the same for re-checks and pasted links: a person waits) |
+| TAGWATCH_CASE_RETENTION_DAYS | 365 (a closed case keeps its frozen evidence this long; then `purge` strips it) |
 | TAGWATCH_STATE_DIR       | $TAGWATCH_DATA_DIR/state (sessions, tokens, request budgets) |
 | TAGWATCH_STORE_HANDLES   | 0 (1: also store authors' raw handles; off by default) |
 | TAGWATCH_FIRST_RUN_DAYS  | 7 (how far back a source with no watermark starts) |
@@ -53,6 +54,7 @@ class Settings:
     http_retries: int = 5
     http_deadline: float = 300.0            # seconds per request, retries included (collection)
     http_interactive_deadline: float = 20.0  # the same when a person waits (re-checks, links)
+    case_retention_days: int = 365          # a closed case keeps its evidence this long (purge)
     state_dir: Path | None = None
     store_handles: bool = False
     first_run_days: int = 7
@@ -82,6 +84,7 @@ class Settings:
             http_retries=_number(env, "TAGWATCH_HTTP_RETRIES", 5, int),
             http_deadline=_number(env, "TAGWATCH_HTTP_DEADLINE", 300.0, float),
             http_interactive_deadline=_number(env, "TAGWATCH_HTTP_INTERACTIVE_DEADLINE", 20.0, float),
+            case_retention_days=_number(env, "TAGWATCH_CASE_RETENTION_DAYS", 365, int),
             state_dir=Path(env.get("TAGWATCH_STATE_DIR", data_dir / "state")),
             store_handles=_flag(env, "TAGWATCH_STORE_HANDLES"),
             first_run_days=_number(env, "TAGWATCH_FIRST_RUN_DAYS", 7, int),
@@ -125,6 +128,7 @@ class Settings:
             "TAGWATCH_HTTP_RETRIES": str(self.http_retries),
             "TAGWATCH_HTTP_DEADLINE": str(self.http_deadline),
             "TAGWATCH_HTTP_INTERACTIVE_DEADLINE": str(self.http_interactive_deadline),
+            "TAGWATCH_CASE_RETENTION_DAYS": str(self.case_retention_days),
             "TAGWATCH_STATE_DIR": str(Path(self.state_dir or self.data_dir / "state").resolve()),
             "TAGWATCH_STORE_HANDLES": "1" if self.store_handles else "0",
             "TAGWATCH_FIRST_RUN_DAYS": str(self.first_run_days),
