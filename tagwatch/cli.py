@@ -13,6 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
+from collectors import platforms
 from tagwatch import pipeline
 from tagwatch.config import Settings
 from tagwatch.textout import cell
@@ -91,8 +92,8 @@ def cmd_sources(args) -> int:
 
 
 def _check_platform(platform: str) -> None:
-    if platform not in pipeline.COLLECTORS:
-        raise UserError(f"unknown platform {platform!r}; known: {', '.join(sorted(pipeline.COLLECTORS))}")
+    if platform not in platforms.PLATFORMS:
+        raise UserError(f"unknown platform {platform!r}; known: {', '.join(platforms.names())}")
 
 
 # --- collecting ------------------------------------------------------------------------
@@ -311,6 +312,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagwatch.commands.models",
     "tagwatch.commands.evaluate",
     "tagwatch.commands.staging",
+    "tagwatch.commands.airflow",
+    "tagwatch.commands.settings",
 )
 
 def build_parser() -> argparse.ArgumentParser:
@@ -346,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sources)
 
     p = sub.add_parser("collect", parents=[common], help="collect tags from one source, load and score")
-    p.add_argument("--platform", required=True, help=", ".join(sorted(pipeline.COLLECTORS)))
+    p.add_argument("--platform", required=True, help=", ".join(platforms.names()))
     p.add_argument("--base-url", required=True,
                    help="e.g. https://mastodon.social, https://bsky.social, https://open.tiktokapis.com")
     p.add_argument("--tag", action="append", required=True, help="repeat for several tags")
