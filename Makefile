@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 # The shared corpora sit beside the checkout on CI and developer machines.
 ifneq ($(wildcard ../shared/corpora),)
 export TAGWATCH_CORPORA_DIR ?= $(abspath ../shared/corpora)
 endif
 
-.PHONY: demo test bench airflow airflow-setup clean
+.PHONY: demo test bench bench-scale airflow airflow-setup airflow-cluster airflow-stop clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +19,18 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# Test and benchmark tools on top (requirements-test.txt includes requirements.txt).
+$(TEST_STAMP): $(STAMP) requirements-test.txt
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt -c constraints.txt
+	touch $(TEST_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/tagwatch demo
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python bench/bench_loader.py
 	$(BIN)/python bench/bench_scoring.py
 	$(BIN)/python bench/bench_match.py
@@ -43,6 +49,14 @@ airflow: airflow-setup
 	PATH=$(CURDIR)/$(BIN):$$PATH \
 	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
 	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags $(BIN)/airflow standalone
+
+# Production-shaped: PostgreSQL metadata DB, CeleryExecutor on Redis, every part its own
+# process and two Celery workers (tagwatch/airflow_cluster.py). UI on http://127.0.0.1:8080.
+airflow-cluster: $(STAMP)
+	$(BIN)/python -m tagwatch.airflow_cluster start
+
+airflow-stop:
+	$(BIN)/python -m tagwatch.airflow_cluster stop
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -51,9 +51,9 @@ def tag_names(count: int) -> list[str]:
 
 def serve(total: int, tags: list[str], latency: float, scale: float, conn) -> None:
     """Child process: build and serve the three fakes until told to stop; report counts."""
-    from tagwatch.fake_bluesky import BlueskyFake, make_post
-    from tagwatch.fake_tiktok import TikTokFake, make_video
-    from tagwatch.replay import MastodonReplayServer, make_status
+    from fakes.bluesky import BlueskyFake, make_post
+    from fakes.tiktok import TikTokFake, make_video
+    from fakes.mastodon import MastodonReplayServer, make_status
 
     per = max(1, total // (3 * len(tags)))
     day = NOW - timedelta(days=2)

@@ -45,6 +45,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from classifiers.explain import explanation_text
+from common.csvout import SafeWriter
 from classifiers.errors import ModelIntegrityError, ModelNotFound  # noqa: F401 (re-exported)
 from classifiers.corpora import CORPORA, CorpusUnavailable, corpus_path, sha256_of
 from classifiers.signals import StaffGatedNgrams, aimed_at_staff_many, staff_terms
@@ -961,7 +962,7 @@ def score_csv(in_path: str | Path, out_path: str | Path, scorer: Scorer,
         fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.")
         try:
             with os.fdopen(fd, "w", newline="", encoding="utf-8") as dst:
-                writer = csv.writer(dst, lineterminator="\n")
+                writer = SafeWriter(dst)
                 writer.writerow(header + added)
                 while batch := list(islice(reader, batch_size)):
                     details = scorer.details(

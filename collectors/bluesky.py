@@ -65,6 +65,7 @@ def collect_tag(base_url: str, tag: str, *, staging_dir: Path | str, run_id: str
     start = start_of_collection(since, parse_time(watermark), options, OVERLAP)
     own_client = client is None
     client = client or PoliteClient(user_agent)
+    client.configure(source)  # the operator's source; anything else it points to is checked
     asked = {"service": source, "q": f"#{tag}", "sort": "latest", "limit": PAGE_LIMIT,
              "since": iso_z(start), "max_pages": max_pages}
     with collecting(client, own_client, staging_dir, run_id, PLATFORM, source, tag, asked=asked,

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsp
 from bs4 import BeautifulSoup
 
 from collectors.base import CollectOptions, author_fields, collecting, parse_since_date
-from collectors.http import PoliteClient, SourceError
+from collectors.http import PoliteClient, SourceError, host_port, plain
 from collectors.staging import Manifest, StagingWriter, parse_time, utcnow
 
 PLATFORM = "mastodon"
@@ -61,6 +61,7 @@ def collect_tag(base_url: str, tag: str, *, staging_dir: Path | str, run_id: str
         watermark = None  # a backfill walks back from the newest post to the date
     own_client = client is None
     client = client or PoliteClient(user_agent)
+    client.configure(source)  # the operator's source; links and redirects elsewhere are refused
     headers = _auth_headers(source, options)
     rate_waits_before = client.rate_waits  # a shared client may have waited for other tasks
     asked = {"instance": source, "tag": tag, "limit": PAGE_LIMIT, "min_id": watermark,
@@ -196,6 +197,9 @@ def _timeline_pages(client: PoliteClient, url: str, params: dict[str, Any] | Non
         link = response.links.get(rel, {}).get("url")
         if link:
             link = urljoin(response.url, link)
+            if host_port(link) != host_port(response.url):
+                raise SourceError(f"GET {plain(response.url)}: its {rel} page is on another host "
+                                  f"({plain(host_port(link), 80)}): not followed")
         elif statuses:
             ids = [s["id"] for s in statuses if isinstance(s, dict) and "id" in s]
             if ids:
@@ -352,6 +356,9 @@ def fetch_status(client: PoliteClient, source: str, status_id: str) -> dict[str,
     status, _ = client.get_json(f"{normalise_base_url(source)}/api/v1/statuses/{quote(str(status_id), safe='')}")
     if not isinstance(status, dict) or "id" not in status:
         raise SourceError(f"{source}: status {status_id} came back as something that is not a status")
+    if str(status["id"]) != str(status_id):  # a host may only answer for the post asked about
+        raise SourceError(f"{source}: asked for status {status_id}, answered with status "
+                          f"{plain(str(status['id']), 40)}: not accepted")
     return status
 
 

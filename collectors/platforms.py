@@ -87,7 +87,7 @@ PLATFORMS: dict[str, Platform] = {p.name: p for p in (
         lookup=lambda client, t, options: mastodon.lookup_status(client, t["source"], t["source_post_id"]),
         parse_url=_mastodon_address, fetch=_mastodon_fetch, url_hosts=(),
         credentials=(), pool_slots=4, pool_note="Mastodon collect tasks (300 requests / 5 min per instance)",
-        default_source=None, fake="fakes.replay:MastodonReplayServer"),
+        default_source=None, fake="fakes.mastodon:MastodonReplayServer"),
     Platform(
         bluesky.PLATFORM, "Bluesky: app.bsky.feed.searchPosts for #tag",
         collect=bluesky.collect_tag,
@@ -153,18 +153,16 @@ def address_of(url: str) -> PostAddress:
     raise UnknownPlatform(f"unknown platform: not the address of a post on {known}")
 
 
-def fetch_post(client: PoliteClient, address: PostAddress, source: str, key: bytes,
-               collected_at: str, options: CollectOptions) -> dict:
-    """The post at `address` as a staging post, fetched from `source` (the address's own
-    server, or the platform's configured API). SourceError if it cannot be had (status
-    404 or 410 when the platform does not serve it)."""
-    return get(address.platform).fetch(client, source, address.ref, key, collected_at, options)
+def fetch_post(client: PoliteClient, address: PostAddress, configured: list[tuple[str, str]],
+               key: bytes, collected_at: str, options: CollectOptions) -> dict:
+    """The post at `address` as a staging post (its `source` says where it came from).
 
-
-def source_for(address: PostAddress, configured: list[tuple[str, str]]) -> str | None:
-    """Where to fetch a reported post from: the server its address names, else the first
-    configured source (platform, base URL) of its platform, else the platform's default API."""
-    if address.source:
-        return address.source
-    mine = [url for platform, url in configured if platform == address.platform]
-    return mine[0] if mine else get(address.platform).default_source
+    Fetched from the server the address names (a Mastodon instance), else from the
+    first configured source (platform, base URL) of its platform, else the platform's
+    default API: the same API, credentials and state as collection. SourceError if it
+    cannot be had (status 404 or 410 when the platform does not serve it);
+    MissingCredential or ValueError when it cannot be asked for."""
+    platform = get(address.platform)
+    mine = [url for name, url in configured if name == platform.name]
+    source = address.source or (mine[0] if mine else platform.default_source)
+    return platform.fetch(client, source, address.ref, key, collected_at, options)

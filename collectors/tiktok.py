@@ -38,7 +38,7 @@ import requests
 
 from collectors.base import (CollectOptions, author_fields, collecting, locked_state,
                              parse_since_date, require, state_file)
-from collectors.http import PoliteClient, SourceError
+from collectors.http import PoliteClient, SourceError, plain
 from collectors.staging import Manifest, StagingWriter, utcnow
 
 PLATFORM = "tiktok"
@@ -261,6 +261,7 @@ class _Api:
         self.client_secret = require(options.credentials, SECRET_VAR, PLATFORM)
         self.source = (base_url or DEFAULT_BASE_URL).strip().rstrip("/")
         self.options, self.client = options, client
+        client.configure(self.source)  # the operator's source; anything else is checked
         ident = hashlib.sha256(f"{self.source}\x00{self.client_key}".encode()).hexdigest()[:16]
         self.token_path = state_file(options, f"tiktok-token-{ident}.json")
         self.budget_path = state_file(options, f"tiktok-budget-{ident}.json")
@@ -361,7 +362,7 @@ class _Api:
 def _refuse_credentials(response: requests.Response) -> Exception | None:
     if response.status_code in (400, 401):
         return SourceError(f"TikTok refused the client credentials ({KEY_VAR}/{SECRET_VAR}): "
-                           f"HTTP {response.status_code} {response.text[:200]}",
+                           f"HTTP {response.status_code} {plain(response.text)}",
                            status=response.status_code)
     return None
 

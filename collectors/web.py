@@ -33,7 +33,7 @@ from bs4 import BeautifulSoup
 from protego import Protego
 
 from collectors.base import CollectOptions, collecting, iso_z, start_of_collection
-from collectors.http import PoliteClient, SourceError, host_of
+from collectors.http import PoliteClient, SourceError, host_of, host_port, plain
 from collectors.staging import Manifest, parse_time, utcnow
 
 PLATFORM = "web"
@@ -82,6 +82,7 @@ def collect_tag(source: str, tag: str, *, staging_dir: Path | str, run_id: str,
     start = start_of_collection(since, parse_time(watermark), options, OVERLAP)
     own_client = client is None
     client = client or PoliteClient(user_agent)
+    client.configure(first_url)  # the operator's page; rel="next" and redirects stay on its host
     fetcher = _Fetcher(client, user_agent, options)
     asked = {"url": first_url, "tag": tag, "since": iso_z(start), "max_pages": options.web_max_pages,
              "min_interval": options.web_min_interval, "user_agent": user_agent}
@@ -119,6 +120,13 @@ def collect_tag(source: str, tag: str, *, staging_dir: Path | str, run_id: str,
                 if dated and max(dated) < start:
                     break  # the rest is older than this collection asks for
                 url = urljoin(response.url, next_url) if next_url else None
+                if url and host_port(url) != host_port(first_url):
+                    # A page may not send the crawler to another host (an internal one above all).
+                    run.status, writer.manifest.cap_hit = "capped", True
+                    run.error = (f"the next page is on another host ({plain(host_port(url), 80)}): "
+                                 "not followed")
+                    writer.manifest.extra.setdefault("off_host", []).append(plain(url))
+                    break
         except SourceError as exc:
             run.status, run.error = "failed", str(exc)
         if run.status != "failed" and newest is not None:

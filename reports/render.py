@@ -4,12 +4,12 @@ one CSV per table. Post text and every other string are escaped (Jinja2 autoesca
 from __future__ import annotations
 
 import base64
-import csv
 import io
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from common.csvout import SafeWriter
 from reports.document import Chart, Document, fmt
 
 # A Unicode font for the PDF; the first one found is used (else Latin-1 core fonts).
@@ -33,7 +33,7 @@ def html(doc: Document, inline_images: bool = True) -> str:
 
 def csv_text(columns: list[str], rows: list[list]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeWriter(out)
     writer.writerow(columns)
     writer.writerows(["" if v is None else v for v in row] for row in rows)
     return out.getvalue()

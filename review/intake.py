@@ -2,35 +2,49 @@
 then given a case. The loader stays the only writer of posts."""
 from __future__ import annotations
 
-from collectors import mastodon
-from collectors.http import SourceError
+from collectors import platforms
+from collectors.base import CollectOptions
+from collectors.http import SourceError, plain
 from collectors.staging import StagingWriter, utcnow
 from review import cases as cs
 from tagwatch import pipeline
 from tagwatch.config import Settings
+from warehouse import queries
 from warehouse.db import session
 from warehouse.loader import load_manifests
 
 MEMBER_REPORT_TAG = "member-report"  # the collection_runs "tag" of posts fetched by URL
 
 
-def open_url(settings: Settings, url: str, actor: str) -> int:
-    """Fetch the post at `url`, load and score it, and open its case; returns the case id."""
-    source, status_id = mastodon.parse_status_url(url)
+def open_url(settings: Settings, url: str, actor: str, options: CollectOptions | None = None) -> int:
+    """Fetch the post at `url` (any registered platform's post address), load and score
+    it, and open its case; returns the case id.
+
+    The URL is typed by a person: the server it names is contacted only under the
+    outbound policy (an internal address only when it is a configured source: `tagwatch
+    sources add`, TAGWATCH_INTAKE_HOSTS); a Bluesky or TikTok address is never contacted
+    itself: the post is asked of the platform's configured API."""
+    try:
+        address = platforms.address_of(url)
+    except ValueError as exc:
+        raise cs.CaseError(f"{plain(url)}: {exc}") from None
     run_id = pipeline.safe_run_id(pipeline.new_run_id())
-    with settings.http_client() as client:
+    with session(settings.db_path) as con:
+        configured = [(s["platform"], s["base_url"]) for s in queries.sources(con)]
+    options = options or pipeline.collect_options(settings)
+    with settings.http_client(configured=(*(u for _, u in configured), *settings.intake_hosts)) as client:
         try:
-            status = mastodon.fetch_status(client, source, status_id)
-        except SourceError as exc:
-            raise cs.CaseError(f"cannot fetch {url}: {exc}") from exc
-    post = mastodon.status_to_post(status, source, settings.pseudonym_key, utcnow().isoformat())
-    with StagingWriter(settings.staging_dir, run_id, mastodon.PLATFORM, source, MEMBER_REPORT_TAG,
+            post = platforms.fetch_post(client, address, configured, settings.pseudonym_key,
+                                        utcnow().isoformat(), options)
+        except (SourceError, ValueError) as exc:  # MissingCredential is a ValueError
+            raise cs.CaseError(f"cannot fetch {plain(url)}: {exc}") from None
+    with StagingWriter(settings.staging_dir, run_id, address.platform, post["source"], MEMBER_REPORT_TAG,
                        asked={"url": url}) as writer:
         writer.write_posts([post])
         manifest = writer.close("ok")
     with session(settings.db_path) as con:
         load_manifests(con, [manifest])
-        case_id = cs.open_post(con, mastodon.PLATFORM, post["post_id"], actor)
+        case_id = cs.open_post(con, address.platform, post["post_id"], actor)
     from classifiers.errors import ModelNotFound
 
     try:

@@ -81,6 +81,9 @@ def targets(con, case_ids: list[int]) -> list[dict]:
 
 def observe(client: PoliteClient, target: dict, options: CollectOptions | None = None) -> dict:
     """Ask the platform (no warehouse connection needed)."""
+    # The source the post was collected from was configured then (or screened, for a post
+    # a person reported); redirects and links away from it are refused by the client.
+    client.configure(target["source"])
     try:
         return _lookup(target["platform"])(client, target, options or CollectOptions())
     except MissingCredential as exc:  # nothing was asked: nothing can be concluded

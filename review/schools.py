@@ -3,8 +3,11 @@ case its post already has (one post reported by ten schools is one case with ten
 requesters); the post is fetched, loaded, scored and its evidence frozen at once.
 
 Safety of the fetch: a URL is fetched only when its host (host or host:port) is one of
-the platform hosts in configuration (TAGWATCH_INTAKE_HOSTS), and redirects are not
-followed. Any other URL (another host, an internal, private, loopback or link-local
+the platform hosts in configuration (TAGWATCH_INTAKE_HOSTS) and it is the address of
+one post on a registered platform (collectors.platforms), and redirects are not
+followed. A Mastodon post is asked of the instance its address names; a Bluesky
+(bsky.app) or TikTok (www.tiktok.com) post of that platform's configured API, with
+the collection's credentials. Any other URL (another host, an internal, private, loopback or link-local
 address, the cloud metadata address 169.254.169.254) is recorded with a note and never
 fetched: no DNS lookup, no connection.
 
@@ -15,16 +18,18 @@ school per UTC day, through the same SMTP connection as the education report.
 from __future__ import annotations
 
 import html
-import ipaddress
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
-from collectors import mastodon
-from collectors.http import PoliteClient, SourceError
+from collectors import platforms
+from collectors.base import CollectOptions
+from collectors.http import PoliteClient, SourceError, internal_host, plain
+from collectors.platforms import PostAddress
 from collectors.staging import StagingWriter
 from review import cases as cs
 from review import states as st
 from review import users
+from warehouse import queries
 from warehouse.db import session, transaction
 from warehouse.loader import load_manifests
 from warehouse.queries import _dicts
@@ -56,10 +61,12 @@ def parse_reference(text: str) -> int | None:
 
 # --- which URLs may be fetched ------------------------------------------------------------
 
-def check_url(url: str, allowed_hosts) -> tuple[tuple[str, str] | None, str | None]:
-    """((source, status id), None) when the URL may be fetched, else (None, a note for the school).
+def check_url(url: str, allowed_hosts) -> tuple[PostAddress | None, str | None]:
+    """(the post's address, None) when the URL may be fetched, else (None, a note for the school).
 
-    Decided from the text of the URL alone: nothing is resolved or contacted here.
+    Decided from the text of the URL alone: nothing is resolved or contacted here. Its
+    host must be one the operator allowed (TAGWATCH_INTAKE_HOSTS), and it must be the
+    address of one post on a registered platform (collectors.platforms).
     """
     url = (url or "").strip()
     try:
@@ -75,44 +82,18 @@ def check_url(url: str, allowed_hosts) -> tuple[tuple[str, str] | None, str | No
     hostport = host if port is None else f"{host}:{port}"
     allowed = {h.lower() for h in allowed_hosts or ()}
     if hostport not in allowed:
-        if _internal(host):
+        if internal_host(host):
             return None, ("an internal or private network address: recorded for an analyst, "
                           "never fetched")
         return None, (f"{host} is not a platform tagwatch fetches from: recorded for an analyst "
                       "to look at, not fetched")
     try:
-        _, status_id = mastodon.parse_status_url(url)
-    except ValueError:
+        return platforms.address_of(url), None
+    except platforms.UnknownPlatform:
         return None, (f"not the address of a single post on {host} (expected "
                       f"https://{host}/@USER/NUMBER): recorded, not fetched")
-    return (f"{parts.scheme}://{hostport}", status_id), None
-
-
-def _internal(host: str) -> bool:
-    host = host.strip("[]").rstrip(".")
-    if host == "localhost" or host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa")):
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        try:  # 2130706433, 0x7f000001, 127.1: numeric forms some resolvers accept
-            ip = ipaddress.ip_address(_numeric_host(host))
-        except ValueError:
-            return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_link_local or ip.is_loopback or ip.is_private
-
-
-def _numeric_host(host: str) -> int:
-    parts = host.split(".")
-    if not 1 <= len(parts) <= 4:
-        raise ValueError(host)
-    nums = [int(p, 0) for p in parts]
-    value = 0
-    for n in nums[:-1]:
-        value = value * 256 + n
-    return value * 256 ** (5 - len(parts)) + nums[-1] if len(parts) > 1 else nums[0]
+    except ValueError as exc:
+        return None, f"{exc}: recorded, not fetched"
 
 
 # --- submitting ---------------------------------------------------------------------------
@@ -153,7 +134,8 @@ def check_submission(con, user: str, urls: list[str], description: str, affected
 
 
 def submit(settings, user: str, urls: list[str], description: str, affected_role: str,
-           now: datetime | None = None, client: PoliteClient | None = None) -> list[dict]:
+           now: datetime | None = None, client: PoliteClient | None = None,
+           options: CollectOptions | None = None) -> list[dict]:
     """Record every URL (fetching only those on configured platform hosts); returns one
     {reference, url, outcome, note, case_id} per URL."""
     now = now or cs.utcnow()
@@ -162,26 +144,31 @@ def submit(settings, user: str, urls: list[str], description: str, affected_role
     with session(settings.db_path) as con:
         school = check_submission(con, user, urls, description, affected_role,
                                   settings.intake_hourly_limit, now)
+        configured = [(s["platform"], s["base_url"]) for s in queries.sources(con)]
     # The network, with no warehouse connection open (the loader shares the file).
     fetched: dict[str, dict] = {}
     notes: dict[str, str] = {}
+    if options is None:
+        from tagwatch.pipeline import collect_options
+
+        options = collect_options(settings)
     own = client is None
-    client = client or _client(settings)
+    client = client or _client(settings, configured)
     try:
         for url in urls:
-            target, note = check_url(url, settings.intake_hosts)
-            if target is None:
+            address, note = check_url(url, settings.intake_hosts)
+            if address is None:
                 notes[url] = note
                 continue
-            source, status_id = target
             try:
-                status = mastodon.fetch_status(client, source, status_id)
+                fetched[url] = platforms.fetch_post(client, address, configured, settings.pseudonym_key,
+                                                    now.isoformat(), options)
             except SourceError as exc:
                 notes[url] = ("the post could not be found (already deleted, or not public): recorded "
                               "for an analyst" if exc.status in (404, 410) else
                               "the platform could not be reached: recorded for an analyst")
-                continue
-            fetched[url] = mastodon.status_to_post(status, source, settings.pseudonym_key, now.isoformat())
+            except ValueError as exc:  # a missing credential, an id that cannot be asked for
+                notes[url] = f"the platform could not be asked ({plain(str(exc))}): recorded for an analyst"
     finally:
         if own:
             client.close()
@@ -194,7 +181,7 @@ def submit(settings, user: str, urls: list[str], description: str, affected_role
             for url in urls:
                 post = fetched.get(url)
                 case_id, outcome = (None, "not_fetched") if post is None else \
-                    _open_or_join(con, post["post_id"], user, now)
+                    _open_or_join(con, post["platform"], post["post_id"], user, now)
                 submission_id = con.execute(
                     "INSERT INTO intake_submissions (submitted_by, school, url, description, affected_role, "
                     "submitted_at, case_id, outcome, fetch_note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -212,12 +199,17 @@ def submit(settings, user: str, urls: list[str], description: str, affected_role
     return results
 
 
-def _client(settings) -> PoliteClient:
-    client = PoliteClient(settings.user_agent, connect_timeout=5.0, read_timeout=15.0,
-                          backoff_base=settings.http_backoff, max_retries=min(settings.http_retries, 2))
-    client.session.max_redirects = 0  # a configured host may not send the fetcher elsewhere
-    client.session.trust_env = False  # no proxy from the environment decides where requests go
-    return client
+# A school waits on the page for these fetches: every size and wait is bounded.
+INTAKE_MAX_BODY = 1024 * 1024     # a status is a few KB; a 60 MB answer is refused unread
+INTAKE_MAX_WAIT = 5.0             # seconds of Retry-After / back-off per URL, at most
+
+
+def _client(settings, configured: list[tuple[str, str]]) -> PoliteClient:
+    return PoliteClient(settings.user_agent, connect_timeout=5.0, read_timeout=15.0,
+                        backoff_base=settings.http_backoff, max_retries=min(settings.http_retries, 2),
+                        max_retry_after=INTAKE_MAX_WAIT, max_total_wait=INTAKE_MAX_WAIT,
+                        max_body=INTAKE_MAX_BODY, max_redirects=0,
+                        configured=(*settings.intake_hosts, *(url for _, url in configured)))
 
 
 def _stage(settings, fetched: dict[str, dict]) -> list:
@@ -226,27 +218,27 @@ def _stage(settings, fetched: dict[str, dict]) -> list:
     if not fetched:
         return []
     run_id = pipeline.safe_run_id(pipeline.new_run_id())
-    by_source: dict[str, list[dict]] = {}
+    by_source: dict[tuple[str, str], list[dict]] = {}
     for post in fetched.values():
-        by_source.setdefault(post["source"], []).append(post)
+        by_source.setdefault((post["platform"], post["source"]), []).append(post)
     manifests = []
-    for source, posts in by_source.items():
-        with StagingWriter(settings.staging_dir, run_id, mastodon.PLATFORM, source, SCHOOL_REPORT_TAG,
+    for (platform, source), posts in by_source.items():
+        with StagingWriter(settings.staging_dir, run_id, platform, source, SCHOOL_REPORT_TAG,
                            asked={"urls": len(posts)}) as writer:
             writer.write_posts(posts)
             manifests.append(writer.close("ok"))
     return manifests
 
 
-def _open_or_join(con, post_id: str, user: str, now: datetime) -> tuple[int, str]:
+def _open_or_join(con, platform: str, post_id: str, user: str, now: datetime) -> tuple[int, str]:
     existing = con.execute("SELECT case_id FROM cases WHERE platform = ? AND post_id = ? "
-                           "ORDER BY case_id LIMIT 1", [mastodon.PLATFORM, post_id]).fetchone()
+                           "ORDER BY case_id LIMIT 1", [platform, post_id]).fetchone()
     if existing:
         return existing[0], "joined"
     case_id = con.execute(
         "INSERT INTO cases (platform, post_id, origin, opened_at, opened_by) "
         "VALUES (?, ?, 'school_report', ?, ?) RETURNING case_id",
-        [mastodon.PLATFORM, post_id, now, user]).fetchone()[0]
+        [platform, post_id, now, user]).fetchone()[0]
     con.execute(
         "INSERT INTO case_events (case_id, from_state, to_state, actor, occurred_at, automated, note) "
         "VALUES (?, NULL, ?, ?, ?, TRUE, 'reported by a school')", [case_id, st.DETECTED, cs.AUTOMATION, now])

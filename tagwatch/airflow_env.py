@@ -42,7 +42,7 @@ def dag_args(dag_id: str, schedule_variable: str, **more: Any) -> dict[str, Any]
     """The arguments every tagwatch DAG shares, for `@dag(**dag_args(...))`.
 
     The schedule is the setting `schedule_variable` (its default is in tagwatch.config's
-    table); runs start from 1 Jan 2026 UTC without catching up, one at a time, tagged
+    table; `none`: triggered runs only); runs start from 1 Jan 2026 UTC without catching up, one at a time, tagged
     "tagwatch". `more` adds or overrides @dag arguments (params, default_args).
     """
     import pendulum
@@ -50,6 +50,8 @@ def dag_args(dag_id: str, schedule_variable: str, **more: Any) -> dict[str, Any]
     from tagwatch.config import BY_ENV
 
     schedule = BY_ENV[schedule_variable].read(os.environ, {})
+    if schedule.strip().lower() in ("none", "manual"):  # triggered runs only
+        schedule = None
     return {"dag_id": dag_id, "schedule": schedule,
             "start_date": pendulum.datetime(2026, 1, 1, tz="UTC"), "catchup": False,
             "max_active_runs": 1, "tags": ["tagwatch"], **more}
@@ -102,3 +104,11 @@ def platform_credentials(platform: str) -> dict[str, str]:
         if value:
             credentials[name] = value
     return credentials
+
+
+def worker_hostname() -> str:
+    """The name a task instance records as its host ([core] hostname_callable): the worker's
+    own name when several workers share a machine (TAGWATCH_WORKER_NAME), else the FQDN."""
+    import socket
+
+    return os.environ.get("TAGWATCH_WORKER_NAME") or socket.getfqdn()

@@ -6,7 +6,6 @@ Exit status: 0 done, 1 the work failed (message on stderr), 2 wrong usage.
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib
 import json
 import logging
@@ -14,6 +13,7 @@ import sys
 from pathlib import Path
 
 from collectors import platforms
+from common.csvout import SafeWriter
 from tagwatch import pipeline
 from tagwatch.config import Settings
 from tagwatch.textout import cell
@@ -262,7 +262,7 @@ def cmd_flagged(args) -> int:
 
 def _table(rows: list[dict], columns: list[str], fmt: str = "table") -> None:
     if fmt == "csv":
-        writer = csv.writer(sys.stdout)
+        writer = SafeWriter(sys.stdout, lineterminator="\r\n")
         writer.writerow(columns)
         for r in rows:
             writer.writerow([r.get(c) for c in columns])
@@ -281,7 +281,7 @@ def _table(rows: list[dict], columns: list[str], fmt: str = "table") -> None:
 # --- the offline sample ----------------------------------------------------------------
 
 def cmd_replay_server(args) -> int:
-    from tagwatch.replay import serve
+    from fakes.mastodon import serve
 
     _out(f"serving the bundled sample as a Mastodon instance at http://{args.host}:{args.port} "
          "(Ctrl-C stops)")

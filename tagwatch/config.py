@@ -85,9 +85,12 @@ SETTINGS: tuple[Setting, ...] = (
             "`$TAGWATCH_DATA_DIR/state`", "collector state: the shared Bluesky session, the TikTok "
             "token and daily request count (private files, 0600)"),
     Setting("TAGWATCH_CORPORA_DIR", "corpora_dir", "path", None, "unset",
-            "local copies of public corpora (e.g. `davidson/labeled_data.csv`); the Makefile sets it "
-            "to `../shared/corpora` when that exists. Without it the corpus is downloaded once "
-            "(checksum verified) when online, else training uses the seed set only and says so"),
+            "folder of the real labelled corpora, one sub-folder per corpus as in `../shared/corpora` "
+            "(davidson, stormfront, convabuse, mlma, toxicr, foxnews, misogyny, reddit_incivility, "
+            "gh_incivility, strudel, hatecheck); the Makefile sets it to `../shared/corpora` when that "
+            "exists. Davidson alone can also be downloaded once (checksum verified) when online. "
+            "`make demo` names the corpora it cannot find; training without them uses the seed set "
+            "and says so"),
     Setting("TAGWATCH_PSEUDONYM_KEY", "_pseudonym_key", "secret", None,
             "a random key made once in `$TAGWATCH_DATA_DIR/pseudonym.key`",
             "the secret behind author pseudonyms: keep it, or the same author gets a new pseudonym"),
@@ -119,7 +122,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TAGWATCH_INTAKE_HOURLY_LIMIT", "intake_hourly_limit", "int", 20, "`20`",
             "post addresses one school contact may submit per hour"),
     Setting("TAGWATCH_SCHEDULE", "schedule", "text", "@hourly", "`@hourly`",
-            "the `hashtag_monitor` DAG's schedule"),
+            "the `hashtag_monitor` DAG's schedule (`none`: triggered runs only, as for every schedule)"),
     Setting("TAGWATCH_FOLLOWUP_SCHEDULE", "followup_schedule", "text", "@hourly", "`@hourly`",
             "the `case_followup` DAG's schedule (48 h deadlines and re-checks)"),
     Setting("TAGWATCH_DIGEST_SCHEDULE", "digest_schedule", "text", "0 16 * * *", "`0 16 * * *`",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
+from classifiers.corpora import corpora_warning
 from tagwatch import pipeline
 from tagwatch.config import Settings
 from warehouse import queries
@@ -27,9 +28,12 @@ DEMO_WATCHLIST = {
 
 def run_demo(settings: Settings, engine: str = "airflow") -> int:
     from tagwatch.cli import ensure_model
-    from tagwatch.replay import MastodonReplayServer, load_sample
+    from fakes.mastodon import MastodonReplayServer, load_sample
 
     started = time.monotonic()
+    warning = corpora_warning(settings.corpora_dir)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     with session(settings.db_path) as con:
         have = {row["tag"] for row in queries.watchlist(con)}
         for tag, (status, note) in DEMO_WATCHLIST.items():

@@ -8,7 +8,6 @@ pass them between tasks and the CLI can call them in one process.
 """
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import re
@@ -19,6 +18,7 @@ from pathlib import Path
 import os
 from typing import Mapping
 
+from common.csvout import SafeWriter
 from collectors import platforms, tiktok
 from collectors.base import CollectOptions, MissingCredential
 from review.cases import open_flagged
@@ -96,7 +96,9 @@ def collect(target: dict, run_id: str, settings: Settings,
     `target` may carry `since` (a backfill date), a `watermark` and a `checkpoint`.
     """
     collect_tag = platforms.get(target["platform"]).collect
-    with settings.http_client() as client:
+    # The operator's source may be contacted even on an internal address (a local instance);
+    # anything it points elsewhere is checked by the client's outbound policy.
+    with settings.http_client(configured=(target["source"],)) as client:
         manifest = collect_tag(
             target["source"], target["tag"],
             staging_dir=settings.staging_dir, run_id=safe_run_id(run_id),
@@ -216,7 +218,7 @@ def why(row: dict) -> str:
 
 def write_flagged_csv(rows: list[dict], path_or_file) -> None:
     def emit(fh):
-        writer = csv.writer(fh)
+        writer = SafeWriter(fh, lineterminator="\r\n")
         writer.writerow(FLAGGED_COLUMNS)
         for r in rows:
             writer.writerow([

@@ -35,7 +35,7 @@ def seed(settings, server, statuses: list[dict], scores: list[float], run_id: st
     in the order of `statuses`."""
     for status in statuses:
         server.add_status(status)
-    with PoliteClient("tagwatch-tests", backoff_base=0.01, max_retries=1) as client:
+    with PoliteClient("tagwatch-tests", backoff_base=0.01, max_retries=1, configured=(server.url,)) as client:
         fetched = [mastodon.fetch_status(client, server.url, s["id"]) for s in statuses]
     now = datetime.now(timezone.utc).isoformat()
     posts = [mastodon.status_to_post(s, server.url, b"k", now) for s in fetched]

@@ -49,7 +49,7 @@ def trained_models_dir(tmp_path_factory):
 @pytest.fixture
 def replay():
     """The bundled sample served as a Mastodon instance on 127.0.0.1."""
-    from tagwatch.replay import MastodonReplayServer, load_sample
+    from fakes.mastodon import MastodonReplayServer, load_sample
 
     with MastodonReplayServer(load_sample(), max_lifetime=120) as server:
         yield server
@@ -63,7 +63,7 @@ def sleeps():
 
 @pytest.fixture
 def fake_servers():
-    """Start platform fakes (tagwatch.fakeapi subclasses) that all stop when the test ends:
+    """Start platform fakes (fakes.api subclasses) that all stop when the test ends:
     `fake_servers(BlueskyFake, posts, **options)`."""
     from contextlib import ExitStack
 

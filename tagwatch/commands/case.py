@@ -25,7 +25,8 @@ def register(sub, common) -> None:
 
     a = cases.add_parser("open", parents=[common, actor], help="open a case for one post; prints its id")
     which = a.add_mutually_exclusive_group(required=True)
-    which.add_argument("--url", help="a post a member reported: fetched, stored and scored")
+    which.add_argument("--url", help="a post a member reported (a Mastodon, Bluesky or TikTok post "
+                       "address): fetched through the platform's configured API, stored and scored")
     which.add_argument("--post-id", help="a post already in the warehouse (with --platform)")
     a.add_argument("--platform", default="mastodon")
     a.set_defaults(func=cmd_open)

@@ -5,10 +5,10 @@ top proposed new tags, and volume spikes. Refreshes the radar first.
 """
 from __future__ import annotations
 
-import csv
 import json
 import sys
 
+from common.csvout import SafeDictWriter
 from tagwatch.textout import cell
 
 CSV_COLUMNS = ("section", "tag", "variant", "method", "platform", "first_seen", "posts",
@@ -47,7 +47,7 @@ def cmd_resurfacing(args) -> int:
     if args.format == "json":
         print(json.dumps(view, default=str, indent=1, ensure_ascii=False))
     elif args.format == "csv":
-        writer = csv.DictWriter(sys.stdout, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer = SafeDictWriter(sys.stdout, CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(flat_rows(view))
     else:

@@ -8,10 +8,10 @@
 """
 from __future__ import annotations
 
-import csv
 import getpass
 import sys
 
+from common.csvout import SafeWriter
 from tagwatch.textout import cell, terminal_safe
 
 MAX_INPUT_LINES = 1_000_000
@@ -71,7 +71,7 @@ def cmd_match(args) -> int:
         found = match_tags(con, candidates)
     # Data for a file is written as it came; on a terminal, control characters are escaped.
     show = terminal_safe if sys.stdout.isatty() else str
-    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer = SafeWriter(sys.stdout)
     writer.writerow(["candidate", "matched_tag", "method"])
     for m in found:
         writer.writerow([show(m.candidate), m.tag or "", m.method])

@@ -1,0 +1,547 @@
+"""classifiers.model: labelled data, training, versioned storage, safe loading, scoring."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+import make_seed  # scripts/make_seed.py
+from classifiers import model as m
+from classifiers.corpora import CORPORA
+from tagwatch.config import Settings
+
+SHARED = Path(os.environ["TAGWATCH_CORPORA_DIR"]) if os.environ.get("TAGWATCH_CORPORA_DIR") else None
+DAVIDSON_CSV = SHARED / "davidson" / CORPORA["davidson"].converted_file if SHARED else None
+needs_shared = pytest.mark.skipif(
+    DAVIDSON_CSV is None or not DAVIDSON_CSV.is_file(),
+    reason="set TAGWATCH_CORPORA_DIR to the shared corpora (the Makefile does) to run this",
+)
+
+# Fictional posts written for this test, in none of the seed templates.
+UNSEEN_ABUSE = [
+    "Mrs Pennywhistle at Oakhurst Academy is a paedo, pass it on",
+    "everyone go to 22 Foxglove Mews tonight, that's where Mr Trevanion lives",
+    "gonna slap Mr Trevanion on friday and film it for the trend",
+    "Mrs Pennywhistle sleeps with her sixth formers, the school knows",
+    "spam Mr Trevanion's email until he quits, address in my bio",
+    "Mrs Pennywhistle is a fat useless cow, nobody can stand her",
+]
+UNSEEN_HARMLESS = [
+    "thank you Mrs Pennywhistle for all the help with my coursework",
+    "Mr Trevanion's science club built a rocket today, so proud of them",
+    "Oakhurst Academy parents: the autumn fair is on saturday",
+    "if anyone posts a teacher's address, report it and tell the school",
+    "Mrs Pennywhistle's spelling tests are tough but fair",
+    "top tip for new teachers: plan your week on sunday afternoon",
+]
+
+
+@pytest.fixture(scope="module")
+def trained() -> m.TrainedModel:
+    """The seed set plus 3,000 Davidson posts (when the shared corpus is there): a few seconds."""
+    datasets = [m.seed_dataset()]
+    if DAVIDSON_CSV is not None and DAVIDSON_CSV.is_file():
+        davidson = m.dataset_from_files("davidson", [DAVIDSON_CSV])
+        davidson.texts, davidson.labels = davidson.texts[:3000], davidson.labels[:3000]
+        datasets.append(davidson)
+    return m.train(datasets, notes=["test model"])
+
+
+@pytest.fixture(scope="module")
+def models_dir(trained, tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("models")
+    m.save(trained, directory)
+    return directory
+
+
+@pytest.fixture
+def scorer(models_dir) -> m.Scorer:
+    return m.load(models_dir)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- read_labelled --------------------------------------------------------------
+
+
+def test_read_labelled_accepts_label_spellings_and_ignores_other_columns(tmp_path):
+    path = write(tmp_path / "a.csv", "id,text,label,notes\n1,one,1,x\n2,two,0,y\n3,three,TRUE,z\n"
+                 "4,four, no ,w\n5,five,Yes,v\n6,six,false,u\n")
+    texts, labels = m.read_labelled(path)
+    assert texts == ["one", "two", "three", "four", "five", "six"]
+    assert labels.tolist() == [1, 0, 1, 0, 1, 0]
+
+
+def test_read_labelled_takes_several_files_and_ndjson(tmp_path):
+    first = write(tmp_path / "a.csv", "text,label\nhello,1\n")
+    second = write(tmp_path / "b.ndjson", '{"text": "hi", "label": false}\n\n'
+                   '{"text": "yo", "label": 1, "extra": [1]}\n')
+    texts, labels = m.read_labelled([first, second])
+    assert texts == ["hello", "hi", "yo"]
+    assert labels.tolist() == [1, 0, 1]
+
+
+def test_read_labelled_skips_empty_texts_with_a_count(tmp_path, caplog):
+    path = write(tmp_path / "a.csv", 'text,label\nhello,1\n,0\n"  ",1\n')
+    with caplog.at_level(logging.WARNING):
+        texts, labels = m.read_labelled(path)
+    assert texts == ["hello"] and labels.tolist() == [1]
+    assert "skipped 2 row(s) with empty text" in caplog.text
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.csv", None, r"missing\.csv: no such file"),
+    ("cols.csv", "text,class\nhello,1\n", r"cols\.csv: line 1: missing column\(s\) \['label'\]"),
+    ("bad.csv", "text,label\nok,1\nbad,maybe\n", r"bad\.csv: line 3: label 'maybe'"),
+    ("multi.csv", 'text,label\n"two\nlines",1\nx,2\n', r"multi\.csv: line 4: label '2'"),
+    ("bad.ndjson", '{"text": "a", "label": 1}\n{"text": "b"}\n', r"bad\.ndjson: line 2: missing"),
+    ("broken.ndjson", '{"text": "a", "label": 1}\n{nope\n', r"broken\.ndjson: line 2: not valid JSON"),
+    ("latin1.csv", b"text,label\ncaf\xe9,1\n", r"latin1\.csv: not UTF-8"),
+])
+def test_read_labelled_errors_name_the_file_and_line(tmp_path, name, content, message):
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        write(path, content)
+    with pytest.raises(ValueError, match=message):
+        m.read_labelled(path)
+
+
+# --- the seed set ------------------------------------------------------------------
+
+
+def test_seed_csv_is_what_make_seed_generates():
+    with m.SEED_PATH.open(newline="", encoding="utf-8") as fh:
+        stored = list(csv.DictReader(fh))
+    generated = [{k: str(v) for k, v in row.items()} for row in make_seed.generate()]
+    assert stored == generated, "run python scripts/make_seed.py"
+
+
+def test_seed_set_is_balanced_and_covers_every_category():
+    seed = m.seed_dataset()
+    assert 0.45 < seed.labels.mean() < 0.55
+    assert len(seed.texts) >= 600
+    with m.SEED_PATH.open(newline="", encoding="utf-8") as fh:
+        categories = {row["category"] for row in csv.DictReader(fh)}
+    assert categories == {"allegation", "sexual", "threat", "insult", "doxxing", "harassment", "none"}
+
+
+# --- training ------------------------------------------------------------------------
+
+
+def test_training_reports_held_out_metrics_and_a_threshold(trained):
+    assert 0 < trained.threshold < 1
+    for key in ("n", "roc_auc", "pr_auc", "precision", "recall", "f1", "brier"):
+        assert key in trained.metrics and key in trained.metrics["by_dataset"]["staff_seed"]
+    seed = trained.metrics["by_dataset"]["staff_seed"]
+    # The threshold is chosen on out-of-fold seed scores, to reach the recall there;
+    # on the untouched held-out templates it lands near it, not exactly on it.
+    assert trained.metrics["threshold_choice"]["recall"] >= m.MIN_RECALL
+    assert seed["recall"] >= m.MIN_RECALL - 0.1
+    assert seed["roc_auc"] > 0.75
+    assert "sha256" in trained.metrics["split"]["rule"]
+    assert trained.metrics["split"]["held_out_sha256"] == trained.held_out.sha256
+
+
+def test_abusive_staff_posts_score_above_harmless_ones(trained):
+    scores = trained.pipeline.predict_proba(UNSEEN_ABUSE + UNSEEN_HARMLESS)[:, 1]
+    assert np.all((scores >= 0) & (scores <= 1))
+    truth = [1] * len(UNSEEN_ABUSE) + [0] * len(UNSEEN_HARMLESS)
+    assert roc_auc_score(truth, scores) >= 0.85
+    assert scores[: len(UNSEEN_ABUSE)].mean() > scores[len(UNSEEN_ABUSE):].mean() + 0.2
+
+
+def test_training_refuses_too_little_or_one_sided_data():
+    with pytest.raises(ValueError, match="no training data"):
+        m.train([])
+    one_sided = m.Dataset("x", "x", "0" * 64, ["a"] * 30, np.ones(30, dtype=np.int64))
+    with pytest.raises(ValueError, match="at least 10"):
+        m.train([one_sided])
+
+
+def test_choose_threshold_keeps_recall_and_maximises_precision():
+    y = np.array([0, 0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1])
+    scores = np.linspace(0.05, 0.95, len(y))
+    threshold = m._choose_threshold(y, scores)
+    predicted = scores >= threshold
+    assert predicted[y == 1].mean() >= m.MIN_RECALL
+    assert threshold == pytest.approx(scores[5])  # gives up one abusive post to pass no harmless one
+
+
+# --- storage ---------------------------------------------------------------------------
+
+
+def test_save_writes_a_version_with_meta_and_points_current_at_it(trained, models_dir):
+    version = (models_dir / "CURRENT").read_text().strip()
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", version)
+    assert version == trained.version
+    meta = json.loads((models_dir / version / "meta.json").read_text())
+    model_bytes = (models_dir / version / "model.skops").read_bytes()
+    assert meta["model_sha256"] == hashlib.sha256(model_bytes).hexdigest()
+    assert meta["threshold"] == trained.threshold
+    assert meta["notes"] == ["test model"]
+    assert {d["name"] for d in meta["datasets"]} >= {"staff_seed"}
+    assert {"name", "source", "rows", "positives", "sha256"} <= set(meta["datasets"][0])
+    assert meta["sklearn_version"]
+    assert [p.name for p in models_dir.iterdir() if p.name.startswith(".")] == []
+
+
+def test_saving_the_same_version_twice_is_refused(trained, models_dir):
+    with pytest.raises(FileExistsError):
+        m.save(trained, models_dir)
+
+
+def test_load_round_trip_scores_like_the_trained_pipeline(trained, scorer):
+    texts = UNSEEN_ABUSE + UNSEEN_HARMLESS
+    assert scorer.version == trained.version
+    assert scorer.threshold == trained.threshold
+    np.testing.assert_allclose(scorer.score(texts), trained.pipeline.predict_proba(texts)[:, 1])
+
+
+def copy_model(models_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
+    version = (models_dir / "CURRENT").read_text().strip()
+    target = tmp_path / "models" / version
+    target.mkdir(parents=True)
+    for name in ("model.skops", "meta.json"):
+        (target / name).write_bytes((models_dir / version / name).read_bytes())
+    (tmp_path / "models" / "CURRENT").write_text(version + "\n")
+    return tmp_path / "models", target
+
+
+def test_a_tampered_model_file_is_refused(models_dir, tmp_path):
+    directory, version_dir = copy_model(models_dir, tmp_path)
+    with (version_dir / "model.skops").open("ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(m.ModelIntegrityError, match="changed after training"):
+        m.load(directory)
+
+
+def untrusted_step(x):
+    return x
+
+
+def test_a_model_with_untrusted_types_is_refused_even_with_a_matching_checksum(models_dir, tmp_path):
+    directory, version_dir = copy_model(models_dir, tmp_path)
+    rogue = Pipeline([("step", FunctionTransformer(untrusted_step))])
+    skops.io.dump(rogue, version_dir / "model.skops")
+    meta = json.loads((version_dir / "meta.json").read_text())
+    meta["model_sha256"] = hashlib.sha256((version_dir / "model.skops").read_bytes()).hexdigest()
+    (version_dir / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(m.ModelIntegrityError, match="untrusted_step"):
+        m.load(directory)
+
+
+def test_no_model_tells_the_user_to_train(tmp_path):
+    with pytest.raises(m.ModelNotFound, match="tagwatch train"):
+        m.load(tmp_path)
+
+
+def test_a_current_pointer_that_is_not_a_version_is_refused(tmp_path):
+    (tmp_path / "CURRENT").write_text("../../etc\n")
+    with pytest.raises(m.ModelNotFound, match="not a model version"):
+        m.load(tmp_path)
+
+
+def test_a_missing_version_directory_tells_the_user_to_train(tmp_path):
+    (tmp_path / "CURRENT").write_text("20240101T000000Z-0123abcd\n")
+    with pytest.raises(m.ModelNotFound, match="tagwatch train"):
+        m.load(tmp_path)
+
+
+def test_trusted_types_are_exactly_what_a_saved_model_needs(trained):
+    assert sorted(skops.io.get_untrusted_types(data=skops.io.dumps(trained.pipeline))) \
+        == sorted(m.TRUSTED_TYPES)
+
+
+# --- scoring ------------------------------------------------------------------------------
+
+
+def test_score_gives_nan_for_what_cannot_be_scored_and_numbers_for_the_rest(scorer):
+    # Nothing to judge (nothing, not text, blank, only invisible characters) -> NaN;
+    # anything with content, however odd (1 MB, lone surrogate, emoji, RTL, binary junk) -> a score.
+    texts = [None, "", "   ", 42, "\u200b\u200f\u2066", "Mr Halloway is a nonce", "x" * 1_000_000,
+             "bad\ud800surrogate", "😡🔪😡", "המורה שלנו", "Mr\u200bHalloway is a n\u200donce",
+             bytes(range(256)).decode("latin-1")]
+    scores = scorer.score(texts, batch_size=3)
+    assert np.isnan(scores[:5]).all()
+    assert np.isfinite(scores[5:]).all()
+    assert ((scores[5:] >= 0) & (scores[5:] <= 1)).all()
+    details = scorer.details(texts, batch_size=4)
+    np.testing.assert_allclose([d.score for d in details], scores)
+    assert all(d.categories is None for d in details[:5])
+    assert all(set(d.categories) == set(m.CATEGORIES) for d in details[5:])
+
+
+def _texts_for_the_shortcut() -> list[str]:
+    """Thousands of posts of every kind: seed, Davidson when there, unseen and hostile ones."""
+    texts = m.seed_dataset().texts + UNSEEN_ABUSE + UNSEEN_HARMLESS + [
+        "x" * 1_000_000, "bad\ud800surrogate", "😡🔪😡", "המורה שלנו", "Mr\u200bHalloway is a n\u200donce",
+        bytes(range(256)).decode("latin-1"), "RT @a: rt @b sh1t h77p://x.y", "Mr\nHalloway\tis &amp; a &#10;liar",
+        "ｆｕｃｋ 𝐛𝐢𝐭𝐜𝐡 fück", "Мr Наllоwау", "a", "🙂"]
+    if DAVIDSON_CSV is not None and DAVIDSON_CSV.is_file():
+        texts += m.read_labelled([DAVIDSON_CSV])[0][-3000:]
+    return texts
+
+
+def test_score_shortcut_gives_the_pipelines_own_scores(scorer, monkeypatch):
+    # Scorer computes the log-odds straight from n-gram counts (LinearShortcut);
+    # they must be those of the pipeline's feature matrix and classifier.
+    assert scorer._margins is not None
+    texts = [t[:m.MAX_CHARS] for t in _texts_for_the_shortcut()]
+    normalised = [t for t in scorer.pipeline.named_steps["normalise"].transform(texts) if t]
+    expected = scorer.pipeline[-1].decision_function(scorer.pipeline[1:-1].transform(normalised))
+    assert np.abs(scorer._margins(normalised) - expected).max() < 1e-9
+    monkeypatch.setattr(m, "SHORTCUT_ROWS", 333)  # the batch in many pieces
+    assert np.abs(scorer._margins(normalised) - expected).max() < 1e-9
+    assert len(scorer._margins([])) == 0
+    content = [t for t in texts if scorer.pipeline.named_steps["normalise"].transform([t])[0]]
+    assert np.abs(scorer.score(content) - scorer.pipeline.predict_proba(content)[:, 1]).max() < 1e-9
+
+
+def test_score_shortcut_scores_a_block_it_does_not_know_through_its_transform():
+    from sklearn.feature_extraction.text import TfidfTransformer
+    pipeline = m.build_pipeline()
+    pipeline.named_steps["features"].transformer_list.append(
+        ("other", Pipeline([("counts", m.HashedNgrams("word", (1, 1), n_bits=8)),
+                            ("tfidf", TfidfTransformer(norm="l1"))])))
+    seed = m.seed_dataset()
+    rows = np.random.default_rng(0).permutation(len(seed.texts))
+    pipeline.fit([seed.texts[i] for i in rows[:600]], seed.labels[rows[:600]])
+    shortcut = m.LinearShortcut.of(pipeline)
+    assert shortcut is not None and shortcut.blocks[-1][1] is None  # scored via its transform
+    normalised = m.normalise_many([seed.texts[i] for i in rows[600:1600]])
+    expected = pipeline[-1].decision_function(pipeline[1:-1].transform(normalised))
+    assert np.abs(shortcut(normalised) - expected).max() < 1e-9
+    # A pipeline of another shape gets no shortcut: the Scorer then uses the pipeline.
+    pipeline.named_steps["features"].transformer_list.append(("raw", "passthrough"))
+    assert m.LinearShortcut.of(pipeline) is None
+    assert m.LinearShortcut.of(Pipeline([("classifier", pipeline[-1])])) is None
+
+
+def test_one_failing_text_costs_only_its_own_score(scorer, monkeypatch):
+    step = scorer.pipeline.named_steps["normalise"]
+    real = step.transform
+
+    def fragile(texts):
+        if "poison" in texts:
+            raise RuntimeError("cannot score this")
+        return real(texts)
+
+    monkeypatch.setattr(step, "transform", fragile)
+    scores = scorer.score(["fine", "poison", "also fine"])
+    assert np.isnan(scores[1]) and np.isfinite(scores[[0, 2]]).all()
+
+
+def test_score_csv_appends_score_and_label_and_passes_columns_through(scorer, tmp_path):
+    source = tmp_path / "in.csv"
+    rows = [["p1", "Mr Halloway is a nonce, share this", "x,y"],
+            ["p2", "thanks Miss Adeyemi for the revision session", ""],
+            ["p3", "", "empty text"]]
+    with source.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([["id", "text", "other"], *rows])
+    out = tmp_path / "out" / "scored.csv"
+    assert m.score_csv(source, out, scorer, batch_size=2) == 3
+    with out.open(newline="", encoding="utf-8") as fh:
+        written = list(csv.reader(fh))
+    assert written[0] == ["id", "text", "other", "score", "label", "staff_target", "explanation"]
+    for original, row in zip(rows, written[1:]):
+        assert row[:3] == original
+    for row in written[1:3]:
+        assert re.fullmatch(r"[01]\.\d{6}", row[3])
+        assert row[4] == str(int(float(row[3]) >= scorer.threshold))
+    assert written[1][4] == "1" and "aimed at school staff: mr halloway" in written[1][6]
+    assert float(written[1][5]) > 0.5  # aimed at school staff
+    assert re.search(r"\w+ \+\d\.\d\d", written[1][6])  # the words that pushed it up
+    assert written[3][3:] == ["", "", "", ""]
+    assert [p.name for p in out.parent.iterdir()] == ["scored.csv"]
+
+
+def test_score_csv_refuses_a_file_without_text(scorer, tmp_path):
+    source = write(tmp_path / "in.csv", "id,body\n1,hello\n")
+    with pytest.raises(ValueError, match="no 'text' column"):
+        m.score_csv(source, tmp_path / "out.csv", scorer)
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_score_csv_refuses_a_missing_file_and_clashing_columns(scorer, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        m.score_csv(tmp_path / "nope.csv", tmp_path / "out.csv", scorer)
+    source = write(tmp_path / "in.csv", "text,label\nhello,1\n")
+    with pytest.raises(ValueError, match=r"already has column\(s\) \['label'\]"):
+        m.score_csv(source, tmp_path / "out.csv", scorer)
+
+
+def test_score_csv_failing_midway_leaves_no_file(scorer, tmp_path, monkeypatch):
+    source = write(tmp_path / "in.csv", "text\n" + "hello\n" * 5)
+    calls = []
+
+    def score_then_fail(texts, batch_size):
+        calls.append(1)
+        if len(calls) > 1:
+            raise OSError("disk gone")
+        return [m.ScoreDetail(0.5, {}, []) for _ in texts]
+
+    monkeypatch.setattr(scorer, "details", score_then_fail)
+    out = tmp_path / "out" / "scored.csv"
+    with pytest.raises(OSError):
+        m.score_csv(source, out, scorer, batch_size=2)
+    assert list(out.parent.iterdir()) == []
+
+
+# --- default data ---------------------------------------------------------------------
+
+
+def test_default_data_without_davidson_is_the_seed_set_with_a_warning(tmp_path):
+    settings = dataclasses.replace(Settings.from_env(), corpora_dir=None, cache_dir=tmp_path)
+    datasets, notes = m.default_datasets(settings, allow_download=False)
+    assert [d.name for d in datasets] == ["staff_seed"]
+    assert datasets[0].weight == m.SEED_WEIGHT
+    assert any(note.startswith("warning:") and "weaker" in note for note in notes)
+
+
+@needs_shared
+def test_default_data_with_the_shared_corpus_adds_davidson(tmp_path):
+    settings = dataclasses.replace(Settings.from_env(), corpora_dir=SHARED, cache_dir=tmp_path)
+    datasets, notes = m.default_datasets(settings, allow_download=False)
+    assert [d.name for d in datasets] == ["staff_seed", "davidson"]
+    assert len(datasets[1].texts) == 24_783
+    assert datasets[1].sha256 == hashlib.sha256(DAVIDSON_CSV.read_bytes()).hexdigest()
+    assert not any(note.startswith("warning:") for note in notes)
+
+
+def test_dataset_from_several_files_has_a_combined_checksum(tmp_path):
+    first = write(tmp_path / "a.csv", "text,label\nhello,1\n")
+    second = write(tmp_path / "b.csv", "text,label\nbye,0\n")
+    one = m.dataset_from_files("one", [first])
+    both = m.dataset_from_files("both", [first, second])
+    assert one.sha256 == hashlib.sha256(first.read_bytes()).hexdigest()
+    assert both.sha256 != one.sha256 and len(both.texts) == 2
+    assert math.isclose(both.weight, 1.0)
+
+
+# --- issue 4, second round: threshold across folds, staff features, fast explanations ----
+
+
+def test_threshold_is_chosen_on_out_of_fold_seed_scores_and_not_saved(trained):
+    assert "out-of-fold" in trained.metrics["split"]["threshold_rule"]
+    choice = trained.metrics["threshold_choice"]
+    assert choice["on"] == m.SEED_NAME and choice["n"] > trained.metrics["by_dataset"]["staff_seed"]["n"]
+    assert choice["recall"] >= m.MIN_RECALL
+    assert not hasattr(trained.pipeline[-1], "out_of_fold_")  # scores of training posts stay out of the file
+
+
+@pytest.mark.parametrize("text", [
+    "mr halloway is a liar", "mr. halloway", "mr you", "miss you", "sir", "the sirens", "teachers",
+    "teachersx", "#teacher", "headteacher", "head of year", "dinner lady", "x mr", "mr\nsmith",
+    "drmr smith", "dr. who", "a.mr smith", "tas", "_sir", "ms-smith", "",
+    "our ta said", "a ta", "ta mate", "the head said", "on the head", "thank you miss!",
+    "i miss lunch", "told miss", "lunch ladies",
+])
+def test_staff_check_over_a_batch_is_the_text_by_text_check(text):
+    from classifiers.signals import aimed_at_staff, aimed_at_staff_many
+    texts = [text, "x", text + " sir", "sir " + text, text]
+    assert aimed_at_staff_many(texts).tolist() == [aimed_at_staff(t) for t in texts]
+
+
+@pytest.mark.parametrize("text, aimed", [
+    ("mr trump is a clown", False), ("mr president please act", False), ("mr nice guy", False),
+    ("that was a near miss", False), ("hit or miss", False), ("a near miss.", False),
+    ("mr halloway is a creep", True), ("told miss.", True), ("miss adeyemi said no", True),
+    ("thank you miss", True),
+])
+def test_staff_check_leaves_out_public_figures_and_the_noun_miss(text, aimed):
+    from classifiers.signals import aimed_at_staff, aimed_at_staff_many
+    assert aimed_at_staff(text) is aimed
+    assert aimed_at_staff_many([text]).tolist() == [aimed]
+
+
+@pytest.mark.parametrize("alternative", ["[a-z]+ teacher", "(?:mr|ms)? smith", "\\w+"])
+def test_a_staff_pattern_the_prefilter_cannot_anchor_is_refused(alternative):
+    """The batch prefilter needs a literal word every match contains; a pattern without
+    one would silently let matches through unseen, so it stops at import instead."""
+    from classifiers.signals import _anchor_words
+    with pytest.raises(ValueError, match="staff pattern alternative"):
+        _anchor_words(alternative)
+
+
+def test_the_prefilter_anchors_on_the_telling_word():
+    from classifiers.signals import _anchor_words
+    assert _anchor_words("(?:the|our|my) tas?") == {"ta"}
+    assert _anchor_words("the head(?='s| said)") == {"head"}
+    assert _anchor_words("(?:mr|mrs)") == {"mr", "mrs"}
+
+
+def test_staff_check_over_a_batch_of_seed_posts():
+    from classifiers.signals import aimed_at_staff, aimed_at_staff_many
+    texts = m.normalise_many(m.seed_dataset().texts) + m.normalise_many(UNSEEN_HARMLESS)
+    flags = aimed_at_staff_many(texts)
+    assert flags.tolist() == [aimed_at_staff(t) for t in texts]
+    assert 0 < flags.sum() < len(texts)
+
+
+def test_staff_gated_features_only_for_posts_aimed_at_staff():
+    from classifiers.signals import StaffGatedNgrams
+    gated = StaffGatedNgrams(n_bits=10).fit([])
+    x = gated.transform(["mr halloway is a liar", "this song is a liar", "the maths teacher", "x"])
+    assert x.shape == (4, (1 << 10) + 1)
+    assert x[1].nnz == 0 and x[3].nnz == 0  # not about staff: nothing in the staff-only columns
+    assert x[0].nnz > 1 and x[0, -1] == 1 and x[2, -1] == 1  # the last column says "aimed at staff"
+    assert gated.transform([]).shape == (0, (1 << 10) + 1)
+
+
+def test_explanations_name_the_words_that_push_the_score_up(scorer):
+    texts = ["Mr Halloway is a nonce and a paedo, everyone knows it",
+             "thank you miss for all the help with my coursework"]
+    details = scorer.details(texts)
+    flagged = [d for d in details if d.score >= scorer.threshold]
+    assert details[0] in flagged
+    terms = [e for e in details[0].explanation if "weight" in e]
+    assert 1 <= len(terms) <= m.EXPLAIN_TOP
+    assert {"nonce", "paedo"} & {e["term"] for e in terms}
+    weights = [e["weight"] for e in terms]
+    assert weights == sorted(weights, reverse=True) and min(weights) >= m.EXPLAIN_MIN_DROP
+    for d in details:
+        if d.score < scorer.threshold:  # only flagged posts are explained (staff signal aside)
+            assert all("weight" not in e for e in d.explanation)
+
+
+def test_explanation_shortcut_adds_up_to_the_words_own_features(scorer):
+    # A one-word post: its word owns every feature but the word bigrams (none) and the
+    # staff flag (not about staff), so its contribution is the whole margin minus the intercept.
+    text = "nonce"
+    features = scorer.pipeline[1:-1].transform(scorer.pipeline[0].transform([text]))
+    classifier = scorer.pipeline[-1]
+    margin = classifier.decision_function(features)[0]
+    base = classifier.slope_ * classifier.estimator_.intercept_[0] + classifier.intercept_
+    [reasons] = scorer._explain([text], features)
+    assert reasons and reasons[0]["term"] == "nonce"
+    assert reasons[0]["weight"] == pytest.approx(margin - base, abs=0.01)
+
+
+@pytest.mark.parametrize("text, named", [
+    ("told miss i'd fight her for a higher grade", True), ("thank you miss!", True),
+    ("miss said no phones", True), ("miss dunmore left", True), ("i miss lunch", False),
+    ("gonna miss her so much", False), ("don't miss the bus", False), ("i miss miss pike", True),
+    ("the ta feeds the school cat", True), ("ta mate", False), ("the head walks in", True),
+    ("hit him on the head", False), ("sir is a paedo", True), ("this song is a liar", False),
+])
+def test_staff_terms_read_bare_miss_ta_and_head_in_context(text, named):
+    from classifiers.signals import aimed_at_staff, staff_terms
+    assert aimed_at_staff(text) is named and bool(staff_terms(text)) is named

@@ -1,0 +1,61 @@
+"""A reviewer in a real browser (Debian's Chromium driven by Playwright) against `tagwatch serve`:
+log in, confirm with the keyboard, record a report and an answer; hostile text stays text."""
+from __future__ import annotations
+
+from browserkit import BROWSER, browser  # noqa: F401 (fixture)
+from casekit import HOSTILE, hostile_content, seed, served_app
+from review import users
+from fakes.mastodon import MastodonReplayServer, make_status
+from warehouse.db import session
+
+pytestmark = BROWSER
+
+
+def test_reviewer_confirms_reports_and_records_an_answer(settings, browser):
+    with MastodonReplayServer(max_lifetime=60) as server:
+        [hostile, calm] = seed(settings, server, [make_status(1, content=hostile_content()),
+                                                  make_status(2, content="<p>Miss Example marks unfairly</p>")],
+                               [0.95, 0.6])
+    with session(settings.db_path) as con:
+        users.add_user(con, "ana", "analyst", "a long passphrase")
+    with served_app(settings) as url:
+        page = browser.new_page()
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(url + "/")
+        assert page.url.startswith(url + "/login")
+        page.fill("input[name=name]", "ana")
+        page.fill("input[name=password]", "a long passphrase")
+        page.click("button[type=submit]")
+        page.wait_for_selector("tr.queue-row")
+        first_row = page.locator("tr.queue-row").first
+        assert first_row.get_attribute("data-case") == str(hostile)  # worst first
+        assert HOSTILE in first_row.locator(".post-text").inner_text()  # shown as text
+        page.keyboard.press("j")
+        page.keyboard.press("k")
+        page.keyboard.press("c")  # confirm the current (first) case
+        page.wait_for_selector("text=reviewed")
+        assert page.locator("tr.queue-row").count() == 1  # only the calm one is left
+
+        page.goto(f"{url}/cases/{hostile}")
+        assert page.inner_text("#state") == "CONFIRMED"
+        assert page.locator(".blur").count() == 1  # confirmed abuse is blurred until clicked
+        page.click(".blur .post-text")
+        assert page.locator(".blur").count() == 0
+        assert page.locator(".post-text").inner_text() == HOSTILE
+        page.select_option("#report-form select[name=channel]", "form")
+        page.fill("#report-form input[name=reference]", "TT-2021-1120")
+        page.click("#report-form button")
+        page.wait_for_selector("#answer-form")
+        assert page.inner_text("#state") == "REPORTED"
+        page.select_option("#answer-form select[name=outcome]", "removed")
+        page.fill("#answer-form textarea", 'We removed it. "><img src=x onerror=alert(9)>')
+        page.click("#answer-form button")
+        page.wait_for_selector("text=platform answer recorded")
+        assert page.inner_text("#state") == "PLATFORM_ACTIONED"
+        assert "onerror=alert(9)" in page.inner_text("main")
+        assert page.locator("main img").count() == 0
+        page.goto(f"{url}/dashboard")
+        assert page.inner_text("#mismatch").startswith("0 of 1")  # claimed removed, not re-checked yet
+        assert dialogs == []  # no script from a post or an answer ever ran
+    assert calm != hostile

@@ -1,0 +1,41 @@
+"""The radar's morning view and the analysts' decisions on proposed tags."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from warehouse.db import WarehouseError
+from warehouse.queries import parse_since
+from warehouse.resurfacing import decide, resurfacing_view
+from webapp.web import AnalystForm, StaffPage, flash_to
+
+router = APIRouter()
+PERIODS = ("1d", "7d", "30d", "all")
+
+
+@router.get("/resurfacing")
+def resurfacing(request: Request, web: StaffPage, since: str = "7d"):
+    """Read-only: the DAG refreshes matches and proposals."""
+    since = since if since in PERIODS else "7d"
+    with web.store.connect() as con:
+        view = resurfacing_view(con, parse_since(since))
+    return web.render(request, "resurfacing.html", view=view, since=since)
+
+
+@router.post("/resurfacing/proposals")
+async def decide_proposal(request: Request, form: AnalystForm):
+    decision, status = form.get("decision"), form.get("status") or "watch"
+    if decision not in ("accept", "reject") or status not in ("watch", "flagged"):
+        return Response("decision must be accept or reject; status watch or flagged", status_code=400)
+
+    def write():
+        with form.web.store.connect() as con:  # a WarehouseError here: the loader held on too long
+            try:
+                return decide(con, str(form.get("tag", "")), decision == "accept", form.user, status)
+            except WarehouseError as exc:  # not proposed: nothing was written
+                return exc
+    done = await run_in_threadpool(write)
+    if isinstance(done, WarehouseError):
+        return flash_to(request, "/resurfacing", error=str(done))
+    return flash_to(request, "/resurfacing", ok=f"#{done['spelling']} {done['decision']}")
