@@ -111,4 +111,6 @@ def worker_hostname() -> str:
     own name when several workers share a machine (TAGWATCH_WORKER_NAME), else the FQDN."""
     import socket
 
-    return os.environ.get("TAGWATCH_WORKER_NAME") or socket.getfqdn()
+    from tagwatch.config import BY_ENV
+
+    return BY_ENV["TAGWATCH_WORKER_NAME"].read(os.environ, {}) or socket.getfqdn()

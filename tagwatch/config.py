@@ -129,6 +129,12 @@ SETTINGS: tuple[Setting, ...] = (
             "the `school_digests` DAG's schedule"),
     Setting("TAGWATCH_REPORT_SCHEDULE", "report_schedule", "text", "@weekly", "`@weekly`",
             "the `education_report` DAG's schedule"),
+    Setting("TAGWATCH_AIRFLOW_PORT", "airflow_port", "int", 8080, "`8080`",
+            "the Airflow API server and UI port of `make airflow-cluster`"),
+    Setting("TAGWATCH_AIRFLOW_WORKER_SLOTS", "airflow_worker_slots", "int", 2, "`2`",
+            "task slots per Celery worker of `make airflow-cluster`"),
+    Setting("TAGWATCH_WORKER_NAME", "worker_name", "text", None, "unset: the machine's FQDN",
+            "the host a task instance records (set per worker by `make airflow-cluster`)"),
     Setting("TAGWATCH_REPORT_PERIOD", "report_period", "text", "7d", "`7d`",
             "what a report covers (`Nd` or `Nw`)"),
     Setting("TAGWATCH_REPORT_TO", "report_to", "list", (), "unset",
@@ -177,6 +183,9 @@ class Settings:
     followup_schedule: str
     digest_schedule: str
     report_schedule: str
+    airflow_port: int
+    airflow_worker_slots: int
+    worker_name: str | None
     report_period: str
     report_to: tuple[str, ...]
     report_from: str | None
