@@ -247,6 +247,8 @@ def _records(path: Path, required: list[str]):
                     record = json.loads(raw)
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"{path}: line {line}: not valid JSON ({exc.msg})") from None
+                except RecursionError:
+                    raise ValueError(f"{path}: line {line}: JSON nested too deeply") from None
                 missing = [k for k in required if not isinstance(record, dict) or k not in record]
                 if missing:
                     raise ValueError(f"{path}: line {line}: missing field(s) {missing}")

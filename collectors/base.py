@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from collectors.staging import StagingWriter, pseudonymise, utcnow
+from collectors.staging import MAX_TAG, StagingWriter, pseudonymise, utcnow
 
 if TYPE_CHECKING:
     from collectors.http import PoliteClient
@@ -81,12 +81,35 @@ def collecting(client: "PoliteClient", own_client: bool, staging_dir: Path | str
         retries_before = client.retries
         with StagingWriter(staging_dir, run_id, platform, source, tag, **writer_options) as writer:
             run = Collection(writer)
-            yield run
+            try:
+                yield run
+            except MissingCredential:
+                raise
+            except _MALFORMED as exc:  # the source sent something of a shape we cannot read
+                run.status = "failed"
+                run.error = (f"{source} sent data tagwatch cannot read "
+                             f"({type(exc).__name__}: {str(exc)[:200]})")
             writer.manifest.retries += client.retries - retries_before
             writer.close(run.status, run.error)
     finally:
         if own_client:
             client.close()
+
+
+def hashtag(tag: str) -> str:
+    """'#Tag' -> 'tag'; ValueError for an empty tag or one longer than a hashtag can be."""
+    name = (tag or "").strip().lstrip("#").lower()
+    if not name:
+        raise ValueError("not a hashtag: empty tag")
+    if len(name) > MAX_TAG:
+        raise ValueError(f"not a hashtag: {len(name):,} characters (at most {MAX_TAG})")
+    return name
+
+
+# What a collector's parsing raises on an answer of an unexpected shape (a missing key, a
+# list for an object, a number too big, JSON nested too deeply): a failed collection.
+_MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError,
+              RecursionError)
 
 
 def require(credentials: Mapping[str, str], name: str, platform: str) -> str:

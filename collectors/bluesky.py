@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from collectors.base import (CollectOptions, author_fields, collecting, iso_z, locked_state,
+from collectors.base import (CollectOptions, author_fields, collecting, hashtag, iso_z, locked_state,
                              require, start_of_collection, state_file)
 from collectors.http import PoliteClient, SourceError
 from collectors.staging import Manifest, parse_time, utcnow
@@ -59,9 +59,7 @@ def collect_tag(base_url: str, tag: str, *, staging_dir: Path | str, run_id: str
     identifier = require(options.credentials, IDENTIFIER_VAR, PLATFORM)
     password = require(options.credentials, PASSWORD_VAR, PLATFORM)
     source = (base_url or DEFAULT_BASE_URL).strip().rstrip("/")
-    tag = tag.strip().lstrip("#").lower()
-    if not tag:
-        raise ValueError("not a hashtag: empty tag")
+    tag = hashtag(tag)
     start = start_of_collection(since, parse_time(watermark), options, OVERLAP)
     own_client = client is None
     client = client or PoliteClient(user_agent)

@@ -77,7 +77,9 @@ class PoliteClient:
                  clock: Callable[[], datetime] = utcnow,
                  configured: tuple[str, ...] = (),
                  max_body: int = MAX_BODY, max_redirects: int = MAX_REDIRECTS,
-                 resolve: Callable[[str], list[str]] | None = None):
+                 resolve: Callable[[str], list[str]] | None = None,
+                 deadline: float | None = 300.0,
+                 monotonic: Callable[[], float] = time.monotonic):
         if not user_agent:
             raise ValueError("an honest User-Agent is required")
         self.timeout = (connect_timeout, read_timeout)
@@ -88,6 +90,10 @@ class PoliteClient:
         self.max_total_wait = max_total_wait
         self.sleep = sleep
         self.retries = 0
+        # At most this many seconds per request, retries and waits included (None: no bound
+        # beyond max_retries); re-checks and pasted links use a short one, a person waits.
+        self.deadline = deadline
+        self.monotonic = monotonic
         self.max_body = max_body
         self.max_redirects = max_redirects
         self.resolve = resolve or resolve_host
@@ -169,13 +175,19 @@ class PoliteClient:
                  headers=None, before_attempt=None, refuse=None,
                  read: Callable[["Reply"], Any], what: str) -> tuple[Any, "Reply"]:
         attempt, waited = 0, 0.0
+        give_up_at = None if self.deadline is None else self.monotonic() + self.deadline
         while True:
             try:
                 response = self._send(method, url, params=params, json_body=json_body, form=form,
-                                      headers=headers, before_attempt=before_attempt)
+                                      headers=headers, before_attempt=before_attempt,
+                                      timeout=self._timeout(give_up_at))
             except _TRANSIENT_ERRORS as exc:
-                reason, wait = f"{_describe(exc)} ({exc})", self._backoff(attempt)
-                where = _with_params(url, params)
+                unreachable = _unreachable(exc)
+                if unreachable:  # no such name, or nobody listening: another try cannot help
+                    raise SourceError(f"could not reach {plain(host_port_name(url), 80)}: "
+                                      f"{unreachable}") from None
+                reason = f"{_describe(exc)} {plain(host_port_name(url), 80)}"
+                wait, where = self._backoff(attempt), _with_params(url, params)
             except requests.RequestException as exc:  # bad URL, redirect loop...: retrying will not help
                 raise SourceError(f"{method} {plain(_with_params(url, params))} failed: "
                                   f"{plain(str(exc))}") from exc
@@ -187,7 +199,7 @@ class PoliteClient:
                 if response.ok:
                     try:
                         return read(response), response
-                    except ValueError:
+                    except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
                         reason = (f"HTTP {response.status_code} with a body that is not {what} "
                                   "(truncated?)")
                         wait = self._backoff(attempt)
@@ -201,6 +213,9 @@ class PoliteClient:
                                       status=response.status_code)
             if attempt == self.max_retries:
                 raise SourceError(f"{method} {where} gave up after {attempt + 1} attempts; last: {reason}")
+            if give_up_at is not None and self.monotonic() + wait >= give_up_at:
+                raise SourceError(f"{method} {where} gave up after {attempt + 1} attempt(s) in "
+                                  f"{self.deadline:.0f} s; last: {reason}")
             if self.max_total_wait is not None and waited + wait > self.max_total_wait:
                 raise SourceError(f"{method} {where} gave up: {reason}, and waiting {wait:.0f} s more "
                                   f"would pass the {self.max_total_wait:.0f} s allowed")
@@ -209,8 +224,15 @@ class PoliteClient:
             waited += wait
             self.sleep(wait)
 
+    def _timeout(self, give_up_at: float | None) -> tuple[float, float]:
+        """Connect and read timeouts, cut to what is left of the deadline."""
+        if give_up_at is None:
+            return self.timeout
+        left = max(0.5, give_up_at - self.monotonic())
+        return (min(self.timeout[0], left), min(self.timeout[1], left))
+
     def _send(self, method: str, url: str, *, params, json_body, form, headers,
-              before_attempt) -> "Reply":
+              before_attempt, timeout) -> "Reply":
         """One attempt: the request and any same-host redirects, each hop checked first;
         the body read up to `max_body` bytes."""
         start = _with_params(url, params)
@@ -220,7 +242,7 @@ class PoliteClient:
                 before_attempt()
             self._respect_rate_limit(url)
             response = self.session.request(method, url, params=params, json=json_body, data=form,
-                                            headers=headers, timeout=self.timeout,
+                                            headers=headers, timeout=timeout,
                                             allow_redirects=False, stream=True)
             self._note_rate_limit(url, response)
             if not response.is_redirect:
@@ -355,10 +377,33 @@ def _retryable(status: int) -> bool:
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, requests.Timeout):
-        return "timed out"
+        return "no answer in time from"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "connection broke while reading the body"
-    return "could not connect"
+        return "the connection broke while reading the body from"
+    return "could not connect to"
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    """'connection refused' or 'no such host (DNS lookup failed)' when that is what stopped
+    a request. requests wraps urllib3, which wraps the socket error: walk the chain."""
+    seen, todo = set(), [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(current, socket.gaierror) or type(current).__name__ == "NameResolutionError":
+            return "no such host (DNS lookup failed)"
+        todo += [getattr(current, "reason", None), current.__cause__, current.__context__,
+                 *(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))]
+    return None
+
+
+def host_port_name(url: str) -> str:
+    """The host (and port) of a URL as a person would name it in a message."""
+    return urlsplit(url).netloc.rpartition("@")[2] or url
 
 
 def _with_params(url: str, params: dict[str, Any] | None) -> str:

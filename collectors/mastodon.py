@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsp
 
 from bs4 import BeautifulSoup
 
-from collectors.base import CollectOptions, author_fields, collecting, parse_since_date
+from collectors.base import CollectOptions, author_fields, collecting, hashtag, parse_since_date
 from collectors.http import PoliteClient, SourceError, host_port, plain
 from collectors.staging import Manifest, StagingWriter, parse_time, utcnow
 
@@ -331,10 +331,7 @@ def normalise_base_url(base_url: str) -> str:
 
 def normalise_tag(tag: str) -> str:
     """'#Tag' or 'tag' -> 'tag' (Mastodon tags are case-insensitive)."""
-    name = tag.strip().lstrip("#").lower()
-    if not name:
-        raise ValueError(f"not a hashtag: {tag!r}")
-    return name
+    return hashtag(tag)
 
 
 # --- looking a post up again (re-checks, posts members report) ------------------------------

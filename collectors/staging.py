@@ -79,6 +79,37 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+# Bounds on what outsiders write (every platform's posts pass through here): a post's text,
+# a hashtag, how many hashtags, a URL. A longer text is cut (and says so); a longer tag is
+# not a hashtag and is dropped; a post URL is kept only when it is http(s), since it is
+# shown as a link (a javascript: URL would run).
+MAX_TEXT = 50_000
+MAX_TAG = 100
+MAX_TAGS = 100
+MAX_URL = 2048
+CUT_MARK = " […cut]"
+
+
+def bounded(row: dict[str, Any]) -> dict[str, Any]:
+    """The staging row with its text, hashtags and URL within the bounds above."""
+    text = row.get("text")
+    if isinstance(text, str) and len(text) > MAX_TEXT:
+        row["text"] = text[:MAX_TEXT] + CUT_MARK
+    tags = row.get("hashtags")
+    if isinstance(tags, list):
+        row["hashtags"] = [t for t in tags if isinstance(t, str) and 0 < len(t) <= MAX_TAG][:MAX_TAGS]
+    row["url"] = web_url(row.get("url"))
+    return row
+
+
+def web_url(url: Any) -> str | None:
+    """`url` when it is an http(s) address of a sane length, else None."""
+    if not isinstance(url, str) or len(url) > MAX_URL:
+        return None
+    scheme = url.strip().split(":", 1)[0].lower() if ":" in url else ""
+    return url.strip() if scheme in ("http", "https") and url.strip()[len(scheme):].startswith("://") else None
+
+
 def _clean(value: Any) -> Any:
     """Text that UTF-8 can hold: a lone surrogate from a hostile JSON escape becomes U+FFFD."""
     if isinstance(value, str):
@@ -91,11 +122,16 @@ def _clean(value: Any) -> Any:
     return value
 
 
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
 def _as_int(value: Any) -> int | None:
+    """A count as a 64-bit integer; None if it is not one (a playCount of 10**30 is no count)."""
     try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
+        number = None if value is None else int(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float('inf'))
         return None
+    return number if number is None or _INT64[0] <= number <= _INT64[1] else None
 
 
 def pseudonymise(key: bytes, platform: str, author_ref: str) -> str:
@@ -218,7 +254,7 @@ class StagingWriter:
                 self.manifest.duplicates += 1
                 continue
             self._seen.add(post["post_id"])
-            row = {k: _clean(post.get(k)) for k in POST_FIELDS}
+            row = bounded({k: _clean(post.get(k)) for k in POST_FIELDS})
             row["created_at"] = parse_time(row["created_at"])
             row["collected_at"] = parse_time(row["collected_at"]) or now
             for count in ("reply_count", "share_count", "like_count", "view_count"):
@@ -230,9 +266,14 @@ class StagingWriter:
         return written
 
     def _flush(self) -> None:
-        if self._buffer:
-            self._writer.write_table(pa.Table.from_pylist(self._buffer, schema=POST_SCHEMA))
-            self._buffer = []
+        rows, self._buffer = self._buffer, []  # taken first: a refused batch is not tried again
+        if not rows:
+            return
+        try:
+            table = pa.Table.from_pylist(rows, schema=POST_SCHEMA)
+        except (pa.ArrowException, OverflowError, TypeError) as exc:
+            raise ValueError(f"a post could not be staged: {str(exc)[:200]}") from None
+        self._writer.write_table(table)
 
     def close(self, status: str = "ok", error: str | None = None) -> Path:
         if status not in STATUSES:
@@ -249,6 +290,21 @@ class StagingWriter:
         tmp.write_text(self.manifest.to_json(), encoding="utf-8")
         os.replace(tmp, self.manifest_path)
         return self.manifest_path
+
+    def abort(self) -> None:
+        """Give up this task: close and remove its data file, write no manifest, so a
+        refused input leaves nothing behind in staging."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._writer.close()
+        finally:
+            self.data_path.unlink(missing_ok=True)
+            try:
+                self.dir.rmdir()  # the run's folder, if this task was all it held
+            except OSError:
+                pass
 
     def __enter__(self) -> "StagingWriter":
         return self

@@ -36,7 +36,7 @@ from typing import Any
 
 import requests
 
-from collectors.base import (CollectOptions, author_fields, collecting, locked_state,
+from collectors.base import (CollectOptions, author_fields, collecting, hashtag, locked_state,
                              parse_since_date, require, state_file)
 from collectors.http import PoliteClient, SourceError, plain
 from collectors.staging import Manifest, StagingWriter, utcnow
@@ -70,9 +70,7 @@ def collect_tag(base_url: str, tag: str, *, staging_dir: Path | str, run_id: str
     options = options or CollectOptions()
     own_client = client is None
     api = _Api(base_url, options, client or PoliteClient(user_agent))
-    tag = tag.strip().lstrip("#").lower()
-    if not tag:
-        raise ValueError("not a hashtag: empty tag")
+    tag = hashtag(tag)
     today = options.clock().astimezone(timezone.utc).date()
     start = _first_day(since, watermark, options, today)
     asked = {"api": api.source, "hashtag_name": tag, "region_code": options.tiktok_region,

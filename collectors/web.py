@@ -32,7 +32,7 @@ from urllib.parse import quote, urljoin
 from bs4 import BeautifulSoup
 from protego import Protego
 
-from collectors.base import CollectOptions, collecting, iso_z, start_of_collection
+from collectors.base import CollectOptions, collecting, hashtag, iso_z, start_of_collection
 from collectors.http import PoliteClient, SourceError, host_of, host_port, plain
 from collectors.staging import Manifest, parse_time, utcnow
 
@@ -73,9 +73,7 @@ def collect_tag(source: str, tag: str, *, staging_dir: Path | str, run_id: str,
                 options: CollectOptions | None = None) -> Manifest:
     """Collect the items of the page `source` (with {tag} filled in) that carry `tag`."""
     options = options or CollectOptions()
-    tag = tag.strip().lstrip("#").lower()
-    if not tag:
-        raise ValueError("not a hashtag: empty tag")
+    tag = hashtag(tag)
     source = source.strip()
     per_tag = "{tag}" in source
     first_url = source.replace("{tag}", quote(tag)) if per_tag else source

@@ -20,7 +20,7 @@ def case_followup():
         from tagwatch.config import Settings
 
         settings = Settings.from_env()
-        with settings.http_client() as client:
+        with settings.http_client(interactive=True) as client:
             result = run(settings.db_path, client, options=collect_options(settings))
         return {"no_response": result["no_response"],
                 "rechecked": [{k: r[k] for k in ("case_id", "outcome", "moved_to")}

@@ -28,6 +28,8 @@ def parse_period(text: str) -> timedelta:
     if not m:
         raise ReportError(f"cannot read the period {text!r}: use a number of days or weeks, e.g. 7d, 14d, 2w")
     n = int(m.group(1))
+    if not 1 <= n * (7 if m.group(2) == "w" else 1) <= 3660:
+        raise ReportError(f"the period {text!r} must cover 1 day to 10 years")
     return timedelta(days=n * (7 if m.group(2) == "w" else 1))
 
 
@@ -41,7 +43,7 @@ def parse_end(text: str | None, now: datetime | None = None) -> datetime:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
             return datetime.combine(date.fromisoformat(raw) + timedelta(days=1), time(), timezone.utc)
         moment = datetime.fromisoformat(raw)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
         raise ReportError(f"cannot read the end {text!r}: use a date (2026-03-08, the last day "
                           "covered) or a date-time with a time zone (2026-03-09T08:00+00:00)") from None
     if moment.tzinfo is None:

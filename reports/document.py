@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from reports import charts
-from reports.redact import excerpt
+from reports.redact import excerpt, free_text
 from warehouse.report_metrics import AGE_BUCKETS, SPANS
 
 
@@ -228,7 +228,7 @@ def _mismatch(f: dict, excerpts_of: dict[int, str] | None) -> Section:
         cols.append("excerpt (redacted)")
     rows = []
     for c in m["cases"]:
-        row = [c["case_id"], c["platform"], c["reference"],
+        row = [c["case_id"], c["platform"], free_text(c["reference"]),
                "removed" if c["platform_said"] == "removed" else "no violation",
                when(c["answered_at"]),
                ("still online " if c["platform_said"] == "removed" else "offline ") + when(c["found_at"])]

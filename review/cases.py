@@ -12,10 +12,14 @@ from datetime import datetime, timedelta, timezone
 
 from review import states as st
 from warehouse.db import WarehouseError, transaction
-from warehouse.queries import _dicts
+from warehouse.queries import STAFF_AIMED, _dicts
 
 AUTOMATION = "tagwatch"  # the actor of automated events
 CATEGORIES = ("allegation", "sexual", "threat", "insult", "doxxing", "impersonation", "other")
+# The categories the classifier scores (`doxxing` covers harassment campaigns): the only ones
+# a confirmed case's default category is chosen from. Other keys found in stored
+# `categories` (staff_target, in scores written before migration 011) are not categories.
+SCORED_CATEGORIES = ("allegation", "sexual", "threat", "insult", "doxxing")
 TARGET_ROLES = ("teacher", "head_teacher", "teaching_assistant", "support_staff", "school", "other")
 SEVERITIES = ("low", "medium", "high")
 CHANNELS = ("in-app", "form", "helpline")
@@ -47,13 +51,18 @@ _LATEST_SCORE = """
     SELECT platform, post_id, arg_max(score, scored_at) AS score,
            arg_max(model_version, scored_at) AS model_version,
            arg_max(explanation, scored_at) AS explanation,
-           arg_max(categories, scored_at) AS categories
+           arg_max(categories, scored_at) AS categories,
+           arg_max(staff_target, scored_at) AS staff_target
     FROM scores GROUP BY platform, post_id
 """
 
 
 def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = None) -> list[dict]:
-    """Cases with their state, post and latest score, worst (score, then reach) first."""
+    """Cases with their state, post and latest score, worst first.
+
+    Worst: aimed at school staff (staff_target >= STAFF_AIMED) before the rest,
+    then by score (abusive, to anyone), then by reach.
+    """
     if states:
         unknown = set(states) - set(st.STATES)
         if unknown:
@@ -63,7 +72,7 @@ def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = N
         SELECT c.case_id, s.state, s.state_since, c.platform, c.post_id, p.url, sc.score,
                coalesce(p.reply_count, 0) + coalesce(p.share_count, 0) + coalesce(p.like_count, 0)
                    + coalesce(p.view_count, 0) AS reach,
-               p.text, p.hashtags, sc.model_version, sc.explanation, sc.categories,
+               p.text, p.hashtags, sc.model_version, sc.explanation, sc.categories, sc.staff_target,
                c.origin, c.opened_at, p.first_seen_at, coalesce(rq.requesters, 0) AS requesters
         FROM cases c JOIN case_state s USING (case_id)
         LEFT JOIN (SELECT case_id, count(*) AS requesters FROM case_requesters GROUP BY case_id) rq
@@ -71,7 +80,8 @@ def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = N
         LEFT JOIN posts p USING (platform, post_id)
         LEFT JOIN ({_LATEST_SCORE}) sc USING (platform, post_id)
         {where}
-        ORDER BY sc.score DESC NULLS LAST, reach DESC, c.case_id
+        ORDER BY coalesce(sc.staff_target, 0) >= {STAFF_AIMED} DESC, sc.score DESC NULLS LAST,
+                 reach DESC, c.case_id
     """
     if limit:
         sql += f" LIMIT {int(limit)}"
@@ -275,7 +285,7 @@ def review(con, case_id: int, decision: str, actor: str, category: str | None = 
     with transaction(con):
         _move(con, case_id, target, actor, st.HUMAN, note, now)
         if decision == "confirm":
-            category = category or _strongest_category(info["score"]) or "other"
+            category = category or strongest_category(info["score"]) or "other"
             if not _freeze_evidence(con, case_id, post, info["score"], category, target_role,
                                     severity, actor, now):
                 # Frozen earlier (a school's report freezes it at intake): the captured content
@@ -291,10 +301,12 @@ def review(con, case_id: int, decision: str, actor: str, category: str | None = 
     return {"case_id": case_id, "state": target, "category": category}
 
 
-def _strongest_category(score: dict | None) -> str | None:
+def strongest_category(score: dict | None) -> str | None:
+    """The scored category with the highest probability, or None when none scored above 0."""
     cats = (score or {}).get("categories") or {}
-    best = max(cats.items(), key=lambda kv: kv[1] or 0, default=(None, None))[0]
-    return best if best in CATEGORIES else None
+    scored = [(value, name) for name, value in cats.items()
+              if name in SCORED_CATEGORIES and isinstance(value, (int, float)) and value > 0]
+    return max(scored)[1] if scored else None
 
 
 def captured_content(post: dict) -> str:
@@ -401,9 +413,12 @@ def apply_deadlines(con, now: datetime | None = None) -> list[int]:
 
 def _case_id(value) -> int:
     try:
-        return int(str(value).strip().lstrip("#"))
+        case_id = int(str(value).strip().lstrip("#"))
     except ValueError:
-        raise CaseError(f"not a case id: {value!r} (case ids are numbers)") from None
+        raise CaseError(f"not a case id: {str(value)[:40]!r} (case ids are numbers)") from None
+    if not 1 <= case_id <= 2**31 - 1:  # the column is an INTEGER; ids start at 1
+        raise CaseError(f"no case {case_id}: case ids are whole numbers from 1")
+    return case_id
 
 
 def _actor(actor: str) -> str:

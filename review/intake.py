@@ -32,7 +32,8 @@ def open_url(settings: Settings, url: str, actor: str, options: CollectOptions |
     with session(settings.db_path) as con:
         configured = [(s["platform"], s["base_url"]) for s in queries.sources(con)]
     options = options or pipeline.collect_options(settings)
-    with settings.http_client(configured=(*(u for _, u in configured), *settings.intake_hosts)) as client:
+    allowed = (*(u for _, u in configured), *settings.intake_hosts)
+    with settings.http_client(interactive=True, configured=allowed) as client:
         try:
             post = platforms.fetch_post(client, address, configured, settings.pseudonym_key,
                                         utcnow().isoformat(), options)

@@ -259,7 +259,7 @@ def _freeze(con, case_id: int, affected_role: str, user: str, now: datetime) -> 
     info = cs.show(con, case_id)
     if info["evidence"] is not None or info["post"] is None:
         return
-    category = cs._strongest_category(info["score"]) or "other"
+    category = cs.strongest_category(info["score"]) or "other"
     cs._freeze_evidence(con, case_id, info["post"], info["score"], category,
                         _TARGET_ROLE[affected_role], None, user, now)
 

@@ -9,12 +9,13 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 from collectors import platforms
 from common.csvout import SafeWriter
-from tagwatch import pipeline
+from tagwatch import argtypes, pipeline
 from tagwatch.config import Settings
 from tagwatch.textout import cell
 from warehouse import queries
@@ -255,8 +256,9 @@ def cmd_flagged(args) -> int:
     for r in rows:
         r["tags"] = " ".join(f"#{t}" for t in r["hashtags"] or [])
         r["score"] = f"{r['score']:.2f}"
+        r["staff_target"] = "" if r["staff_target"] is None else f"{r['staff_target']:.2f}"
         r["why"] = pipeline.why(r)
-    _table(rows, ["score", "platform", "url", "tags", "text", "why"], "table")
+    _table(rows, ["score", "staff_target", "platform", "url", "tags", "text", "why"], "table")
     return 0
 
 
@@ -376,18 +378,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", parents=[common], help="score a CSV with a text column")
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True)
-    p.add_argument("--batch-size", type=int, default=5000)
+    p.add_argument("--batch-size", type=argtypes.batch_size, default=5000)
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("flagged", parents=[common], help="the flagged posts")
     p.add_argument("--since", default="1d", help="first seen within this period: 30m, 12h, 1d, 2w, all")
     p.add_argument("--format", choices=["table", "csv"], default="table")
-    p.add_argument("--limit", type=int)
+    p.add_argument("--limit", type=argtypes.limit)
     p.set_defaults(func=cmd_flagged)
 
     p = sub.add_parser("replay-server", help="serve the bundled offline sample as a Mastodon instance")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8089)
+    p.add_argument("--port", type=argtypes.port, default=8089)
     p.set_defaults(func=cmd_replay_server)
 
     p = sub.add_parser("demo", parents=[common], help="the whole pipeline on the bundled sample, offline")
@@ -406,15 +408,40 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        return status
     except KeyboardInterrupt:
         _err("tagwatch: interrupted")
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
     except Exception as exc:
-        if not _is_user_error(exc) or args.verbose:
+        if args.verbose:
             raise
-        _err(f"tagwatch: error: {exc}")
+        _err(f"tagwatch: error: {one_line(exc)}" if _is_user_error(exc) else
+             f"tagwatch: unexpected error ({type(exc).__name__}): {one_line(exc)}; "
+             "nothing more was done (run again with -v for the details)")
         return 1
+
+
+def one_line(exc: BaseException, width: int = 400) -> str:
+    """An exception's message on one terminal-safe line (it may quote hostile input)."""
+    return cell(str(exc) or type(exc).__name__, width)
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`tagwatch flagged | head`): stop quietly, like other tools.
+
+    Standard output is pointed at /dev/null so that the final flush at exit cannot
+    raise again; 141 is what a shell reports for a process ended by SIGPIPE.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 141
 
 
 def _is_user_error(exc: Exception) -> bool:

@@ -101,6 +101,11 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds of the first wait between retries when a server gives no Retry-After (doubling)"),
     Setting("TAGWATCH_HTTP_RETRIES", "http_retries", "int", _client_default("max_retries"),
             f"`{_client_default('max_retries')}`", "retries of one request before a source counts as failed"),
+    Setting("TAGWATCH_HTTP_DEADLINE", "http_deadline", "float", _client_default("deadline"),
+            f"`{_client_default('deadline'):g}`",
+            "seconds one request may take in all, retries and waits included (collection)"),
+    Setting("TAGWATCH_HTTP_INTERACTIVE_DEADLINE", "http_interactive_deadline", "float", 20.0, "`20`",
+            "the same when a person waits (re-checks, pasted links, the school form)"),
     Setting("TAGWATCH_STORE_HANDLES", "store_handles", "flag", CollectOptions.store_handles, "`0`",
             "`1` also stores authors' raw handles in `posts.author_handle`; off by default"),
     Setting("TAGWATCH_FIRST_RUN_DAYS", "first_run_days", "int", CollectOptions.first_run_days,
@@ -135,6 +140,9 @@ SETTINGS: tuple[Setting, ...] = (
             "task slots per Celery worker of `make airflow-cluster`"),
     Setting("TAGWATCH_WORKER_NAME", "worker_name", "text", None, "unset: the machine's FQDN",
             "the host a task instance records (set per worker by `make airflow-cluster`)"),
+    Setting("TAGWATCH_CRASH_AT", "crash_at", "text", None, "unset",
+            "tests only: `NAME[:N]` kills the process at the N-th pass of `crashpoint(NAME)` "
+            "(collectors/crashpoints.py reads it there, so a crash test needs no plumbing)"),
     Setting("TAGWATCH_REPORT_PERIOD", "report_period", "text", "7d", "`7d`",
             "what a report covers (`Nd` or `Nw`)"),
     Setting("TAGWATCH_REPORT_TO", "report_to", "list", (), "unset",
@@ -171,6 +179,8 @@ class Settings:
     user_agent: str
     http_backoff: float
     http_retries: int
+    http_deadline: float
+    http_interactive_deadline: float
     store_handles: bool
     first_run_days: int
     tiktok_daily_requests: int
@@ -186,6 +196,7 @@ class Settings:
     airflow_port: int
     airflow_worker_slots: int
     worker_name: str | None
+    crash_at: str | None
     report_period: str
     report_to: tuple[str, ...]
     report_from: str | None
@@ -204,8 +215,15 @@ class Settings:
             overrides["db_path"] = Path(overrides["db_path"])
         return replace(settings, **overrides) if overrides else settings
 
-    def http_client(self, **options):
-        """The polite HTTP client with this configuration's User-Agent, back-off and retries."""
+    def http_client(self, *, interactive: bool = False, **options):
+        """The polite HTTP client with this configuration's User-Agent, back-off and retries.
+
+        `interactive`: someone is waiting (a re-check, a pasted link): each request gets
+        TAGWATCH_HTTP_INTERACTIVE_DEADLINE seconds in all, retries included, instead of
+        TAGWATCH_HTTP_DEADLINE.
+        """
+        options.setdefault("deadline", self.http_interactive_deadline if interactive
+                           else self.http_deadline)
         return PoliteClient(self.user_agent, backoff_base=self.http_backoff,
                             max_retries=self.http_retries, **options)
 

@@ -21,6 +21,7 @@ from typing import Mapping
 from common.csvout import SafeWriter
 from collectors import platforms, tiktok
 from collectors.base import CollectOptions, MissingCredential
+from review import journal
 from review.cases import open_flagged
 from tagwatch.config import Settings
 from warehouse import queries
@@ -110,10 +111,14 @@ def collect(target: dict, run_id: str, settings: Settings,
     return asdict(manifest)
 
 
-def load(run_id: str | None, settings: Settings) -> dict:
-    """Merge a run's staging (or all unloaded staging, run_id None) into the warehouse."""
+def load(run_id: str | None, settings: Settings, before_commit=None) -> dict:
+    """Merge a run's staging (or all unloaded staging, run_id None) into the warehouse.
+
+    `before_commit` is called inside the load's transaction just before it commits."""
     with session(settings.db_path) as con:
-        report = load_staging(con, settings.staging_dir, safe_run_id(run_id) if run_id else None)
+        report = load_staging(con, settings.staging_dir, safe_run_id(run_id) if run_id else None,
+                              before_commit=before_commit)
+        journal.apply_pending(con, settings.db_path)  # decisions sent while this ran
     return asdict(report)
 
 
@@ -138,13 +143,14 @@ def score_new(settings: Settings, batch_size: int = 5000) -> dict:
         # Each written batch drops out of the next query, so memory stays one batch.
         while batch := queries.unscored_posts(con, scorer.version, batch_size):
             details = scorer.details([text for _, _, text in batch])
-            rows = [(p, i, d.score, d.categories, d.explanation)
+            rows = [(p, i, d.score, d.categories, d.explanation, d.staff_target)
                     for (p, i, _), d in zip(batch, details)]
             queries.write_scores(con, rows, scorer.version, scorer.threshold)
             report.scored += len(rows)
             report.flagged += sum(1 for r in rows if r[2] == r[2] and r[2] >= scorer.threshold)
             report.unscorable += sum(1 for r in rows if r[2] != r[2])
         report.cases_opened = open_flagged(con)  # every flagged post gets a review case
+        journal.apply_pending(con, settings.db_path)
     return asdict(report)
 
 
@@ -190,7 +196,9 @@ def refresh_radar(settings: Settings) -> dict:
     from warehouse.resurfacing import refresh
 
     with session(settings.db_path) as con:
-        return refresh(con)
+        result = refresh(con)
+        journal.apply_pending(con, settings.db_path)
+    return result
 
 
 def flagged_list(settings: Settings, since: str | None = "1d") -> dict:
@@ -204,8 +212,8 @@ def flagged_list(settings: Settings, since: str | None = "1d") -> dict:
     return {"path": str(path), "count": len(rows)}
 
 
-FLAGGED_COLUMNS = ("score", "platform", "url", "hashtags", "text", "created_at", "first_seen_at",
-                   "why", "categories")
+FLAGGED_COLUMNS = ("score", "staff_target", "platform", "url", "hashtags", "text", "created_at",
+                   "first_seen_at", "why", "categories")
 
 
 def why(row: dict) -> str:
@@ -216,13 +224,18 @@ def why(row: dict) -> str:
     return explanation_text(json.loads(raw) if raw else None)
 
 
+def _decimal(value) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
 def write_flagged_csv(rows: list[dict], path_or_file) -> None:
     def emit(fh):
         writer = SafeWriter(fh, lineterminator="\r\n")
         writer.writerow(FLAGGED_COLUMNS)
         for r in rows:
             writer.writerow([
-                f"{r['score']:.4f}", r["platform"], r["url"], " ".join(f"#{t}" for t in r["hashtags"] or []),
+                f"{r['score']:.4f}", _decimal(r.get("staff_target")), r["platform"], r["url"],
+                " ".join(f"#{t}" for t in r["hashtags"] or []),
                 r["text"], r["created_at"].isoformat() if r["created_at"] else "",
                 r["first_seen_at"].isoformat(), why(r), r.get("categories") or "",
             ])

@@ -30,9 +30,8 @@ def hostile_content() -> str:
     return f"<p>{html.escape(HOSTILE)}</p>"
 
 
-def seed(settings, server, statuses: list[dict], scores: list[float], run_id: str = "seed") -> list[int]:
-    """Publish `statuses` on `server`, load them, score them, open cases; returns the case ids
-    in the order of `statuses`."""
+def load(settings, server, statuses: list[dict], run_id: str = "seed") -> list[dict]:
+    """Publish `statuses` on `server` and load them as the collector would; returns the posts."""
     for status in statuses:
         server.add_status(status)
     with PoliteClient("tagwatch-tests", backoff_base=0.01, max_retries=1, configured=(server.url,)) as client:
@@ -44,7 +43,18 @@ def seed(settings, server, statuses: list[dict], scores: list[float], run_id: st
         manifest = writer.close("ok")
     with session(settings.db_path) as con:
         load_manifests(con, [manifest])
-        queries.write_scores(con, [("mastodon", p["post_id"], s) for p, s in zip(posts, scores)],
+    return posts
+
+
+def seed(settings, server, statuses: list[dict], scores: list[float], run_id: str = "seed",
+         details: list[tuple[dict | None, float | None]] | None = None) -> list[int]:
+    """Publish `statuses` on `server`, load them, score them, open cases; returns the case ids
+    in the order of `statuses`. `details`: (categories, staff_target) per status."""
+    posts = load(settings, server, statuses, run_id)
+    details = details or [(None, None)] * len(posts)
+    with session(settings.db_path) as con:
+        queries.write_scores(con, [("mastodon", p["post_id"], s, cats, None, staff)
+                                   for p, s, (cats, staff) in zip(posts, scores, details)],
                              "test-model", 0.5)
         cs.open_flagged(con)
         ids = dict(con.execute("SELECT post_id, case_id FROM cases").fetchall())

@@ -24,6 +24,10 @@ class WarehouseError(Exception):
     """A problem with the warehouse that the user can act on (message says how)."""
 
 
+class WarehouseLocked(WarehouseError):
+    """Another process held the file for longer than the caller would wait."""
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(number, file name, SQL) of every migration shipped in warehouse/migrations, in order."""
     found = []
@@ -90,7 +94,7 @@ def connect(db_path: str | Path, *, read_only: bool = False,
         except duckdb.IOException as exc:
             if not _is_lock_error(exc) or time.monotonic() >= deadline:
                 if _is_lock_error(exc):
-                    raise WarehouseError(
+                    raise WarehouseLocked(
                         f"the warehouse {path} stayed locked by another process for "
                         f"{lock_wait:.0f} s; try again when the running load has finished"
                     ) from exc
@@ -119,13 +123,23 @@ def session(db_path: str | Path, *, read_only: bool = False,
         con.close()
 
 
+_IN_TRANSACTION: set[int] = set()   # ids of connections inside transaction()
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """All or nothing: on any error the warehouse is left as it was."""
+    """All or nothing: on any error the warehouse is left as it was. Inside another
+    transaction() on the same connection it joins that one (DuckDB does not nest them)."""
+    if id(con) in _IN_TRANSACTION:
+        yield con
+        return
     con.execute("BEGIN TRANSACTION")
+    _IN_TRANSACTION.add(id(con))
     try:
         yield con
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    finally:
+        _IN_TRANSACTION.discard(id(con))
     con.execute("COMMIT")

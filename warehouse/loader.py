@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 import pyarrow as pa
@@ -82,8 +83,12 @@ def _pending(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path]) -> tupl
     return todo, skipped
 
 
-def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path]) -> LoadReport:
-    """Merge the given staging files into the warehouse, all or nothing."""
+def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path],
+                   before_commit: Callable[[], None] | None = None) -> LoadReport:
+    """Merge the given staging files into the warehouse, all or nothing.
+
+    `before_commit` is called inside the transaction just before it commits (a test holds
+    a load open with it)."""
     report = LoadReport()
     todo, report.skipped = _pending(con, [Path(p) for p in manifest_paths])
     if not todo:
@@ -114,6 +119,8 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path]) -
                 _keep_checkpoints(con, [manifest for manifest, *_ in done], now)
                 _store_tag_history(con, [manifest for manifest, *_ in done], now)
                 _store_comment_fetches(con, [manifest for manifest, *_ in done], now)
+                if before_commit is not None:
+                    before_commit()
         except duckdb.ConstraintException as exc:
             raise WarehouseError(f"staged posts break a rule of the warehouse, nothing was "
                                  f"loaded: {exc}") from exc
@@ -449,9 +456,9 @@ def _advance_watermarks(con, manifests: list[Manifest], now) -> None:
 
 
 def load_staging(con: duckdb.DuckDBPyConnection, staging_dir: Path,
-                 run_id: str | None = None) -> LoadReport:
+                 run_id: str | None = None, before_commit=None) -> LoadReport:
     """Load every finished staging task under `staging_dir` (or only one run's)."""
-    return load_manifests(con, find_manifests(staging_dir, run_id))
+    return load_manifests(con, find_manifests(staging_dir, run_id), before_commit)
 
 
 @dataclass

@@ -11,6 +11,8 @@ import pyarrow as pa
 from warehouse.db import WarehouseError, transaction
 
 WATCH_STATUSES = ("banned", "flagged", "watch")
+# staff_target at or above this: the post is taken as aimed at school staff (ordering only).
+STAFF_AIMED = 0.5
 _TAG = re.compile(r"^[^\s#,]{1,100}$")
 _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -31,7 +33,10 @@ def parse_since(text: str | None) -> datetime | None:
     m = _DURATION.match(text.strip().lower())
     if not m:
         raise WarehouseError(f"cannot read the period {text!r}: use e.g. 30m, 12h, 1d, 2w or all")
-    return datetime.now(timezone.utc) - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    try:
+        return datetime.now(timezone.utc) - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    except OverflowError:  # 99999999w reaches before year 1
+        raise WarehouseError(f"the period {text!r} is too long; use all for no limit") from None
 
 
 # --- watchlist -------------------------------------------------------------------------
@@ -104,10 +109,11 @@ def unscored_posts(con, model_version: str, limit: int = 5000) -> list[tuple]:
 
 
 def write_scores(con, rows: list[tuple], model_version: str, threshold: float) -> int:
-    """Bulk-insert (platform, post_id, score[, categories, explanation]) rows.
+    """Bulk-insert (platform, post_id, score[, categories, explanation[, staff_target]]) rows.
 
     NaN/None scores are stored as NULL (not scorable). `categories` (dict) and
     `explanation` (list of dicts) are stored as JSON; missing ones as NULL.
+    `staff_target` is the probability that the post is aimed at school staff.
     """
     if not rows:
         return 0
@@ -121,19 +127,25 @@ def write_scores(con, rows: list[tuple], model_version: str, threshold: float) -
         "score": [None if r[2] is None or r[2] != r[2] else float(r[2]) for r in rows],
         "categories": pa.array([as_json(r[3]) if len(r) > 3 else None for r in rows], pa.string()),
         "explanation": pa.array([as_json(r[4]) if len(r) > 4 else None for r in rows], pa.string()),
+        "staff_target": pa.array([_probability(r[5]) if len(r) > 5 else None for r in rows],
+                                 pa.float64()),
     })
     with transaction(con):
         con.execute(
             """
             INSERT INTO scores (platform, post_id, model_version, score, label, scored_at,
-                                categories, explanation)
+                                categories, explanation, staff_target)
             SELECT platform, post_id, ?, score, score >= ?, now(),
-                   categories::JSON, explanation::JSON FROM scored
+                   categories::JSON, explanation::JSON, staff_target FROM scored
             ON CONFLICT DO NOTHING
             """,
             [model_version, threshold],
         )
     return len(rows)
+
+
+def _probability(value) -> float | None:
+    return None if value is None or value != value else float(value)
 
 
 # --- the flagged list ------------------------------------------------------------------
@@ -162,7 +174,12 @@ def videos_needing_comments(con, platform: str, limit: int) -> list[dict]:
 
 def flagged(con, model_version: str | None = None, since: datetime | None = None,
             limit: int | None = None) -> list[dict]:
-    """Flagged posts by the given model (default: the newest model that scored anything)."""
+    """Flagged posts by the given model (default: the newest model that scored anything).
+
+    Flagged means `score` (abusive, to anyone) reached the model's threshold;
+    `staff_target` never flags a post by itself. Posts aimed at school staff
+    (staff_target >= STAFF_AIMED) come first, then by score.
+    """
     if model_version is None:
         row = con.execute("SELECT model_version FROM scores ORDER BY scored_at DESC LIMIT 1").fetchone()
         if row is None:
@@ -176,10 +193,11 @@ def flagged(con, model_version: str | None = None, since: datetime | None = None
     sql = f"""
         SELECT s.score, p.platform, p.url, p.hashtags, p.text, p.created_at, p.first_seen_at,
                p.post_id, s.model_version, s.categories::VARCHAR AS categories,
-               s.explanation::VARCHAR AS explanation
+               s.explanation::VARCHAR AS explanation, s.staff_target
         FROM scores s JOIN posts p USING (platform, post_id)
         WHERE s.model_version = ? AND s.label {where}
-        ORDER BY s.score DESC, p.first_seen_at DESC
+        ORDER BY coalesce(s.staff_target, 0) >= {STAFF_AIMED} DESC, s.score DESC,
+                 p.first_seen_at DESC
     """
     if limit:
         sql += f" LIMIT {int(limit)}"

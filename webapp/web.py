@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +24,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from review import cases as cs
 from review import schools
+from review import journal
 from review import states as st
-from warehouse.db import session
+from warehouse.db import WarehouseLocked, session
 
 _ASSETS = Path(__file__).with_name("assets")
 CSS = (_ASSETS / "app.css").read_text(encoding="utf-8")
@@ -45,18 +47,43 @@ LOCK_WAIT_SECONDS = 600.0
 MAX_FORM_BYTES = 64 * 1024  # the intake form: 10 URLs of 2 KB and 1000 characters fit easily
 
 
-class Store:
-    """Short warehouse connections, one at a time in this process."""
+# How long a decision waits for the warehouse before it goes to the journal instead.
+DECISION_WAIT_SECONDS = 1.0
 
-    def __init__(self, db_path, lock_wait: float = LOCK_WAIT_SECONDS):
+
+class Store:
+    """Short warehouse connections, one at a time in this process. Every connection first
+    applies the decisions journalled while a load held the file (review.journal)."""
+
+    def __init__(self, db_path, lock_wait: float = LOCK_WAIT_SECONDS,
+                 decision_wait: float = DECISION_WAIT_SECONDS):
         self.db_path = db_path
         self.lock_wait = lock_wait
+        self.decision_wait = decision_wait
         self._lock = threading.Lock()
 
     @contextmanager
     def connect(self):
         with self._lock, session(self.db_path, lock_wait=self.lock_wait) as con:
+            journal.apply_pending(con, self.db_path)
             yield con
+
+    def decide(self, action: str, case_id, fields: dict, user: str) -> bool:
+        """Apply a reviewer's decision now (True), or, when the warehouse stays busy for
+        `decision_wait` seconds, keep it in the journal for the next writer (False)."""
+        deadline = time.monotonic() + self.decision_wait  # one budget for both waits
+        if self._lock.acquire(timeout=self.decision_wait):
+            try:
+                with session(self.db_path, lock_wait=max(0.0, deadline - time.monotonic())) as con:
+                    journal.apply_pending(con, self.db_path)
+                    journal.ACTIONS[action](con, case_id, fields, user, None)
+                return True
+            except WarehouseLocked:
+                pass
+            finally:
+                self._lock.release()
+        journal.append(self.db_path, action, case_id, fields, user)
+        return False
 
 
 class Refused(Exception):

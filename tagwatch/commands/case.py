@@ -10,6 +10,7 @@ import json
 
 from review import cases as cs
 from review import states as st
+from tagwatch import argtypes
 from tagwatch.textout import cell
 from warehouse.db import session
 
@@ -34,16 +35,16 @@ def register(sub, common) -> None:
     a = cases.add_parser("list", parents=[common], help="list cases, worst first")
     a.add_argument("--state", choices=st.STATES, action="append", help="repeatable")
     a.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    a.add_argument("--limit", type=int)
+    a.add_argument("--limit", type=argtypes.limit)
     a.set_defaults(func=cmd_list)
 
     a = cases.add_parser("show", parents=[common], help="state, evidence, events and re-checks of a case")
-    a.add_argument("case")
+    a.add_argument("case", type=argtypes.case_id)
     a.add_argument("--format", choices=["text", "json"], default="text")
     a.set_defaults(func=cmd_show)
 
     a = cases.add_parser("review", parents=[common, actor], help="confirm or dismiss a case")
-    a.add_argument("case")
+    a.add_argument("case", type=argtypes.case_id)
     a.add_argument("--decision", choices=["confirm", "dismiss"], required=True)
     a.add_argument("--category", choices=cs.CATEGORIES,
                    help="abuse category (default: the classifier's strongest, else other)")
@@ -53,14 +54,14 @@ def register(sub, common) -> None:
     a.set_defaults(func=cmd_review)
 
     a = cases.add_parser("report", parents=[common, actor], help="record a report sent to the platform")
-    a.add_argument("case")
+    a.add_argument("case", type=argtypes.case_id)
     a.add_argument("--channel", choices=cs.CHANNELS, required=True)
     a.add_argument("--reference", required=True, help="the platform's reference for the report")
     a.add_argument("--sent-at", type=_when, help="when it was sent (ISO 8601; default now)")
     a.set_defaults(func=cmd_report)
 
     a = cases.add_parser("answer", parents=[common, actor], help="record the platform's answer verbatim")
-    a.add_argument("case")
+    a.add_argument("case", type=argtypes.case_id)
     a.add_argument("--outcome", choices=tuple(cs.OUTCOMES), required=True)
     a.add_argument("--text", required=True)
     a.add_argument("--answered-at", type=_when, help="when it came (ISO 8601; default now)")
@@ -68,20 +69,20 @@ def register(sub, common) -> None:
 
     a = cases.add_parser("move", parents=[common, actor],
                          help=f"move a case to {', '.join(cs.PLAIN_MOVES)}")
-    a.add_argument("case")
+    a.add_argument("case", type=argtypes.case_id)
     a.add_argument("--to", choices=cs.PLAIN_MOVES, required=True)
     a.add_argument("--note")
     a.set_defaults(func=cmd_move)
 
     a = cases.add_parser("recheck", parents=[common],
                          help="apply the 48 h deadline and run the due re-checks")
-    a.add_argument("case", nargs="?", help="only this case")
+    a.add_argument("case", nargs="?", type=argtypes.case_id, help="only this case")
     a.add_argument("--now", action="store_true", help="re-check at once, due or not")
     a.set_defaults(func=cmd_recheck)
 
     a = cases.add_parser("escalation-pack", parents=[common],
                          help="PDF + JSON for the helpline / Report Harmful Content")
-    a.add_argument("case")
+    a.add_argument("case", type=argtypes.case_id)
     a.add_argument("--out", required=True, help="folder to write into")
     a.set_defaults(func=cmd_escalation_pack)
 
@@ -200,7 +201,7 @@ def cmd_recheck(args) -> int:
             ids = [r["case_id"] for r in cs.list_cases(con, st.WATCHED)]
     else:
         ids = [cs._case_id(args.case)] if args.case else None
-    with settings.http_client() as client:
+    with settings.http_client(interactive=True) as client:
         if ids is not None and not args.now:  # one case, only if it is due
             with session(settings.db_path) as con:
                 ids = [i for i in rechecks.due(con, cs.utcnow()) if i in ids]

@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from collectors.base import author_fields
-from collectors.staging import StagingWriter, utcnow
+from collectors.crashpoints import crashpoint
+from collectors.staging import Manifest, StagingWriter, find_manifests, utcnow
 from collectors.tiktok import PLATFORM
+from tagwatch.progress import progress
 
 FORMATS = ("zeeschuimer", "4cat")
 BATCH = 1000
@@ -57,38 +59,77 @@ def cmd_import(args) -> int:
 
 
 def stage_export(path: Path, fmt: str, settings) -> str:
-    """Write the export's items to staging (all or nothing); return the staging run id."""
+    """Write the export's items to staging (all or nothing); return the staging run id.
+
+    The run id comes from the file's content, so importing it again (after a crash, or
+    by mistake) finds its finished staging task and stages nothing new.
+    """
     if fmt not in FORMATS:
         raise ImportFileError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    digest = _file_digest(path)[:16]
     run_id = f"import__{fmt}__{digest}"
-    key, store_handles = settings.pseudonym_key, settings.store_handles
+    if _already_staged(settings.staging_dir, run_id):
+        return run_id
     writer = StagingWriter(settings.staging_dir, run_id, PLATFORM, f"import:{fmt}", path.name,
                            asked={"file": path.name, "format": fmt, "sha256_16": digest})
     try:
-        batch: list[dict[str, Any]] = []
-        collected_at = utcnow().isoformat()
-        with open(path, encoding="utf-8", errors="strict") as lines:
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                batch.append(item_to_post(_item(line, path, number, fmt), fmt, key, collected_at,
-                                          store_handles, f"{path.name}:{number}"))
-                if len(batch) >= BATCH:
-                    writer.write_posts(batch)
-                    writer.manifest.pages += 1
-                    batch = []
-        if batch:
-            writer.write_posts(batch)
-            writer.manifest.pages += 1
-    except (ImportFileError, UnicodeDecodeError) as exc:
-        writer._writer.close()
-        writer.data_path.unlink(missing_ok=True)
+        _write_items(path, fmt, settings, writer)
+    except BaseException as exc:  # a refused file, a crash or Ctrl-C: no half task is left
+        writer.abort()
         if isinstance(exc, UnicodeDecodeError):
             raise ImportFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         raise
+    crashpoint("import.staged")
     writer.close("ok")
+    crashpoint("import.manifest")
     return run_id
+
+
+def _write_items(path: Path, fmt: str, settings, writer: StagingWriter) -> None:
+    key, store_handles = settings.pseudonym_key, settings.store_handles
+    batch: list[dict[str, Any]] = []
+    collected_at = utcnow().isoformat()
+    with open(path, encoding="utf-8", errors="strict") as lines, \
+            progress(f"staging {path.name}", total=path.stat().st_size, unit="B") as advance:
+        for number, line in enumerate(lines, 1):
+            advance(len(line))
+            if not line.strip():
+                continue
+            batch.append(item_to_post(_item(line, path, number, fmt), fmt, key, collected_at,
+                                      store_handles, f"{path.name}:{number}"))
+            if len(batch) >= BATCH:
+                _write_batch(writer, batch, path, number)
+                batch = []
+                crashpoint("import.batch")
+    if batch:
+        _write_batch(writer, batch, path, number)
+
+
+def _write_batch(writer: StagingWriter, batch: list[dict], path: Path, number: int) -> None:
+    try:
+        writer.write_posts(batch)
+    except ValueError as exc:
+        raise ImportFileError(f"{path}, lines up to {number}: {exc}") from None
+    writer.manifest.pages += 1
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _already_staged(staging_dir: Path, run_id: str) -> bool:
+    """Did an earlier import of this very file finish staging it (manifest and data)?"""
+    for path in find_manifests(staging_dir, run_id):
+        try:
+            manifest = Manifest.read(path)
+        except (OSError, ValueError, TypeError):
+            return False
+        return manifest.status == "ok" and (path.parent / manifest.data_file).exists()
+    return False
 
 
 def _item(line: str, path: Path, number: int, fmt: str) -> dict:
@@ -96,11 +137,14 @@ def _item(line: str, path: Path, number: int, fmt: str) -> dict:
         record = json.loads(line)
     except ValueError as exc:
         raise ImportFileError(f"{path}, line {number}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ImportFileError(f"{path}, line {number}: JSON nested too deeply") from None
     if not isinstance(record, dict):
         raise ImportFileError(f"{path}, line {number}: a JSON {type(record).__name__}, "
                               "not a TikTok item object")
     item = record.get("data") if isinstance(record.get("data"), dict) else record
-    if item.get("id") in (None, ""):
+    if not isinstance(item.get("id"), (str, int)) or isinstance(item.get("id"), bool) \
+            or str(item.get("id")).strip() == "":
         raise ImportFileError(f"{path}, line {number}: no item id: is this a {fmt} export of "
                               "TikTok items?")
     return item

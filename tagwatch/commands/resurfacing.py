@@ -9,6 +9,7 @@ import json
 import sys
 
 from common.csvout import SafeDictWriter
+from tagwatch import argtypes
 from tagwatch.textout import cell
 
 CSV_COLUMNS = ("section", "tag", "variant", "method", "platform", "first_seen", "posts",
@@ -20,7 +21,7 @@ def register(sub, common) -> None:
                        help="banned tags seen again, proposed new tags, spikes")
     p.add_argument("--since", default="7d", help="seen within this period: 30m, 12h, 1d, 2w, all")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    p.add_argument("--limit", type=int, default=20, help="proposals and spikes shown (default 20)")
+    p.add_argument("--limit", type=argtypes.limit, default=20, help="proposals and spikes shown (default 20)")
     p.set_defaults(func=cmd_resurfacing)
 
 

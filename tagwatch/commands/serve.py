@@ -1,11 +1,13 @@
 """`tagwatch serve`: the review web app (binds 127.0.0.1 unless told otherwise)."""
 from __future__ import annotations
 
+from tagwatch import argtypes
+
 
 def register(sub, common) -> None:
     p = sub.add_parser("serve", parents=[common], help="the review web app")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=argtypes.port, default=8000)
     p.set_defaults(func=cmd_serve)
 
 

@@ -12,6 +12,7 @@ import getpass
 import sys
 
 from common.csvout import SafeWriter
+from tagwatch import argtypes
 from tagwatch.textout import cell, terminal_safe
 
 MAX_INPUT_LINES = 1_000_000
@@ -26,7 +27,7 @@ def register(sub, common) -> None:
     pr = t.add_parser("proposals", parents=[common], help="new tags proposed from co-occurrence")
     pr.add_argument("--status", choices=["proposed", "accepted", "rejected", "all"], default="proposed")
     pr.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    pr.add_argument("--limit", type=int)
+    pr.add_argument("--limit", type=argtypes.limit)
     pr.set_defaults(func=cmd_proposals)
     a = t.add_parser("accept", parents=[common], help="watch a proposed tag (collected from the next run)")
     a.add_argument("tag", metavar="TAG")

@@ -130,7 +130,11 @@ def test_one_post_many_schools_one_case_evidence_frozen_at_once(settings):
         ev = cs.show(con, a[0]["case_id"])["evidence"]
         assert ev["text"] == "Mr Invented at Fernbrook is a creep" and ev["target_role"] == "teacher"
         assert ev["frozen_by"] == "head.fern" and len(ev["content_sha256"]) == 64
-        assert cs.show(con, a[0]["case_id"])["score"] is not None  # scored at once
+        score = cs.show(con, a[0]["case_id"])["score"]
+        assert score is not None  # scored at once
+        # The post names staff (staff_target 1.0); the default category is still a real one.
+        assert score["staff_target"] == 1.0
+        assert ev["category"] == max(cs.SCORED_CATEGORIES, key=score["categories"].get)
         listed = {r["case_id"]: r for r in cs.list_cases(con)}
         assert listed[a[1]["case_id"]]["requesters"] == 2
         # school B sees only its own submission
@@ -256,3 +260,22 @@ def test_education_report_counts_school_reports(settings):
     assert table["schools waiting on a platform at the end"] == [3, 1]
     assert table["median hours from a school's report to verified removal"] == [24.0, None]
 
+
+def test_intake_freezes_the_strongest_real_category_not_staff_target(settings):
+    """A post scored before migration 011 (staff_target among its categories), then reported."""
+    from casekit import load
+    from classifiers.model import load as load_model
+    from warehouse import queries
+
+    _contacts(settings)
+    version = load_model(settings.models_dir).version
+    with MastodonReplayServer(max_lifetime=60) as server:
+        s = _two_posts(settings, server)
+        posts = load(s, server, [make_status(9, content="<p>Mr Invented is a creep</p>")], "before")
+        with session(settings.db_path) as con:
+            queries.write_scores(con, [("mastodon", posts[0]["post_id"], 0.9,
+                                        {"threat": 0.2, "doxxing": 0.5, "staff_target": 1.0}, None, 1.0)],
+                                 version, 0.5)
+        [done] = schools.submit(s, "head.fern", [f"{server.url}/@someone/9"], "", "teacher", now=T0)
+    with session(settings.db_path, read_only=True) as con:
+        assert cs.show(con, done["case_id"])["evidence"]["category"] == "doxxing"

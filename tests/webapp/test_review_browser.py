@@ -15,7 +15,11 @@ def test_reviewer_confirms_reports_and_records_an_answer(settings, browser):
     with MastodonReplayServer(max_lifetime=60) as server:
         [hostile, calm] = seed(settings, server, [make_status(1, content=hostile_content()),
                                                   make_status(2, content="<p>Miss Example marks unfairly</p>")],
-                               [0.95, 0.6])
+                               [0.95, 0.6],
+                               # as scorers before migration 011 wrote it: staff_target among
+                               # the categories, where it used to win the default category
+                               details=[({"sexual": 0.2, "allegation": 0.6, "staff_target": 1.0}, 1.0),
+                                        ({"insult": 0.3}, 0.0)])
     with session(settings.db_path) as con:
         users.add_user(con, "ana", "analyst", "a long passphrase")
     with served_app(settings) as url:
@@ -31,14 +35,19 @@ def test_reviewer_confirms_reports_and_records_an_answer(settings, browser):
         first_row = page.locator("tr.queue-row").first
         assert first_row.get_attribute("data-case") == str(hostile)  # worst first
         assert HOSTILE in first_row.locator(".post-text").inner_text()  # shown as text
+        assert first_row.locator(".staff-target").inner_text() == "staff target 1.00"
         page.keyboard.press("j")
         page.keyboard.press("k")
         page.keyboard.press("c")  # confirm the current (first) case
         page.wait_for_selector("text=reviewed")
         assert page.locator("tr.queue-row").count() == 1  # only the calm one is left
 
+        with session(settings.db_path, read_only=True) as con:  # the one-key confirm's default
+            assert con.execute("SELECT category FROM evidence WHERE case_id = ?",
+                               [hostile]).fetchone()[0] == "allegation"
         page.goto(f"{url}/cases/{hostile}")
         assert page.inner_text("#state") == "CONFIRMED"
+        assert page.inner_text(".staff-target") == "staff target 1.00"
         assert page.locator(".blur").count() == 1  # confirmed abuse is blurred until clicked
         page.click(".blur .post-text")
         assert page.locator(".blur").count() == 0

@@ -5,7 +5,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from casekit import HOSTILE, hostile_content, seed
-from review import users
+from review import journal, users
 from fakes.mastodon import MastodonReplayServer, make_status
 from warehouse.db import session
 from webapp.app import create_app
@@ -100,7 +100,7 @@ def test_login_only_redirects_within_the_app(app_db):
     assert r.status_code == 303 and r.headers["location"] == "/"
 
 
-def test_a_load_holding_the_file_too_long_gives_a_busy_page_and_changes_nothing(app_db):
+def test_a_load_holding_the_file_too_long_gives_a_busy_page_but_decisions_are_journalled(app_db):
     import subprocess
     import sys
 
@@ -112,13 +112,17 @@ def test_a_load_holding_the_file_too_long_gives_a_busy_page_and_changes_nothing(
          "print('held', flush=True); time.sleep(8)", str(db)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        r = client.post(f"/cases/{first}/review", data={"csrf": token, "decision": "confirm"})
+        r = client.get(f"/cases/{first}")
         assert r.status_code == 503 and "nothing was read or changed" in r.text
         assert "Traceback" not in r.text
+        r = client.post(f"/cases/{first}/review", data={"csrf": token, "decision": "confirm"},
+                        follow_redirects=False)
+        assert r.status_code == 303 and journal.pending(db)[0]["case_id"] == first
     finally:
         holder.kill()
         holder.wait()
-    assert state(client, first) == "DETECTED"
+    assert state(client, first) == "CONFIRMED"  # the next request applied the journal
+    assert journal.pending(db) == []
 
 
 def test_school_contacts_see_only_the_intake_pages_and_the_form_is_guarded(app_db, settings):

@@ -68,46 +68,38 @@ def escalation_pack(request: Request, web: StaffPage, case_id: str):
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-async def act(request: Request, form: Posted, case_id: str, do, done: str, back: str | None = None):
-    """Write one change to a case; a refused move or bad input writes nothing and says why."""
-    def write():
-        with form.web.store.connect() as con:
-            do(con, form.fields, form.user)
+async def act(request: Request, form: Posted, case_id: str, action: str, done: str,
+              back: str | None = None):
+    """Write one change to a case; a refused move or bad input writes nothing and says why.
+    While a load holds the warehouse the change is journalled and applied right after it."""
     try:
-        await run_in_threadpool(write)  # waiting for the loader must not stall other pages
+        now = await run_in_threadpool(form.web.store.decide, action, case_id, form.fields, form.user)
     except (cs.CaseError, ValueError) as exc:
         return flash_to(request, case_url(case_id), error=str(exc))
+    if not now:
+        done += " (a load is running: it is recorded and applied as soon as the load ends)"
     return flash_to(request, back or case_url(case_id), ok=done)
 
 
 @router.post("/cases/{case_id}/review")
 async def review(request: Request, form: AnalystForm, case_id: str):
-    def do(con, f, user):
-        cs.review(con, case_id, f.get("decision", ""), user, f.get("category") or None,
-                  f.get("target_role") or None, f.get("severity") or None, f.get("note") or None)
     back = "/" if request.query_params.get("from") == "queue" else None
-    return await act(request, form, case_id, do, f"case {case_id} reviewed", back)
+    return await act(request, form, case_id, "review", f"case {case_id} reviewed", back)
 
 
 @router.post("/cases/{case_id}/report")
 async def report(request: Request, form: AnalystForm, case_id: str):
-    def do(con, f, user):
-        cs.report(con, case_id, f.get("channel", ""), f.get("reference", ""), user)
-    return await act(request, form, case_id, do, f"case {case_id}: report recorded")
+    return await act(request, form, case_id, "report", f"case {case_id}: report recorded")
 
 
 @router.post("/cases/{case_id}/answer")
 async def answer(request: Request, form: AnalystForm, case_id: str):
-    def do(con, f, user):
-        cs.answer(con, case_id, f.get("outcome", ""), f.get("text", ""), user)
-    return await act(request, form, case_id, do, f"case {case_id}: platform answer recorded")
+    return await act(request, form, case_id, "answer", f"case {case_id}: platform answer recorded")
 
 
 @router.post("/cases/{case_id}/move")
 async def move(request: Request, form: AnalystForm, case_id: str):
-    def do(con, f, user):
-        cs.move(con, case_id, f.get("to", ""), user, f.get("note") or None)
-    return await act(request, form, case_id, do, f"case {case_id} moved")
+    return await act(request, form, case_id, "move", f"case {case_id} moved")
 
 
 @router.post("/cases/{case_id}/recheck")
