@@ -204,7 +204,7 @@ INTAKE_MAX_BODY = 1024 * 1024     # a status is a few KB; a 60 MB answer is refu
 INTAKE_MAX_WAIT = 5.0             # seconds of Retry-After / back-off per URL, at most
 
 
-def _client(settings, configured: list[tuple[str, str]]) -> PoliteClient:
+def _client(settings, configured: list[tuple[str, str]] = ()) -> PoliteClient:
     return PoliteClient(settings.user_agent, connect_timeout=5.0, read_timeout=15.0,
                         backoff_base=settings.http_backoff, max_retries=min(settings.http_retries, 2),
                         max_retry_after=INTAKE_MAX_WAIT, max_total_wait=INTAKE_MAX_WAIT,
