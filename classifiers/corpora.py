@@ -34,15 +34,23 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Protocol
 
 import numpy as np
 import requests
 
 from classifiers import corpus_readers as readers
-from tagwatch.config import Settings
 
 DOWNLOAD_TIMEOUT = (10, 120)  # seconds: connect, read
+
+
+class CorpusPlaces(Protocol):
+    """What finding a corpus needs from its caller (the application's settings have it):
+    the shared copies, the download cache, and the User-Agent a download sends."""
+
+    corpora_dir: Path | None
+    cache_dir: Path
+    user_agent: str
 
 
 class CorpusError(Exception):
@@ -116,7 +124,7 @@ def get_corpus(name: str) -> Corpus:
         ) from None
 
 
-def corpus_path(name: str, settings: Settings, *, allow_download: bool = True,
+def corpus_path(name: str, settings: CorpusPlaces, *, allow_download: bool = True,
                 url: str | None = None) -> Path:
     """Path of the corpus as a text,label CSV, fetching it if needed (see module doc).
 
@@ -173,7 +181,7 @@ def _convert_into(corpus: Corpus, original: Path, converted: Path) -> None:
             os.unlink(tmp)
 
 
-def _download_and_convert(corpus: Corpus, url: str, converted: Path, settings: Settings) -> None:
+def _download_and_convert(corpus: Corpus, url: str, converted: Path, settings: CorpusPlaces) -> None:
     converted.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=converted.parent, prefix=f".{corpus.original_file}.")
     digest = hashlib.sha256()
@@ -198,7 +206,7 @@ def _download_and_convert(corpus: Corpus, url: str, converted: Path, settings: S
         os.unlink(tmp)
 
 
-def _unavailable(corpus: Corpus, settings: Settings, url: str, why: str) -> CorpusUnavailable:
+def _unavailable(corpus: Corpus, settings: CorpusPlaces, url: str, why: str) -> CorpusUnavailable:
     looked = [str(settings.cache_dir / "corpora" / corpus.name)]
     if settings.corpora_dir is not None:
         looked.insert(0, str(settings.corpora_dir / corpus.name))

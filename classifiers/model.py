@@ -47,10 +47,9 @@ from sklearn.preprocessing import FunctionTransformer
 from classifiers.explain import explanation_text
 from common.csvout import SafeWriter
 from classifiers.errors import ModelIntegrityError, ModelNotFound  # noqa: F401 (re-exported)
-from classifiers.corpora import CORPORA, CorpusUnavailable, corpus_path, sha256_of
+from classifiers.corpora import CORPORA, CorpusPlaces, CorpusUnavailable, corpus_path, sha256_of
 from classifiers.signals import StaffGatedNgrams, aimed_at_staff_many, staff_terms
 from classifiers.text import EncodedBatch, HashedNgrams, normalise_many
-from tagwatch.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +186,7 @@ def seed_dataset() -> Dataset:
                    [CATEGORY_OF.get(c) for c in categories])
 
 
-def default_datasets(settings: Settings, *, allow_download: bool = True
+def default_datasets(settings: CorpusPlaces, *, allow_download: bool = True
                      ) -> tuple[list[Dataset], list[str]]:
     """The seed set, plus Davidson when it can be had; notes say what was used."""
     seed = seed_dataset()

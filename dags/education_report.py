@@ -26,7 +26,7 @@ def education_report():
         settings = Settings.from_env()
         end = logical_date or pendulum.now("UTC")
         excerpts = settings.report_excerpts if params.get("excerpts") is None else bool(params["excerpts"])
-        return rb.build(settings, params.get("period") or settings.report_period,
+        return rb.build(settings.db_path, params.get("period") or settings.report_period,
                         rb.dated_folder(settings.reports_dir, end), end=end, excerpts=excerpts)
 
     @task(retries=3, retry_delay=timedelta(minutes=5))

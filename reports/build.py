@@ -11,7 +11,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 from reports import document, render
-from tagwatch.config import Settings
 from warehouse import report_metrics
 from warehouse.db import WarehouseError, session
 
@@ -51,9 +50,10 @@ def parse_end(text: str | None, now: datetime | None = None) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-def build(settings: Settings, period: str, out_dir: Path, end: datetime | None = None,
+def build(db_path: Path, period: str, out_dir: Path, end: datetime | None = None,
           excerpts: bool = False, now: datetime | None = None) -> dict:
-    """Write the report for the `period` ending at `end` (default now) into `out_dir`."""
+    """Write the report for the `period` ending at `end` (default now) from the warehouse at
+    `db_path` (read-only) into `out_dir`."""
     length = parse_period(period)
     now = now or datetime.now(timezone.utc)
     # a plain UTC datetime (Airflow hands over pendulum's, whose arithmetic differs)
@@ -61,11 +61,11 @@ def build(settings: Settings, period: str, out_dir: Path, end: datetime | None =
     start = end - length
     out_dir = Path(out_dir)
     _check_writable(out_dir)
-    with session(settings.db_path, read_only=True) as con:
+    with session(db_path, read_only=True) as con:
         missing = report_metrics.missing_tables(con)
         if missing:
             raise ReportError(
-                f"the warehouse {settings.db_path} has no {', '.join(missing)} table(s) yet: open it "
+                f"the warehouse {db_path} has no {', '.join(missing)} table(s) yet: open it "
                 "once with a command that writes (e.g. tagwatch load) to bring its schema up to date")
         cur = report_metrics.figures(con, start, end)
         prev = report_metrics.figures(con, start - length, start)

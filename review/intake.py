@@ -2,13 +2,14 @@
 then given a case. The loader stays the only writer of posts."""
 from __future__ import annotations
 
+from typing import Callable
+
 from collectors import platforms
 from collectors.base import CollectOptions
 from collectors.http import SourceError, plain
-from collectors.staging import StagingWriter, utcnow
+from collectors.staging import StagingWriter, new_run_id, safe_run_id, utcnow
 from review import cases as cs
-from tagwatch import pipeline
-from tagwatch.config import Settings
+from review.schools import IntakeSettings
 from warehouse import queries
 from warehouse.db import session
 from warehouse.loader import load_manifests
@@ -16,9 +17,12 @@ from warehouse.loader import load_manifests
 MEMBER_REPORT_TAG = "member-report"  # the collection_runs "tag" of posts fetched by URL
 
 
-def open_url(settings: Settings, url: str, actor: str, options: CollectOptions | None = None) -> int:
-    """Fetch the post at `url` (any registered platform's post address), load and score
-    it, and open its case; returns the case id.
+def open_url(settings: IntakeSettings, url: str, actor: str, score: Callable[[], object] | None = None,
+             options: CollectOptions | None = None) -> int:
+    """Fetch the post at `url` (any registered platform's post address), load it, open its
+    case and `score()` the new posts (the application passes its scorer; None leaves them to
+    the next run); returns the case id. `options` carry the platforms' credentials and
+    state, as for collection.
 
     The URL is typed by a person: the server it names is contacted only under the
     outbound policy (an internal address only when it is a configured source: `tagwatch
@@ -28,15 +32,14 @@ def open_url(settings: Settings, url: str, actor: str, options: CollectOptions |
         address = platforms.address_of(url)
     except ValueError as exc:
         raise cs.CaseError(f"{plain(url)}: {exc}") from None
-    run_id = pipeline.safe_run_id(pipeline.new_run_id())
+    run_id = safe_run_id(new_run_id())
     with session(settings.db_path) as con:
         configured = [(s["platform"], s["base_url"]) for s in queries.sources(con)]
-    options = options or pipeline.collect_options(settings)
     allowed = (*(u for _, u in configured), *settings.intake_hosts)
     with settings.http_client(interactive=True, configured=allowed) as client:
         try:
             post = platforms.fetch_post(client, address, configured, settings.pseudonym_key,
-                                        utcnow().isoformat(), options)
+                                        utcnow().isoformat(), options or CollectOptions())
         except (SourceError, ValueError) as exc:  # MissingCredential is a ValueError
             raise cs.CaseError(f"cannot fetch {plain(url)}: {exc}") from None
     with StagingWriter(settings.staging_dir, run_id, address.platform, post["source"], MEMBER_REPORT_TAG,
@@ -46,10 +49,6 @@ def open_url(settings: Settings, url: str, actor: str, options: CollectOptions |
     with session(settings.db_path) as con:
         load_manifests(con, [manifest])
         case_id = cs.open_post(con, address.platform, post["post_id"], actor)
-    from classifiers.errors import ModelNotFound
-
-    try:
-        pipeline.score_new(settings)
-    except ModelNotFound:
-        pass  # no model yet: the post is scored by the next run
+    if score is not None:
+        score()
     return case_id

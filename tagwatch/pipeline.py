@@ -21,6 +21,8 @@ from typing import Mapping
 from common.csvout import SafeWriter
 from collectors import platforms, tiktok
 from collectors.base import CollectOptions, MissingCredential
+from collectors.crashpoints import crashpoint
+from collectors.staging import finished_task, new_run_id, safe_run_id, sweep_orphans
 from review import journal
 from review.cases import open_flagged
 from tagwatch.config import Settings
@@ -34,15 +36,6 @@ log = logging.getLogger(__name__)
 
 class CollectionFailed(RuntimeError):
     """One or more sources could not be collected (details are in collection_runs)."""
-
-
-def new_run_id() -> str:
-    return "manual__" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-
-
-def safe_run_id(run_id: str) -> str:
-    """Airflow run ids contain ':' and '+'; staging folder names should not."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
 
 
 def plan(settings: Settings, tags: list[str] | None = None,
@@ -114,7 +107,9 @@ def collect(target: dict, run_id: str, settings: Settings,
 def load(run_id: str | None, settings: Settings, before_commit=None) -> dict:
     """Merge a run's staging (or all unloaded staging, run_id None) into the warehouse.
 
-    `before_commit` is called inside the load's transaction just before it commits."""
+    `before_commit` is called inside the load's transaction just before it commits.
+    What killed tasks left in staging (data without a manifest) is swept away first."""
+    sweep_orphans(settings.staging_dir)
     with session(settings.db_path) as con:
         report = load_staging(con, settings.staging_dir, safe_run_id(run_id) if run_id else None,
                               before_commit=before_commit)
@@ -146,12 +141,24 @@ def score_new(settings: Settings, batch_size: int = 5000) -> dict:
             rows = [(p, i, d.score, d.categories, d.explanation, d.staff_target)
                     for (p, i, _), d in zip(batch, details)]
             queries.write_scores(con, rows, scorer.version, scorer.threshold)
+            crashpoint("score.batch")
             report.scored += len(rows)
             report.flagged += sum(1 for r in rows if r[2] == r[2] and r[2] >= scorer.threshold)
             report.unscorable += sum(1 for r in rows if r[2] != r[2])
         report.cases_opened = open_flagged(con)  # every flagged post gets a review case
         journal.apply_pending(con, settings.db_path)
     return asdict(report)
+
+
+def score_if_trained(settings: Settings) -> dict | None:
+    """`score_new`, or None while no model is trained yet: the next run scores what came in
+    (intake hands this to review.intake and review.schools)."""
+    from classifiers.errors import ModelNotFound
+
+    try:
+        return score_new(settings)
+    except ModelNotFound:
+        return None
 
 
 def tiktok_comments(settings: Settings, run_id: str,
@@ -275,10 +282,14 @@ def run(settings: Settings, run_id: str | None = None, tags: list[str] | None = 
     for target in planned:
         if since is not None:
             target["since"] = since
+        if finished_task(settings.staging_dir, safe_run_id(run_id), target["platform"],
+                         target["source"], target["tag"]):
+            continue  # staged by this run before it was interrupted
         manifest = collect(target, run_id, settings)
         if manifest["status"] == "failed":
             log.warning("collection failed: %s #%s: %s", target["source"], target["tag"], manifest["error"])
     summary.load = load(run_id, settings)
+    crashpoint("run.loaded")
     summary.failures = summary.load["failed"]
     summary.stopped = summary.load.get("stopped", [])
     if score:

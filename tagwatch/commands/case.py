@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+from functools import partial
 
 from review import cases as cs
 from review import states as st
@@ -110,8 +111,10 @@ def cmd_open(args) -> int:
     settings = _settings(args)
     if args.url:
         from review.intake import open_url
+        from tagwatch.pipeline import collect_options, score_if_trained
 
-        case_id = open_url(settings, args.url, _actor(args))
+        case_id = open_url(settings, args.url, _actor(args), score=partial(score_if_trained, settings),
+                           options=collect_options(settings))
     else:
         with session(settings.db_path) as con:
             case_id = cs.open_post(con, args.platform, args.post_id, _actor(args))

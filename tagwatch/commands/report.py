@@ -38,7 +38,7 @@ def cmd_report(args) -> int:
 
         recipients = rs.check_recipients(args.to or settings.report_to)
     folder = Path(args.out) if args.out else rb.dated_folder(settings.reports_dir, end)
-    built = rb.build(settings, period, folder, end=end, excerpts=args.excerpts or settings.report_excerpts)
+    built = rb.build(settings.db_path, period, folder, end=end, excerpts=args.excerpts or settings.report_excerpts)
     _out(f"{built['title']}: written to {folder}"
          + (" (no data in this period: the report says so)" if built["empty"] else ""))
     if args.send:

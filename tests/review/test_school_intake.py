@@ -7,6 +7,7 @@ import dataclasses
 import email
 import socket
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 import pytest
 
@@ -16,6 +17,7 @@ from review import states as st
 from review import users
 from smtpkit import smtp_server  # noqa: F401 (fixture)
 from fakes.mastodon import MastodonReplayServer, make_status
+from tagwatch.pipeline import score_if_trained
 from warehouse.db import WarehouseError, session
 
 PW = "a long passphrase"
@@ -107,8 +109,9 @@ def test_forbidden_hosts_are_recorded_and_never_contacted(settings):
 
 def _two_posts(settings, server):
     """Two invented abusive statuses (7 and 8) on the replay, which intake may fetch."""
-    server.add_status(make_status(7, content="<p>Mr Invented at Fernbrook is a creep</p>"))
-    server.add_status(make_status(8, content="<p>Ms Madeup should be sacked</p>"))
+    host = server.url.split("://", 1)[1]   # the host answers for its own posts only
+    server.add_status(make_status(7, content="<p>Mr Invented at Fernbrook is a creep</p>", domain=host))
+    server.add_status(make_status(8, content="<p>Ms Madeup should be sacked</p>", domain=host))
     return _with_hosts(settings, server)
 
 
@@ -117,7 +120,7 @@ def test_one_post_many_schools_one_case_evidence_frozen_at_once(settings):
     with MastodonReplayServer(max_lifetime=60) as server:
         s = _two_posts(settings, server)
         a = schools.submit(s, "head.fern", [f"{server.url}/@someone/7", f"{server.url}/@someone/8"],
-                           "about our teacher", "teacher", now=T0)
+                           "about our teacher", "teacher", now=T0, score=partial(score_if_trained, s))
         b = schools.submit(s, "office.oak", [f"{server.url}/@someone/8"], "", "support_staff",
                            now=T0 + timedelta(minutes=5))
         server.delete_status(7)  # gone an hour later: the evidence is kept
@@ -138,7 +141,7 @@ def test_one_post_many_schools_one_case_evidence_frozen_at_once(settings):
         listed = {r["case_id"]: r for r in cs.list_cases(con)}
         assert listed[a[1]["case_id"]]["requesters"] == 2
         # school B sees only its own submission
-        mine_b = schools.my_reports(con, "Oakhollow Primary")
+        mine_b = schools.my_reports(con, _school_id(con, "Oakhollow Primary"))
         assert [r["reference"] for r in mine_b] == [b[0]["reference"]]
         assert mine_b[0]["plain_state"] == "received"
         # the reviewer's classification is recorded; the frozen content is not changed
@@ -149,9 +152,27 @@ def test_one_post_many_schools_one_case_evidence_frozen_at_once(settings):
         assert after["content_sha256"] == ev["content_sha256"]
 
 
-def _states_of(con, school):
-    return {r["url"].rsplit("/", 1)[1]: r["plain_state"] for r in schools.my_reports(con, school)}
+def _school_id(con, name):
+    return con.execute("SELECT school_id FROM schools WHERE name = ?", [name]).fetchone()[0]
 
+
+def _states_of(con, school):
+    return {r["url"].rsplit("/", 1)[1]: r["plain_state"]
+            for r in schools.my_reports(con, _school_id(con, school))}
+
+
+
+def test_a_school_report_with_no_model_trained_yet_is_recorded_unscored(settings, tmp_path):
+    _contacts(settings)
+    untrained = dataclasses.replace(settings, models_dir=tmp_path / "no-models")
+    with MastodonReplayServer(max_lifetime=60) as server:
+        s = _two_posts(untrained, server)
+        [r] = schools.submit(s, "head.fern", [f"{server.url}/@someone/7"], "", "teacher", now=T0,
+                             score=partial(score_if_trained, s))
+    assert r["outcome"] == "opened"
+    with session(settings.db_path) as con:
+        info = cs.show(con, r["case_id"])
+        assert info["score"] is None and info["evidence"]["text"] == "Mr Invented at Fernbrook is a creep"
 
 def test_plain_words_states_and_daily_digest(settings, smtp_server, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_server.url)
@@ -178,7 +199,7 @@ def test_plain_words_states_and_daily_digest(settings, smtp_server, monkeypatch)
         assert _states_of(con, "Fernbrook Academy") == {
             "7": "verified removed", "8": "still online after the platform said removed"}
         assert _states_of(con, "Oakhollow Primary") == {"8": "still online after the platform said removed"}
-        history = [h["words"] for h in schools.my_reports(con, "Oakhollow Primary")[0]["history"]]
+        history = [h["words"] for h in schools.my_reports(con, _school_id(con, "Oakhollow Primary"))[0]["history"]]
         assert history == ["received", "under review", "reported to the platform",
                            "platform answered: “removed”", "still online after the platform said removed"]
 
@@ -271,7 +292,8 @@ def test_intake_freezes_the_strongest_real_category_not_staff_target(settings):
     version = load_model(settings.models_dir).version
     with MastodonReplayServer(max_lifetime=60) as server:
         s = _two_posts(settings, server)
-        posts = load(s, server, [make_status(9, content="<p>Mr Invented is a creep</p>")], "before")
+        posts = load(s, server, [make_status(9, content="<p>Mr Invented is a creep</p>",
+                                             domain=server.url.split("://", 1)[1])], "before")
         with session(settings.db_path) as con:
             queries.write_scores(con, [("mastodon", posts[0]["post_id"], 0.9,
                                         {"threat": 0.2, "doxxing": 0.5, "staff_target": 1.0}, None, 1.0)],
