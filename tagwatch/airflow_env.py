@@ -11,10 +11,16 @@ import os
 from pathlib import Path
 from typing import Any
 
+from common.private import private_umask
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Tasks that write the DuckDB file take this pool: the file takes one writer at a time.
 WAREHOUSE_POOL = "tagwatch_warehouse"
+
+
+# DAG tasks write the warehouse, staging and models: private files, as the CLI writes them.
+private_umask()
 
 
 def pools() -> list[tuple[str, int, str]]:

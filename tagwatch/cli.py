@@ -17,6 +17,7 @@ from pathlib import Path
 
 from collectors import platforms
 from common.csvout import SafeWriter
+from common.private import private_umask
 from tagwatch import argtypes, pipeline
 from tagwatch.config import Settings
 from tagwatch.textout import cell
@@ -428,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    private_umask()  # the data tagwatch writes (warehouse, staging, models, lists) is private
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

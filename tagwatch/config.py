@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from collectors.base import CollectOptions
 from collectors.http import PoliteClient
+from common.private import private_dir, private_file
 
 VERSION = "0.1.0"
 DEFAULT_USER_AGENT = (
@@ -92,8 +93,12 @@ SETTINGS: tuple[Setting, ...] = (
             "`make demo` names the corpora it cannot find; training without them uses the seed set "
             "and says so"),
     Setting("TAGWATCH_PSEUDONYM_KEY", "_pseudonym_key", "secret", None,
-            "a random key made once in `$TAGWATCH_DATA_DIR/pseudonym.key`",
+            "unset: the key is read from `TAGWATCH_PSEUDONYM_KEY_FILE`",
             "the secret behind author pseudonyms: keep it, or the same author gets a new pseudonym"),
+    Setting("TAGWATCH_PSEUDONYM_KEY_FILE", "pseudonym_key_file", "path", None,
+            "`$TAGWATCH_DATA_DIR/pseudonym.key` (made once, 0600, if absent)",
+            "where the pseudonym key is kept: outside the data directory, a copy of the data "
+            "cannot be de-pseudonymised"),
     Setting("TAGWATCH_USER_AGENT", "user_agent", "text", DEFAULT_USER_AGENT,
             "`tagwatch/<version> (...)`", "put a contact address in it when collecting for real"),
     Setting("TAGWATCH_HTTP_BACKOFF", "http_backoff", "float", _client_default("backoff_base"),
@@ -176,6 +181,7 @@ class Settings:
     cache_dir: Path
     state_dir: Path
     corpora_dir: Path | None
+    pseudonym_key_file: Path | None
     user_agent: str
     http_backoff: float
     http_retries: int
@@ -240,17 +246,20 @@ class Settings:
     def pseudonym_key(self) -> bytes:
         """The secret behind author pseudonyms.
 
-        Without TAGWATCH_PSEUDONYM_KEY a random key is created once and kept
-        beside the data (never in git): the same author keeps the same
-        pseudonym across runs, and nobody without the key can reverse it.
+        Without TAGWATCH_PSEUDONYM_KEY it is read from TAGWATCH_PSEUDONYM_KEY_FILE
+        (default: pseudonym.key in the data directory), created once with a random key
+        (0600, never in git): the same author keeps the same pseudonym across runs, and
+        nobody without the key can reverse it. Kept outside the data directory, a copy
+        of the data alone cannot be tested against guessed handles.
         """
         if self._pseudonym_key:
             return self._pseudonym_key
-        path = self.data_dir / "pseudonym.key"
+        path = self.pseudonym_key_file or self.data_dir / "pseudonym.key"
         if not path.exists():
             # Parallel collect tasks (processes or threads) may race here: write a private
             # temp file and link it into place, so every one ends up reading one whole key.
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.parent.exists():
+                private_dir(path.parent)
             tmp = path.with_name(f".pseudonym.key.{os.getpid()}.{threading.get_ident()}")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
@@ -261,6 +270,7 @@ class Settings:
                 pass
             finally:
                 tmp.unlink()
+        private_file(path)
         return path.read_text().strip().encode()
 
 

@@ -128,15 +128,15 @@ class ScoreReport:
     note: str | None = None
 
 
-def score_new(settings: Settings, batch_size: int = 5000) -> dict:
-    """Score every post the current model has not scored yet, in batches."""
+def score_new(settings: Settings, batch_size: int = 5000, with_cases: bool = True) -> dict:
+    """Score every post the current model has not scored yet, in batches; then (unless
+    `with_cases` is false) open a review case for every flagged post."""
     from classifiers.model import load as load_model  # scikit-learn is heavy: import on use
 
     scorer = load_model(settings.models_dir)
     report = ScoreReport(model_version=scorer.version, threshold=scorer.threshold)
     with session(settings.db_path) as con:
-        # Each written batch drops out of the next query, so memory stays one batch.
-        while batch := queries.unscored_posts(con, scorer.version, batch_size):
+        for batch in queries.unscored_batches(con, scorer.version, batch_size):  # one at a time
             details = scorer.details([text for _, _, text in batch])
             rows = [(p, i, d.score, d.categories, d.explanation, d.staff_target)
                     for (p, i, _), d in zip(batch, details)]
@@ -145,9 +145,18 @@ def score_new(settings: Settings, batch_size: int = 5000) -> dict:
             report.scored += len(rows)
             report.flagged += sum(1 for r in rows if r[2] == r[2] and r[2] >= scorer.threshold)
             report.unscorable += sum(1 for r in rows if r[2] != r[2])
-        report.cases_opened = open_flagged(con)  # every flagged post gets a review case
         journal.apply_pending(con, settings.db_path)
+    if with_cases:
+        report.cases_opened = open_cases(settings)
     return asdict(report)
+
+
+def open_cases(settings: Settings) -> int:
+    """Open a review case for every flagged post that has none; returns how many."""
+    with session(settings.db_path) as con:
+        opened = open_flagged(con)
+        journal.apply_pending(con, settings.db_path)
+    return opened
 
 
 def score_if_trained(settings: Settings) -> dict | None:
