@@ -261,8 +261,11 @@ def cmd_score(args) -> int:
 
     settings = _settings(args)
     scorer = load(settings.models_dir)
+    folder = Path(args.output).parent
+    created = not folder.exists()
     n = score_csv(args.input, args.output, scorer, batch_size=args.batch_size)
-    _out(f"scored {n} row(s) with model {scorer.version} -> {args.output}")
+    _out(f"scored {n} row(s) with model {scorer.version} -> {args.output}"
+         + (f" (created the folder {folder}, which did not exist)" if created else ""))
     return 0
 
 

@@ -93,12 +93,13 @@ SETTINGS: tuple[Setting, ...] = (
             "`make demo` names the corpora it cannot find; training without them uses the seed set "
             "and says so"),
     Setting("TAGWATCH_PSEUDONYM_KEY", "_pseudonym_key", "secret", None,
-            "unset: the key is read from `TAGWATCH_PSEUDONYM_KEY_FILE`",
+            "unset: read from `TAGWATCH_PSEUDONYM_KEY_FILE`",
             "the secret behind author pseudonyms: keep it, or the same author gets a new pseudonym"),
     Setting("TAGWATCH_PSEUDONYM_KEY_FILE", "pseudonym_key_file", "path", None,
-            "`$TAGWATCH_DATA_DIR/pseudonym.key` (made once, 0600, if absent)",
-            "where the pseudonym key is kept: outside the data directory, a copy of the data "
-            "cannot be de-pseudonymised"),
+            "`$TAGWATCH_DATA_DIR/pseudonym.key` (a random key made once, 0600)",
+            "where the key is kept: put it outside the data directory (e.g. "
+            "`/etc/tagwatch/pseudonym.key`), so a copy of the data alone cannot test guessed "
+            "handles against the pseudonyms"),
     Setting("TAGWATCH_USER_AGENT", "user_agent", "text", DEFAULT_USER_AGENT,
             "`tagwatch/<version> (...)`", "put a contact address in it when collecting for real"),
     Setting("TAGWATCH_HTTP_BACKOFF", "http_backoff", "float", _client_default("backoff_base"),
