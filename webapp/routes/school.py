@@ -6,8 +6,8 @@ from functools import partial
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from review import schools
-from tagwatch.pipeline import score_if_trained
+from review import schools, users
+from tagwatch.pipeline import collect_options, score_if_trained
 from webapp.web import SchoolForm, SchoolPage, flash_to
 
 router = APIRouter()
@@ -16,7 +16,8 @@ router = APIRouter()
 @router.get("/school")
 def school_page(request: Request, web: SchoolPage):
     with web.store.connect() as con:
-        rows = schools.my_reports(con, request.session["school"])
+        # by the contact's school id, looked up now (not a name kept in the cookie)
+        rows = schools.my_reports(con, users.school_id_of(con, request.session["user"]))
     submitted = request.session.pop("submitted", None)
     return web.render(request, "school.html", rows=rows, submitted=submitted)
 
@@ -28,7 +29,8 @@ async def school_submit(request: Request, form: SchoolForm):
     def submit():
         settings = form.web.settings
         return schools.submit(settings, form.user, urls, str(form.get("description", "")),
-                              str(form.get("affected_role", "")), score=partial(score_if_trained, settings))
+                              str(form.get("affected_role", "")), score=partial(score_if_trained, settings),
+                              options=collect_options(settings))
     try:
         done = await run_in_threadpool(submit)
     except schools.IntakeError as exc:  # refused: nothing was recorded
