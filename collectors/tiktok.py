@@ -406,6 +406,51 @@ def video_to_post(video: dict, source: str, key: bytes, collected_at: str,
     }
 
 
+# --- a video a person reports by its address (intake) ---------------------------------------
+
+# https://www.tiktok.com/@USER/video/ID, as the app shares a video.
+_VIDEO_URL = re.compile(r"^https?://(?:www\.|m\.)?tiktok\.com/@([A-Za-z0-9._]{1,64})/video/(\d{1,20})"
+                        r"/?(?:[?#].*)?$")
+URL_HOSTS = ("www.tiktok.com", "tiktok.com", "m.tiktok.com")
+FIRST_VIDEO_DAY = date(2016, 9, 1)   # TikTok (Douyin) began; an id dated earlier is not a video id
+
+
+def parse_video_url(url: str) -> str:
+    """'https://www.tiktok.com/@USER/video/ID' -> 'ID'; ValueError if it is not one."""
+    m = _VIDEO_URL.match((url or "").strip())
+    if not m:
+        raise ValueError("not a TikTok video address (expected https://www.tiktok.com/@USER/video/ID)")
+    return m.group(2)
+
+
+def video_day(video_id: str, today: date) -> date:
+    """The day a video was posted, from its id: TikTok ids carry their creation time
+    (Unix seconds) in their upper 32 bits. ValueError for an id that carries no
+    plausible day (the Research API can only be asked within a date window)."""
+    day = datetime.fromtimestamp(int(video_id) >> 32, timezone.utc).date()
+    if not FIRST_VIDEO_DAY <= day <= today + timedelta(days=1):
+        raise ValueError(f"the TikTok video id {video_id} carries no creation date")
+    return day
+
+
+def fetch_video(client: PoliteClient, source: str, video_id: str,
+                options: CollectOptions | None = None) -> dict[str, Any]:
+    """The Research API's record of one video (same token and daily budget as collection),
+    asked for on the day its id says it was posted. A video the API does not serve
+    (removed, deleted, private or never there) raises SourceError with status 404."""
+    options = options or CollectOptions()
+    api = _Api(source, options, client)
+    day = video_day(video_id, options.clock().astimezone(timezone.utc).date())
+    body = {"query": {"and": [{"operation": "EQ", "field_name": "video_id", "field_values": [str(video_id)]}]},
+            "start_date": _ymd(day), "end_date": _ymd(day + timedelta(days=1)), "max_count": 1}
+    data = api.research("video/query/", VIDEO_FIELDS, body)
+    found = [v for v in data.get("videos") or [] if isinstance(v, dict) and str(v.get("id")) == str(video_id)]
+    if not found:
+        raise SourceError(f"{api.source} does not serve the video {video_id} (removed, deleted, "
+                          "private or never there)", status=404)
+    return found[0]
+
+
 # --- re-checks ------------------------------------------------------------------------------
 
 def lookup_video(client: PoliteClient, source: str, video_id: str, created_at: datetime | None,
