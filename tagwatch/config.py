@@ -112,6 +112,8 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds one request may take in all, retries and waits included (collection)"),
     Setting("TAGWATCH_HTTP_INTERACTIVE_DEADLINE", "http_interactive_deadline", "float", 20.0, "`20`",
             "the same when a person waits (re-checks, pasted links, the school form)"),
+    Setting("TAGWATCH_CASE_RETENTION_DAYS", "case_retention_days", "int", 365, "`365`",
+            "days a closed case keeps its frozen evidence before `tagwatch purge` strips it"),
     Setting("TAGWATCH_STORE_HANDLES", "store_handles", "flag", CollectOptions.store_handles, "`0`",
             "`1` also stores authors' raw handles in `posts.author_handle`; off by default"),
     Setting("TAGWATCH_FIRST_RUN_DAYS", "first_run_days", "int", CollectOptions.first_run_days,
@@ -188,6 +190,7 @@ class Settings:
     http_retries: int
     http_deadline: float
     http_interactive_deadline: float
+    case_retention_days: int
     store_handles: bool
     first_run_days: int
     tiktok_daily_requests: int
