@@ -140,6 +140,12 @@ SETTINGS: tuple[Setting, ...] = (
             "the `case_followup` DAG's schedule (48 h deadlines and re-checks)"),
     Setting("TAGWATCH_DIGEST_SCHEDULE", "digest_schedule", "text", "0 16 * * *", "`0 16 * * *`",
             "the `school_digests` DAG's schedule"),
+    Setting("TAGWATCH_BACKUP_SCHEDULE", "backup_schedule", "text", "@weekly", "`@weekly`",
+            "the `backup` DAG's schedule (`none`: triggered runs only)"),
+    Setting("TAGWATCH_BACKUP_DIR", "backup_dir", "path", _under_data("backups"),
+            "`$TAGWATCH_DATA_DIR/backups`", "where the `backup` DAG keeps its dated backups"),
+    Setting("TAGWATCH_BACKUP_KEEP", "backup_keep", "int", 4, "`4`",
+            "how many of the `backup` DAG's backups are kept (the oldest go first)"),
     Setting("TAGWATCH_REPORT_SCHEDULE", "report_schedule", "text", "@weekly", "`@weekly`",
             "the `education_report` DAG's schedule"),
     Setting("TAGWATCH_AIRFLOW_PORT", "airflow_port", "int", 8080, "`8080`",
@@ -191,6 +197,9 @@ class Settings:
     http_deadline: float
     http_interactive_deadline: float
     case_retention_days: int
+    backup_schedule: str
+    backup_dir: Path
+    backup_keep: int
     store_handles: bool
     first_run_days: int
     tiktok_daily_requests: int

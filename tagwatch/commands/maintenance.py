@@ -117,6 +117,23 @@ def make_backup(settings, out: Path, *, include_key: bool = False) -> dict:
     return manifest
 
 
+def backup_and_rotate(settings) -> dict:
+    """A new dated backup in TAGWATCH_BACKUP_DIR, then only the newest TAGWATCH_BACKUP_KEEP
+    kept (and what an interrupted backup left, `*.partial`, removed): the weekly DAG."""
+    base = Path(settings.backup_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    folder = base / f"tagwatch-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    manifest = make_backup(settings, folder)
+    for partial in base.glob("tagwatch-*.partial"):
+        shutil.rmtree(partial, ignore_errors=True)
+    done = sorted(p for p in base.glob("tagwatch-*") if (p / MANIFEST).is_file())
+    removed = done[: max(0, len(done) - max(1, settings.backup_keep))]
+    for old in removed:
+        shutil.rmtree(old)
+    return {"backup": str(folder), "rows": sum(manifest["tables"].values()),
+            "bytes": manifest["bytes"], "removed": [str(p) for p in removed]}
+
+
 def read_backup(folder: Path) -> dict:
     """The backup's manifest, after checking that every file it lists is there, unchanged."""
     from tagwatch.cli import UserError

@@ -126,3 +126,21 @@ def test_purge_strips_the_evidence_of_cases_closed_long_enough_ago(filled):
         purge = con.execute("SELECT evidence FROM purges").fetchone()
     assert evidence[0] is None and evidence[1] is None and evidence[2]  # the hash stays
     assert purge == (1,)
+
+
+def test_the_weekly_backup_keeps_the_last_n(filled, tmp_path):
+    from tagwatch.commands.maintenance import backup_and_rotate
+
+    where = dataclasses.replace(filled, backup_dir=tmp_path / "backups", backup_keep=2)
+    (tmp_path / "backups").mkdir()
+    (tmp_path / "backups" / "tagwatch-20260101T000000Z.partial").mkdir()  # an interrupted one
+    made = []
+    for stamp in ("20260102T000000Z", "20260109T000000Z", "20260116T000000Z"):
+        old = tmp_path / "backups" / f"tagwatch-{stamp}"
+        old.mkdir()
+        (old / "MANIFEST.json").write_text("{}")
+        made.append(old)
+    result = backup_and_rotate(where)
+    left = sorted(p.name for p in (tmp_path / "backups").iterdir())
+    assert left == [made[2].name, os.path.basename(result["backup"])]
+    assert result["rows"] == sum(counts(filled.db_path).values())
