@@ -20,13 +20,12 @@ from common.csvout import SafeWriter
 from common.private import private_umask
 from tagwatch import argtypes, pipeline
 from tagwatch.config import Settings
+from tagwatch.errors import UserError
 from tagwatch.textout import cell
 from warehouse import queries
 from warehouse.db import WarehouseError, session, transaction
 
 
-class UserError(Exception):
-    """Something the user can fix; printed without a traceback."""
 
 
 def _settings(args) -> Settings:
@@ -345,6 +344,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagwatch.commands.staging",
     "tagwatch.commands.airflow",
     "tagwatch.commands.settings",
+    "tagwatch.commands.maintenance",
 )
 
 def build_parser() -> argparse.ArgumentParser:

@@ -112,6 +112,8 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds one request may take in all, retries and waits included (collection)"),
     Setting("TAGWATCH_HTTP_INTERACTIVE_DEADLINE", "http_interactive_deadline", "float", 20.0, "`20`",
             "the same when a person waits (re-checks, pasted links, the school form)"),
+    Setting("TAGWATCH_CASE_RETENTION_DAYS", "case_retention_days", "int", 365, "`365`",
+            "days a closed case keeps its frozen evidence before `tagwatch purge` strips it"),
     Setting("TAGWATCH_STORE_HANDLES", "store_handles", "flag", CollectOptions.store_handles, "`0`",
             "`1` also stores authors' raw handles in `posts.author_handle`; off by default"),
     Setting("TAGWATCH_FIRST_RUN_DAYS", "first_run_days", "int", CollectOptions.first_run_days,
@@ -138,6 +140,12 @@ SETTINGS: tuple[Setting, ...] = (
             "the `case_followup` DAG's schedule (48 h deadlines and re-checks)"),
     Setting("TAGWATCH_DIGEST_SCHEDULE", "digest_schedule", "text", "0 16 * * *", "`0 16 * * *`",
             "the `school_digests` DAG's schedule"),
+    Setting("TAGWATCH_BACKUP_SCHEDULE", "backup_schedule", "text", "@weekly", "`@weekly`",
+            "the `backup` DAG's schedule (`none`: triggered runs only)"),
+    Setting("TAGWATCH_BACKUP_DIR", "backup_dir", "path", _under_data("backups"),
+            "`$TAGWATCH_DATA_DIR/backups`", "where the `backup` DAG keeps its dated backups"),
+    Setting("TAGWATCH_BACKUP_KEEP", "backup_keep", "int", 4, "`4`",
+            "how many of the `backup` DAG's backups are kept (the oldest go first)"),
     Setting("TAGWATCH_REPORT_SCHEDULE", "report_schedule", "text", "@weekly", "`@weekly`",
             "the `education_report` DAG's schedule"),
     Setting("TAGWATCH_AIRFLOW_PORT", "airflow_port", "int", 8080, "`8080`",
@@ -188,6 +196,10 @@ class Settings:
     http_retries: int
     http_deadline: float
     http_interactive_deadline: float
+    case_retention_days: int
+    backup_schedule: str
+    backup_dir: Path
+    backup_keep: int
     store_handles: bool
     first_run_days: int
     tiktok_daily_requests: int
