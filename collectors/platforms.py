@@ -54,6 +54,10 @@ class Platform:
     pool_note: str
     default_source: str | None          # the API base used when no source is configured
     fake: str                           # "module:Class" of its local fake server
+    # export formats `tagwatch import --format` reads for it, and one exported item -> a
+    # staging post: export_to_post(item, fmt, key, collected_at, store_handles)
+    exports: tuple[str, ...] = ()
+    export_to_post: Callable[[dict, str, bytes, str, bool], dict] | None = None
 
     @property
     def pool(self) -> str:
@@ -106,7 +110,8 @@ PLATFORMS: dict[str, Platform] = {p.name: p for p in (
         fetch=_tiktok_fetch, url_hosts=tiktok.URL_HOSTS,
         credentials=(tiktok.KEY_VAR, tiktok.SECRET_VAR),
         pool_slots=1, pool_note="TikTok Research API collect tasks (daily request budget)",
-        default_source=tiktok.DEFAULT_BASE_URL, fake="fakes.tiktok:TikTokFake"),
+        default_source=tiktok.DEFAULT_BASE_URL, fake="fakes.tiktok:TikTokFake",
+        exports=tiktok.EXPORT_FORMATS, export_to_post=tiktok.export_item_to_post),
     Platform(
         web.PLATFORM, "public web pages and feeds without an API",
         collect=web.collect_tag, lookup=None, parse_url=None, fetch=None, url_hosts=(),
@@ -125,6 +130,11 @@ def get(name: str) -> Platform:
         return PLATFORMS[name]
     except KeyError:
         raise ValueError(f"unknown platform {name!r}; known: {', '.join(names())}") from None
+
+
+def export_formats() -> dict[str, Platform]:
+    """Every export format `tagwatch import` reads, with the platform whose items it holds."""
+    return {fmt: p for p in PLATFORMS.values() for fmt in p.exports}
 
 
 def address_of(url: str) -> PostAddress:

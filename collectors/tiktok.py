@@ -406,6 +406,49 @@ def video_to_post(video: dict, source: str, key: bytes, collected_at: str,
     }
 
 
+# --- exports of TikTok's own item structure (tagwatch import) ----------------------------------
+
+EXPORT_FORMATS = ("zeeschuimer", "4cat")   # both NDJSON of TikTok web items
+
+
+def export_item_to_post(item: dict, fmt: str, key: bytes, collected_at: str,
+                        store_handles: bool) -> dict[str, Any]:
+    """One TikTok item (web structure, as Zeeschuimer and 4CAT export it) as a staging post:
+    the same post_id as the Research API collector makes, so an export and the API never
+    double a video. ValueError for a createTime that is not a time."""
+    video_id = str(item["id"])
+    author = item.get("author")
+    username = author.get("uniqueId") if isinstance(author, dict) else author
+    username = str(username) if username else None
+    stats = item.get("stats") if isinstance(item.get("stats"), dict) else {}
+    tags = [c.get("title") for c in item.get("challenges") or [] if isinstance(c, dict)]
+    tags += [t.get("hashtagName") for t in item.get("textExtra") or [] if isinstance(t, dict)]
+    try:
+        created = datetime.fromtimestamp(int(item["createTime"]), timezone.utc) \
+            if item.get("createTime") not in (None, "") else None
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise ValueError(f"createTime {item.get('createTime')!r} is not a time") from None
+    return {
+        "platform": PLATFORM,
+        "post_id": video_id,
+        "url": f"https://www.tiktok.com/@{username}/video/{video_id}" if username
+        else f"https://www.tiktok.com/video/{video_id}",
+        "text": str(item.get("desc") or ""),
+        "created_at": created,
+        "hashtags": list(dict.fromkeys(str(t).lower() for t in tags if t)),
+        **author_fields(key, PLATFORM, username or "", username, store_handles),
+        "lang": item.get("textLanguage") or None,
+        "reply_count": stats.get("commentCount"),
+        "share_count": stats.get("shareCount"),
+        "like_count": stats.get("diggCount"),
+        "view_count": stats.get("playCount"),
+        "source": f"import:{fmt}",
+        "source_post_id": video_id,
+        "collected_at": collected_at,
+        "parent_post_id": None,
+    }
+
+
 # --- a video a person reports by its address (intake) ---------------------------------------
 
 # https://www.tiktok.com/@USER/video/ID, as the app shares a video.

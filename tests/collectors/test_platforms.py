@@ -33,6 +33,7 @@ def test_every_registered_platform_has_all_its_parts(name):
     assert all(c.startswith("TAGWATCH_") for c in p.credentials)
     assert (p.parse_url is None) == (p.fetch is None)         # intake needs both or neither
     assert not p.url_hosts or p.parse_url is not None
+    assert bool(p.exports) == (p.export_to_post is not None)   # `tagwatch import` needs both
     module, _, cls = p.fake.partition(":")
     fake = getattr(importlib.import_module(module), cls)
     assert issubclass(fake, FakeAPIServer)
@@ -40,9 +41,11 @@ def test_every_registered_platform_has_all_its_parts(name):
         assert server.url.startswith("http://127.0.0.1:")
 
 
-def test_only_web_pages_have_no_recheck_and_no_intake():
+def test_only_web_pages_have_no_recheck_and_no_intake_and_imports_are_tiktok_exports():
     assert {n for n, p in PLATFORMS.items() if p.lookup is None} == {"web"}
     assert {n for n, p in PLATFORMS.items() if p.parse_url is None} == {"web"}
+    assert {f: p.name for f, p in platforms.export_formats().items()} == {"zeeschuimer": "tiktok",
+                                                                          "4cat": "tiktok"}
 
 
 @pytest.mark.parametrize("url, platform, ref, source", [
