@@ -17,17 +17,17 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from collectors import platforms
 from common.csvout import SafeWriter
 from common.private import private_umask
 from tagwatch import argtypes, pipeline
 from tagwatch.config import Settings
+from tagwatch.errors import UserError
 from tagwatch.textout import cell
 from warehouse import queries
 from warehouse.db import WarehouseError, session, transaction
 
 
-class UserError(Exception):
-    """Something the user can fix; printed without a traceback."""
 
 
 def _settings(args) -> Settings:
@@ -97,8 +97,8 @@ def cmd_sources(args) -> int:
 
 
 def _check_platform(platform: str) -> None:
-    if platform not in pipeline.COLLECTORS:
-        raise UserError(f"unknown platform {platform!r}; known: {', '.join(sorted(pipeline.COLLECTORS))}")
+    if platform not in platforms.PLATFORMS:
+        raise UserError(f"unknown platform {platform!r}; known: {', '.join(platforms.names())}")
 
 
 # --- collecting ------------------------------------------------------------------------
@@ -381,6 +381,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagwatch.commands.models",
     "tagwatch.commands.evaluate",
     "tagwatch.commands.staging",
+    "tagwatch.commands.airflow",
+    "tagwatch.commands.settings",
+    "tagwatch.commands.maintenance",
+    "tagwatch.commands.doctor",
 )
 
 def build_parser() -> argparse.ArgumentParser:
@@ -416,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sources)
 
     p = sub.add_parser("collect", parents=[common], help="collect tags from one source, load and score")
-    p.add_argument("--platform", required=True, help=", ".join(sorted(pipeline.COLLECTORS)))
+    p.add_argument("--platform", required=True, help=", ".join(platforms.names()))
     p.add_argument("--base-url", required=True,
                    help="e.g. https://mastodon.social, https://bsky.social, https://open.tiktokapis.com")
     p.add_argument("--tag", action="append", required=True, help="repeat for several tags")
