@@ -345,6 +345,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagwatch.commands.airflow",
     "tagwatch.commands.settings",
     "tagwatch.commands.maintenance",
+    "tagwatch.commands.minimise",
 )
 
 def build_parser() -> argparse.ArgumentParser:
