@@ -346,6 +346,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagwatch.commands.settings",
     "tagwatch.commands.maintenance",
     "tagwatch.commands.minimise",
+    "tagwatch.commands.doctor",
 )
 
 def build_parser() -> argparse.ArgumentParser:
