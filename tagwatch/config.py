@@ -114,6 +114,9 @@ SETTINGS: tuple[Setting, ...] = (
             "the same when a person waits (re-checks, pasted links, the school form)"),
     Setting("TAGWATCH_CASE_RETENTION_DAYS", "case_retention_days", "int", 365, "`365`",
             "days a closed case keeps its frozen evidence before `tagwatch purge` strips it"),
+    Setting("TAGWATCH_MINIMISE_DAYS", "minimise_days", "int", 30, "`30`",
+            "days after which `tagwatch minimise` drops the URL and handle of posts neither flagged "
+            "nor in a case"),
     Setting("TAGWATCH_STORE_HANDLES", "store_handles", "flag", CollectOptions.store_handles, "`0`",
             "`1` also stores authors' raw handles in `posts.author_handle`; off by default"),
     Setting("TAGWATCH_FIRST_RUN_DAYS", "first_run_days", "int", CollectOptions.first_run_days,
@@ -197,6 +200,7 @@ class Settings:
     http_deadline: float
     http_interactive_deadline: float
     case_retention_days: int
+    minimise_days: int
     backup_schedule: str
     backup_dir: Path
     backup_keep: int
