@@ -18,6 +18,7 @@ from pathlib import Path
 from tagwatch.progress import progress
 
 MANIFEST = "MANIFEST.json"
+JOURNAL_FILE = "decisions.sqlite"
 WAREHOUSE_FILE = "warehouse.duckdb"
 
 
@@ -89,6 +90,9 @@ def make_backup(settings, out: Path, *, include_key: bool = False) -> dict:
         with session(settings.db_path, read_only=True, lock_wait=600) as con:
             tables = copy_database(con, partial / WAREHOUSE_FILE)
         advance(1)
+    journal = Path(f"{settings.db_path}.decisions.sqlite")
+    if journal.exists():  # review decisions waiting for the next writer (review.journal)
+        _copy_sqlite(journal, partial / JOURNAL_FILE)
     models = []
     if settings.models_dir.is_dir():
         shutil.copytree(settings.models_dir, partial / "models",
@@ -131,6 +135,14 @@ def backup_and_rotate(settings) -> dict:
         shutil.rmtree(old)
     return {"backup": str(folder), "rows": sum(manifest["tables"].values()),
             "bytes": manifest["bytes"], "removed": [str(p) for p in removed]}
+
+
+def _copy_sqlite(source: Path, dest: Path) -> None:
+    """A consistent copy of an SQLite file that may be in use (SQLite's own backup)."""
+    import sqlite3
+
+    with sqlite3.connect(source) as src, sqlite3.connect(dest) as out:
+        src.backup(out)
 
 
 def read_backup(folder: Path) -> dict:
@@ -177,6 +189,8 @@ def cmd_restore(args) -> int:
         swap_in(target, incoming)
     finally:
         incoming.unlink(missing_ok=True)
+    if (folder / JOURNAL_FILE).exists():
+        shutil.copyfile(folder / JOURNAL_FILE, f"{target}.decisions.sqlite")
     if manifest.get("key_included"):
         key = settings.pseudonym_key_path
         if key.exists() and not args.force:
