@@ -23,6 +23,7 @@ from common.private import private_umask
 from tagwatch import argtypes, pipeline
 from tagwatch.config import Settings
 from tagwatch.errors import UserError
+from tagwatch.progress import progress
 from tagwatch.textout import cell
 from warehouse import queries
 from warehouse.db import WarehouseError, session, transaction
@@ -118,9 +119,13 @@ def cmd_collect(args) -> int:
     with _resumable_run(settings, ["collect", args.platform, args.base_url, tags, args.since,
                                    args.no_score]) as run_id:
         summary = pipeline.run(settings, run_id=run_id, tags=tags, targets=targets,
-                               score=not args.no_score, since=args.since)
+                               score=not args.no_score, since=args.since, progress=_collecting)
     _print_run(summary, settings)
     return 1 if summary.failures else 0
+
+
+def _collecting(total: int):
+    return progress("collecting", total=total, unit="tags")
 
 
 @contextmanager
@@ -148,7 +153,7 @@ def cmd_run(args) -> int:
     settings = _settings(args)
     ensure_model(settings)
     with _resumable_run(settings, ["run", args.tag], args.run_id) as run_id:
-        summary = pipeline.run(settings, run_id=run_id, tags=args.tag or None)
+        summary = pipeline.run(settings, run_id=run_id, tags=args.tag or None, progress=_collecting)
     if summary.targets == 0:
         _err("nothing to collect: add tags (tagwatch watchlist add TAG) and sources "
              "(tagwatch sources add --platform mastodon --base-url URL)")
@@ -218,7 +223,8 @@ def _train(settings: Settings, inputs: list[str], default_data: bool, allow_down
         raise UserError("nothing to train on: give --input FILE.csv or drop --no-default-data")
     for note in notes:
         _err(note)
-    trained = m.train(datasets, notes=notes)
+    with progress(f"training on {sum(len(d.texts) for d in datasets):,} posts"):
+        trained = m.train(datasets, notes=notes)
     version = m.save(trained, settings.models_dir, make_current=False)
     _out(f"trained model {version} on " + ", ".join(
         f"{d['name']} ({d['rows']} rows)" for d in trained.datasets))
@@ -264,7 +270,8 @@ def cmd_score(args) -> int:
     scorer = load(settings.models_dir)
     folder = Path(args.output).parent
     created = not folder.exists()
-    n = score_csv(args.input, args.output, scorer, batch_size=args.batch_size)
+    with progress(f"scoring {Path(args.input).name}", unit="rows") as advance:
+        n = score_csv(args.input, args.output, scorer, batch_size=args.batch_size, advance=advance)
     _out(f"scored {n} row(s) with model {scorer.version} -> {args.output}"
          + (f" (created the folder {folder}, which did not exist)" if created else ""))
     return 0

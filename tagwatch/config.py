@@ -260,6 +260,11 @@ class Settings:
         return env
 
     @property
+    def pseudonym_key_path(self) -> Path:
+        """Where the pseudonym key file is (TAGWATCH_PSEUDONYM_KEY_FILE, else in the data dir)."""
+        return self.pseudonym_key_file or self.data_dir / "pseudonym.key"
+
+    @property
     def pseudonym_key(self) -> bytes:
         """The secret behind author pseudonyms.
 
@@ -271,7 +276,7 @@ class Settings:
         """
         if self._pseudonym_key:
             return self._pseudonym_key
-        path = self.pseudonym_key_file or self.data_dir / "pseudonym.key"
+        path = self.pseudonym_key_path
         if not path.exists():
             # Parallel collect tasks (processes or threads) may race here: write a private
             # temp file and link it into place, so every one ends up reading one whole key.
