@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -571,7 +571,10 @@ def save(model: TrainedModel, models_dir: str | Path, *, make_current: bool = Tr
         raise FileExistsError(f"model version {version} already exists in {models_dir}")
     staging = Path(tempfile.mkdtemp(dir=models_dir, prefix=f".{version}."))
     try:
-        skops.io.dump({"abuse": model.pipeline, "categories": model.category_model},
+        # The threshold is stored in the hashed file too: meta.json alone could be edited
+        # to flag nothing (or everything) without failing the integrity check.
+        skops.io.dump({"abuse": model.pipeline, "categories": model.category_model,
+                       "threshold": float(model.threshold)},
                       staging / MODEL_FILE, compression=zipfile.ZIP_DEFLATED)
         meta = {
             "version": version,
@@ -586,7 +589,7 @@ def save(model: TrainedModel, models_dir: str | Path, *, make_current: bool = Tr
             "model_sha256": sha256_of(staging / MODEL_FILE),
         }
         (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        staging.chmod(0o755)
+        staging.chmod(0o700)  # models are private like the rest of the data
         os.rename(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -646,8 +649,23 @@ def load(models_dir: str | Path, version: str | None = None) -> "Scorer":
         raise ModelIntegrityError(f"{directory / MODEL_FILE} is not a tagwatch model "
                                   "(expected the abuse and category pipelines); if it was made "
                                   "by an older tagwatch, train a new one (tagwatch train)")
-    return Scorer(stored["abuse"], version, float(meta["threshold"]), meta,
+    return Scorer(stored["abuse"], version, _checked_threshold(stored, meta, directory), meta,
                   stored.get("categories"))
+
+
+def _checked_threshold(stored: dict, meta: dict, directory: Path) -> float:
+    """The threshold from the hashed model file, refused if meta.json says otherwise. A
+    file saved before the threshold was stored in it keeps meta.json's (with a warning)."""
+    if "threshold" not in stored:
+        log.warning("%s predates the threshold check (its threshold is read from meta.json "
+                    "only): train a new model to have it checked", directory / MODEL_FILE)
+        return float(meta["threshold"])
+    threshold = float(stored["threshold"])
+    if meta.get("threshold") is None or float(meta["threshold"]) != threshold:
+        raise ModelIntegrityError(
+            f"{directory / META_FILE} records threshold {meta.get('threshold')} but the model file "
+            f"holds {threshold}: meta.json was changed after training; refusing to load it")
+    return threshold
 
 
 # ---------------------------------------------------------------------------
@@ -937,7 +955,8 @@ class ScoreDetail:
 
 
 def score_csv(in_path: str | Path, out_path: str | Path, scorer: Scorer,
-              batch_size: int = BATCH_SIZE) -> int:
+              batch_size: int = BATCH_SIZE,
+              advance: Callable[[int], None] | None = None) -> int:
     """Copy a CSV with a `text` column, appending `score`, `label`, `staff_target`, `explanation`.
 
     Streams in batches, so memory does not grow with the file. Output goes to
@@ -976,6 +995,8 @@ def score_csv(in_path: str | Path, out_path: str | Path, scorer: Scorer,
                             writer.writerow(row + [f"{d.score:.6f}", int(d.score >= scorer.threshold),
                                                    staff, explanation_text(d.explanation)])
                     rows += len(batch)
+                    if advance is not None:  # a progress bar's callback (rows scored)
+                        advance(len(batch))
             os.replace(tmp, out_path)
         finally:
             if os.path.exists(tmp):

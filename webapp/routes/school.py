@@ -6,7 +6,7 @@ from functools import partial
 from fastapi import APIRouter, Request
 
 from review import schools, users
-from tagwatch.pipeline import score_if_trained
+from tagwatch.pipeline import collect_options, score_if_trained
 from webapp.web import SchoolForm, SchoolPage, flash_to
 
 router = APIRouter()
@@ -31,7 +31,8 @@ async def school_submit(request: Request, form: SchoolForm):
         form.confirm()  # schools.submit opens the warehouse itself
         settings = form.web.settings
         return schools.submit(settings, form.user, urls, str(form.get("description", "")),
-                              str(form.get("affected_role", "")), score=partial(score_if_trained, settings))
+                              str(form.get("affected_role", "")), score=partial(score_if_trained, settings),
+                              options=collect_options(settings))
     try:
         finished, done = await form.web.background.run(submit, "intake")
     except schools.IntakeError as exc:  # refused: nothing was recorded
