@@ -86,9 +86,9 @@ def test_a_platform_asking_to_wait_does_not_hold_the_page_the_recheck_finishes_i
             cs.review(con, case, "confirm", "ana", category="allegation")
             cs.report(con, case, "form", "R-1", "ana")
             cs.answer(con, case, "removed", "We removed it.", "ana")
-        # The re-check's first request is answered 429 "come back in 8 s": the collector obeys,
+        # The re-check's first request is answered 429 "come back in 4 s": the collector obeys,
         # the page does not wait for it (web_wait=1 s).
-        server.faults = Faults(rate_limit_requests={len(server.requests) + 1}, retry_after="8")
+        server.faults = Faults(rate_limit_requests={len(server.requests) + 1}, retry_after="4")
         with served(create_app(settings.db_path, settings=settings, web_wait=1.0)) as url:
             http = requests.Session()
             assert http_login(http, url, "ana").status_code == 303
