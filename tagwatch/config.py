@@ -137,6 +137,13 @@ SETTINGS: tuple[Setting, ...] = (
             "host:port, comma-separated, e.g. `mastodon.social,bsky.app,www.tiktok.com`"),
     Setting("TAGWATCH_INTAKE_HOURLY_LIMIT", "intake_hourly_limit", "int", 20, "`20`",
             "post addresses one school contact may submit per hour"),
+    Setting("TAGWATCH_WEB_IDLE_MINUTES", "web_idle_minutes", "float", 30.0, "`30`",
+            "a review-app session unused this long ends"),
+    Setting("TAGWATCH_WEB_SESSION_HOURS", "web_session_hours", "float", 8.0, "`8`",
+            "a review-app session ends this long after login, used or not"),
+    Setting("TAGWATCH_WEB_SECURE_COOKIE", "web_secure_cookie", "flag", False, "`off`",
+            "`on`: the review app's session cookie is marked Secure (sent over https only); set it "
+            "when the app is served behind https"),
     Setting("TAGWATCH_SCHEDULE", "schedule", "text", "@hourly", "`@hourly`",
             "the `hashtag_monitor` DAG's schedule (`none`: triggered runs only, as for every schedule)"),
     Setting("TAGWATCH_FOLLOWUP_SCHEDULE", "followup_schedule", "text", "@hourly", "`@hourly`",
@@ -212,6 +219,9 @@ class Settings:
     web_min_interval: float
     intake_hosts: tuple[str, ...]
     intake_hourly_limit: int
+    web_idle_minutes: float
+    web_session_hours: float
+    web_secure_cookie: bool
     schedule: str
     followup_schedule: str
     digest_schedule: str
@@ -260,6 +270,11 @@ class Settings:
         return env
 
     @property
+    def pseudonym_key_path(self) -> Path:
+        """Where the pseudonym key file is (TAGWATCH_PSEUDONYM_KEY_FILE, else in the data dir)."""
+        return self.pseudonym_key_file or self.data_dir / "pseudonym.key"
+
+    @property
     def pseudonym_key(self) -> bytes:
         """The secret behind author pseudonyms.
 
@@ -271,7 +286,7 @@ class Settings:
         """
         if self._pseudonym_key:
             return self._pseudonym_key
-        path = self.pseudonym_key_file or self.data_dir / "pseudonym.key"
+        path = self.pseudonym_key_path
         if not path.exists():
             # Parallel collect tasks (processes or threads) may race here: write a private
             # temp file and link it into place, so every one ends up reading one whole key.

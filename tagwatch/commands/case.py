@@ -116,11 +116,11 @@ def cmd_open(args) -> int:
         case_id = open_url(settings, args.url, _actor(args), score=partial(score_if_trained, settings),
                            options=collect_options(settings))
     else:
+        from collectors import platforms
         from tagwatch.cli import UserError
-        from tagwatch.pipeline import COLLECTORS
 
-        if args.platform not in COLLECTORS:
-            raise UserError(f"unknown platform {args.platform!r}; platforms: {', '.join(sorted(COLLECTORS))}")
+        if args.platform not in platforms.PLATFORMS:
+            raise UserError(f"unknown platform {args.platform!r}; platforms: {', '.join(platforms.names())}")
         with session(settings.db_path) as con:
             case_id = cs.open_post(con, args.platform, args.post_id, _actor(args))
     print(case_id)

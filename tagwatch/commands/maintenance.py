@@ -68,7 +68,7 @@ def cmd_backup(args) -> int:
     _out(f"backup of {settings.db_path} in {out}: {sum(manifest['tables'].values())} rows in "
          f"{len(manifest['tables'])} tables, {len(manifest['models'])} model(s), "
          f"{manifest['bytes'] / 1e6:.1f} MB")
-    key = settings.data_dir / "pseudonym.key"
+    key = settings.pseudonym_key_path
     if args.include_key:
         _out("the pseudonym key is included: keep this backup as safe as the key itself")
     else:
@@ -98,7 +98,6 @@ def make_backup(settings, out: Path, *, include_key: bool = False) -> dict:
         shutil.copytree(settings.models_dir, partial / "models",
                         ignore=shutil.ignore_patterns(".*"))  # not half-written model versions
         models = sorted(p.name for p in (partial / "models").iterdir() if p.is_dir())
-    key_file = settings.data_dir / "pseudonym.key"
     if include_key:
         key = os.environ.get("TAGWATCH_PSEUDONYM_KEY") or settings.pseudonym_key.decode()
         fd = os.open(partial / "pseudonym.key", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -110,7 +109,7 @@ def make_backup(settings, out: Path, *, include_key: bool = False) -> dict:
         "warehouse": str(settings.db_path.resolve()), "tables": tables, "models": models,
         "key_included": include_key,
         "key_location": "TAGWATCH_PSEUDONYM_KEY" if os.environ.get("TAGWATCH_PSEUDONYM_KEY")
-        else str(key_file.resolve()),
+        else str(settings.pseudonym_key_path.resolve()),
         "files": {str(p.relative_to(partial)): sha256_file(p) for p in files},
         "bytes": sum(p.stat().st_size for p in files),
     }
@@ -193,7 +192,7 @@ def cmd_restore(args) -> int:
     if (folder / JOURNAL_FILE).exists():
         shutil.copyfile(folder / JOURNAL_FILE, f"{target}.decisions.sqlite")
     if manifest.get("key_included"):
-        key = settings.data_dir / "pseudonym.key"
+        key = settings.pseudonym_key_path
         if key.exists() and not args.force:
             _out(f"kept the existing pseudonym key {key} (the backup's is in {folder})")
         else:
