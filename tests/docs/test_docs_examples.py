@@ -135,5 +135,6 @@ def test_cli_example_parses_and_runs_or_says_why_not(demo_warehouse, where, line
         Path(args[args.index("--input") + 1]).write_text("sl4pateacher\nteacherlife\n")
     status = cli.main(args)
     captured = capsys.readouterr()
-    assert status == 0, f"{line}\n{captured.err}"
+    assert status == 0, (f"{where}: `{line}` fails on the demo warehouse: make it run, or add its "
+                         f"prefix to NOT_RUN with the reason\n{captured.err}")
     assert "Traceback" not in captured.err
