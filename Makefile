@@ -10,7 +10,7 @@ ifneq ($(wildcard ../shared/corpora),)
 export TAGWATCH_CORPORA_DIR ?= $(abspath ../shared/corpora)
 endif
 
-.PHONY: demo test bench bench-scale airflow airflow-setup airflow-cluster airflow-stop clean
+.PHONY: demo test bench soak bench-scale airflow airflow-setup airflow-cluster airflow-stop clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,22 +35,25 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/bench_scoring.py
 	$(BIN)/python bench/bench_match.py
 	$(BIN)/python bench/bench_collect.py
+	$(BIN)/python bench/bench_scale.py --sizes 20000,200000 --increment 10000
+
+# The day's work on a 100,000- and a 10,000,000-post warehouse (about half an hour, 4 GB disk).
+bench-scale: $(STAMP)
+	$(BIN)/python bench/bench_scale.py --sizes 100000,10000000 --increment 100000
+
+# The loader, the review app and re-checks together (SOAK_MINUTES, default 10): prints errors
+# shown to reviewers and decisions lost (both must be 0).
+SOAK_MINUTES ?= 10
+soak: $(STAMP)
+	SOAK_MINUTES=$(SOAK_MINUTES) $(BIN)/python bench/soak.py
 
 # Airflow on this machine (scheduler, API server, UI on http://127.0.0.1:8080).
 airflow-setup: $(STAMP)
 	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
 	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags $(BIN)/airflow db migrate
+	# The warehouse pool and one pool per platform (slots from collectors/platforms.py).
 	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
-	$(BIN)/airflow pools set tagwatch_warehouse 1 "the single DuckDB writer"
-	# One pool per platform: its slots bound parallel collect tasks, so rate limits hold.
-	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
-	$(BIN)/airflow pools set tagwatch_mastodon 4 "Mastodon collect tasks (300 requests / 5 min per instance)"
-	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
-	$(BIN)/airflow pools set tagwatch_bluesky 2 "Bluesky collect tasks (one shared session)"
-	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
-	$(BIN)/airflow pools set tagwatch_tiktok 1 "TikTok Research API collect tasks (daily request budget)"
-	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
-	$(BIN)/airflow pools set tagwatch_web 1 "public web pages (a polite pace per host)"
+	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags $(BIN)/tagwatch airflow pools --set
 
 # `airflow standalone` starts its parts as `airflow` from PATH: the venv's must come first.
 airflow: airflow-setup

@@ -55,7 +55,10 @@ def save(model: TrainedModel, models_dir: str | Path, *, make_current: bool = Tr
         raise FileExistsError(f"model version {version} already exists in {models_dir}")
     staging = Path(tempfile.mkdtemp(dir=models_dir, prefix=f".{version}."))
     try:
+        # The threshold is stored in the hashed file too: meta.json alone could be edited
+        # to flag nothing (or everything) without failing the integrity check.
         skops.io.dump({"format": FORMAT, "general": model.general,
+                       "threshold": float(model.threshold),
                        "staff_features": model.staff.features if model.staff else None,
                        "staff_classifier": model.staff.classifier if model.staff else None,
                        "staff_target": model.staff_target, "categories": model.category_model},
@@ -74,7 +77,7 @@ def save(model: TrainedModel, models_dir: str | Path, *, make_current: bool = Tr
             "model_sha256": sha256_of(staging / MODEL_FILE),
         }
         (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        staging.chmod(0o755)
+        staging.chmod(0o700)  # models are private like the rest of the data
         os.rename(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -139,5 +142,18 @@ def load(models_dir: str | Path, version: str | None = None) -> Scorer:
                                   f"{FORMAT}; if it was made by an older tagwatch, {RETRAIN}")
     staff = (StaffHead(stored["staff_features"], stored["staff_classifier"])
              if stored.get("staff_classifier") is not None else None)
-    return Scorer(stored["general"], version, float(meta["threshold"]), meta, staff=staff,
+    return Scorer(stored["general"], version, _checked_threshold(stored, meta, directory), meta,
+                  staff=staff,
                   staff_target=stored.get("staff_target"), category_model=stored.get("categories"))
+
+
+def _checked_threshold(stored: dict, meta: dict, directory: Path) -> float:
+    """The threshold from the hashed model file, refused if meta.json says otherwise."""
+    if "threshold" not in stored:
+        raise ModelIntegrityError(f"{directory / MODEL_FILE} holds no threshold: {RETRAIN}")
+    threshold = float(stored["threshold"])
+    if meta.get("threshold") is None or float(meta["threshold"]) != threshold:
+        raise ModelIntegrityError(
+            f"{directory / META_FILE} records threshold {meta.get('threshold')} but the model file "
+            f"holds {threshold}: meta.json was changed after training; refusing to load it")
+    return threshold

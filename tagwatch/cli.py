@@ -11,20 +11,24 @@ import importlib
 import json
 import logging
 import os
+import shutil
 import sys
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
+from collectors import platforms
 from common.csvout import SafeWriter
+from common.private import private_umask
 from tagwatch import argtypes, pipeline
 from tagwatch.config import Settings
+from tagwatch.errors import UserError
+from tagwatch.progress import progress
 from tagwatch.textout import cell
 from warehouse import queries
 from warehouse.db import WarehouseError, session, transaction
 
 
-class UserError(Exception):
-    """Something the user can fix; printed without a traceback."""
 
 
 def _settings(args) -> Settings:
@@ -94,8 +98,8 @@ def cmd_sources(args) -> int:
 
 
 def _check_platform(platform: str) -> None:
-    if platform not in pipeline.COLLECTORS:
-        raise UserError(f"unknown platform {platform!r}; known: {', '.join(sorted(pipeline.COLLECTORS))}")
+    if platform not in platforms.PLATFORMS:
+        raise UserError(f"unknown platform {platform!r}; known: {', '.join(platforms.names())}")
 
 
 # --- collecting ------------------------------------------------------------------------
@@ -115,9 +119,13 @@ def cmd_collect(args) -> int:
     with _resumable_run(settings, ["collect", args.platform, args.base_url, tags, args.since,
                                    args.no_score]) as run_id:
         summary = pipeline.run(settings, run_id=run_id, tags=tags, targets=targets,
-                               score=not args.no_score, since=args.since)
+                               score=not args.no_score, since=args.since, progress=_collecting)
     _print_run(summary, settings)
     return 1 if summary.failures else 0
+
+
+def _collecting(total: int):
+    return progress("collecting", total=total, unit="tags")
 
 
 @contextmanager
@@ -145,7 +153,7 @@ def cmd_run(args) -> int:
     settings = _settings(args)
     ensure_model(settings)
     with _resumable_run(settings, ["run", args.tag], args.run_id) as run_id:
-        summary = pipeline.run(settings, run_id=run_id, tags=args.tag or None)
+        summary = pipeline.run(settings, run_id=run_id, tags=args.tag or None, progress=_collecting)
     if summary.targets == 0:
         _err("nothing to collect: add tags (tagwatch watchlist add TAG) and sources "
              "(tagwatch sources add --platform mastodon --base-url URL)")
@@ -218,7 +226,8 @@ def _train(settings: Settings, inputs: list[str], default_data: bool, allow_down
         raise UserError("nothing to train on: give --input FILE.csv or drop --no-default-data")
     for note in notes:
         _err(note)
-    trained = training.train(datasets, notes=notes)
+    with progress(f"training on {sum(len(d.texts) for d in datasets):,} posts"):
+        trained = training.train(datasets, notes=notes)
     version = store.save(trained, settings.models_dir, make_current=False)
     _out(f"trained model {version} on " + ", ".join(
         f"{d['name']} ({d['rows']} rows)" for d in trained.datasets))
@@ -263,8 +272,12 @@ def cmd_score(args) -> int:
 
     settings = _settings(args)
     scorer = load(settings.models_dir)
-    n = score_csv(args.input, args.output, scorer, batch_size=args.batch_size)
-    _out(f"scored {n} row(s) with model {scorer.version} -> {args.output}")
+    folder = Path(args.output).parent
+    created = not folder.exists()
+    with progress(f"scoring {Path(args.input).name}", unit="rows") as advance:
+        n = score_csv(args.input, args.output, scorer, batch_size=args.batch_size, advance=advance)
+    _out(f"scored {n} row(s) with model {scorer.version} -> {args.output}"
+         + (f" (created the folder {folder}, which did not exist)" if created else ""))
     return 0
 
 
@@ -301,11 +314,48 @@ def _table(rows: list[dict], columns: list[str], fmt: str = "table") -> None:
         _out(json.dumps([{c: r.get(c) for c in columns} for r in rows], default=str, indent=1))
         return
     widths = {"text": 70, "url": 60, "note": 40, "why": 100}
-    cells = [[cell(r.get(c), widths.get(c, 40)) for c in columns] for r in rows]
-    sizes = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    _out("  ".join(c.ljust(sizes[i]) for i, c in enumerate(columns)))
-    for row in cells:
-        _out("  ".join(v.ljust(sizes[i]) for i, v in enumerate(row)))
+    values = [[_shown(r.get(c)) for c in columns] for r in rows]
+    sizes = [max([len(c)] + [len(cell(row[i], widths.get(c, 40))) for row in values])
+             for i, c in enumerate(columns)]
+    width = _terminal_width()
+    if width:
+        sizes = _fit(columns, sizes, width)
+    _out("  ".join(c[:sizes[i]].ljust(sizes[i]) for i, c in enumerate(columns)).rstrip())
+    for row in values:
+        _out("  ".join(cell(v, sizes[i]).ljust(sizes[i]) for i, v in enumerate(row)).rstrip())
+
+
+# Columns of free text that give up width first when a table is wider than the terminal.
+SHRINKABLE = ("text", "why", "url", "note", "tags", "categories", "synonyms", "base_url", "post_id")
+MIN_SHRUNK = 12
+
+
+def _shown(value):
+    """Times to the second (microseconds are noise to a reader); everything else as it is."""
+    if isinstance(value, datetime):
+        return value.replace(microsecond=0).isoformat(sep=" ")
+    return value
+
+
+def _terminal_width() -> int | None:
+    """Columns to fit into: the terminal's, or $COLUMNS; None when output is not a terminal."""
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
+
+
+def _fit(columns: list[str], sizes: list[int], width: int) -> list[int]:
+    """Narrow the widest free-text column, one character at a time, until the row fits."""
+    sizes = list(sizes)
+    flexible = [i for i, c in enumerate(columns) if c in SHRINKABLE]
+    while flexible and sum(sizes) + 2 * (len(sizes) - 1) > width:
+        widest = max(flexible, key=lambda i: sizes[i])
+        if sizes[widest] <= MIN_SHRUNK:
+            break
+        sizes[widest] -= 1
+    return sizes
 
 
 # --- the offline sample ----------------------------------------------------------------
@@ -342,6 +392,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagwatch.commands.models",
     "tagwatch.commands.evaluate",
     "tagwatch.commands.staging",
+    "tagwatch.commands.airflow",
+    "tagwatch.commands.settings",
+    "tagwatch.commands.maintenance",
+    "tagwatch.commands.minimise",
+    "tagwatch.commands.doctor",
 )
 
 def build_parser() -> argparse.ArgumentParser:
@@ -377,7 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sources)
 
     p = sub.add_parser("collect", parents=[common], help="collect tags from one source, load and score")
-    p.add_argument("--platform", required=True, help=", ".join(sorted(pipeline.COLLECTORS)))
+    p.add_argument("--platform", required=True, help=", ".join(platforms.names()))
     p.add_argument("--base-url", required=True,
                    help="e.g. https://mastodon.social, https://bsky.social, https://open.tiktokapis.com")
     p.add_argument("--tag", action="append", required=True, help="repeat for several tags")
@@ -429,6 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    private_umask()  # the data tagwatch writes (warehouse, staging, models, lists) is private
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

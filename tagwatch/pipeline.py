@@ -9,6 +9,7 @@ pass them between tasks and the CLI can call them in one process.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 import logging
 import re
 from dataclasses import asdict, dataclass, field
@@ -19,7 +20,7 @@ import os
 from typing import Mapping
 
 from common.csvout import SafeWriter
-from collectors import bluesky, mastodon, tiktok, web
+from collectors import platforms, tiktok
 from collectors.base import CollectOptions, MissingCredential
 from collectors.crashpoints import crashpoint
 from collectors.staging import finished_task, new_run_id, safe_run_id, sweep_orphans
@@ -32,19 +33,6 @@ from warehouse.loader import checkpoints, load_staging, watermarks
 
 log = logging.getLogger(__name__)
 
-# A new platform is one module in collectors/ with a collect_tag() of the shape
-# described in collectors.base.
-COLLECTORS = {
-    mastodon.PLATFORM: mastodon.collect_tag,
-    bluesky.PLATFORM: bluesky.collect_tag,
-    tiktok.PLATFORM: tiktok.collect_tag,
-    web.PLATFORM: web.collect_tag,
-}
-# The credentials each platform cannot do without (Mastodon tokens are optional).
-REQUIRED_CREDENTIALS = {
-    bluesky.PLATFORM: (bluesky.IDENTIFIER_VAR, bluesky.PASSWORD_VAR),
-    tiktok.PLATFORM: (tiktok.KEY_VAR, tiktok.SECRET_VAR),
-}
 
 
 class CollectionFailed(RuntimeError):
@@ -64,9 +52,9 @@ def plan(settings: Settings, tags: list[str] | None = None,
         enabled = [(s["platform"], s["base_url"]) for s in queries.sources(con, enabled_only=True)]
     chosen_tags = [queries.normalise_tag(t) for t in tags] if tags else watched
     chosen_sources = [(t["platform"], t["source"].rstrip("/")) for t in targets] if targets else enabled
-    unknown = {p for p, _ in chosen_sources} - set(COLLECTORS)
+    unknown = {p for p, _ in chosen_sources} - set(platforms.PLATFORMS)
     if unknown:
-        raise ValueError(f"no collector for platform(s) {sorted(unknown)}; known: {sorted(COLLECTORS)}")
+        raise ValueError(f"no collector for platform(s) {sorted(unknown)}; known: {platforms.names()}")
     return [
         {"platform": p, "source": src, "tag": tag, "watermark": marks.get((p, src, tag)),
          "checkpoint": resume.get((p, src, tag))}
@@ -75,11 +63,11 @@ def plan(settings: Settings, tags: list[str] | None = None,
     ]
 
 
-def check_credentials(platforms, credentials: Mapping[str, str] | None = None) -> None:
+def check_credentials(names, credentials: Mapping[str, str] | None = None) -> None:
     """Refuse to start when a platform's credential is missing, naming every variable to set."""
     credentials = os.environ if credentials is None else credentials
-    missing = [name for platform in dict.fromkeys(platforms)
-               for name in REQUIRED_CREDENTIALS.get(platform, ())
+    missing = [name for platform in dict.fromkeys(names)
+               for name in platforms.get(platform).credentials
                if not (credentials.get(name) or "").strip()]
     if missing:
         raise MissingCredential("missing credential(s): set " + ", ".join(missing)
@@ -87,12 +75,12 @@ def check_credentials(platforms, credentials: Mapping[str, str] | None = None) -
 
 
 def collect_options(settings: Settings, credentials: Mapping[str, str] | None = None) -> CollectOptions:
+    """The collectors' options from the settings; credentials from the environment unless given."""
     return CollectOptions(
         credentials=os.environ if credentials is None else credentials,
-        state_dir=settings.state_dir or settings.data_dir / "state",
-        store_handles=settings.store_handles, first_run_days=settings.first_run_days,
-        tiktok_daily_requests=settings.tiktok_daily_requests, tiktok_region=settings.tiktok_region,
-        web_min_interval=settings.web_min_interval,
+        state_dir=settings.state_dir, store_handles=settings.store_handles,
+        first_run_days=settings.first_run_days, tiktok_daily_requests=settings.tiktok_daily_requests,
+        tiktok_region=settings.tiktok_region, web_min_interval=settings.web_min_interval,
     )
 
 
@@ -102,8 +90,10 @@ def collect(target: dict, run_id: str, settings: Settings,
 
     `target` may carry `since` (a backfill date), a `watermark` and a `checkpoint`.
     """
-    collect_tag = COLLECTORS[target["platform"]]
-    with settings.http_client() as client:
+    collect_tag = platforms.get(target["platform"]).collect
+    # The operator's source may be contacted even on an internal address (a local instance);
+    # anything it points elsewhere is checked by the client's outbound policy.
+    with settings.http_client(configured=(target["source"],)) as client:
         manifest = collect_tag(
             target["source"], target["tag"],
             staging_dir=settings.staging_dir, run_id=safe_run_id(run_id),
@@ -139,15 +129,15 @@ class ScoreReport:
     note: str | None = None
 
 
-def score_new(settings: Settings, batch_size: int = 5000) -> dict:
-    """Score every post the current model has not scored yet, in batches."""
+def score_new(settings: Settings, batch_size: int = 5000, with_cases: bool = True) -> dict:
+    """Score every post the current model has not scored yet, in batches; then (unless
+    `with_cases` is false) open a review case for every flagged post."""
     from classifiers.store import load as load_model  # scikit-learn is heavy: import on use
 
     scorer = load_model(settings.models_dir)
     report = ScoreReport(model_version=scorer.version, threshold=scorer.threshold)
     with session(settings.db_path) as con:
-        # Each written batch drops out of the next query, so memory stays one batch.
-        while batch := queries.unscored_posts(con, scorer.version, batch_size):
+        for batch in queries.unscored_batches(con, scorer.version, batch_size):  # one at a time
             details = scorer.details([text for _, _, text in batch])
             rows = [(p, i, d.score, d.categories, d.explanation, d.staff_target)
                     for (p, i, _), d in zip(batch, details)]
@@ -156,9 +146,18 @@ def score_new(settings: Settings, batch_size: int = 5000) -> dict:
             report.scored += len(rows)
             report.flagged += sum(1 for r in rows if r[2] == r[2] and r[2] >= scorer.threshold)
             report.unscorable += sum(1 for r in rows if r[2] != r[2])
-        report.cases_opened = open_flagged(con)  # every flagged post gets a review case
         journal.apply_pending(con, settings.db_path)
+    if with_cases:
+        report.cases_opened = open_cases(settings)
     return asdict(report)
+
+
+def open_cases(settings: Settings) -> int:
+    """Open a review case for every flagged post that has none; returns how many."""
+    with session(settings.db_path) as con:
+        opened = open_flagged(con)
+        journal.apply_pending(con, settings.db_path)
+    return opened
 
 
 def score_if_trained(settings: Settings) -> dict | None:
@@ -279,26 +278,35 @@ class RunSummary:
     stopped: list[str] = field(default_factory=list)   # quota reached: continues next run
 
 
+def _collect_once(target: dict, run_id: str, settings: Settings, since: str | None) -> None:
+    """Collect one target of a run, unless this run staged it before it was interrupted."""
+    if since is not None:
+        target["since"] = since
+    if finished_task(settings.staging_dir, safe_run_id(run_id), target["platform"],
+                     target["source"], target["tag"]):
+        return
+    manifest = collect(target, run_id, settings)
+    if manifest["status"] == "failed":
+        log.warning("collection failed: %s #%s: %s", target["source"], target["tag"], manifest["error"])
+
+
 def run(settings: Settings, run_id: str | None = None, tags: list[str] | None = None,
-        targets: list[dict] | None = None, score: bool = True, since: str | None = None) -> RunSummary:
+        targets: list[dict] | None = None, score: bool = True, since: str | None = None,
+        progress=None) -> RunSummary:
     """All steps in this process, in the DAG's order (for cron users and tests).
 
     `since` (a date) backfills every target from that date instead of its watermark.
+    `progress(total)` may give a context manager yielding `advance(n)`, called per target.
     """
     run_id = run_id or new_run_id()
     summary = RunSummary(run_id=run_id)
     planned = plan(settings, tags=tags, targets=targets)
     check_credentials(t["platform"] for t in planned)
     summary.targets = len(planned)
-    for target in planned:
-        if since is not None:
-            target["since"] = since
-        if finished_task(settings.staging_dir, safe_run_id(run_id), target["platform"],
-                         target["source"], target["tag"]):
-            continue  # staged by this run before it was interrupted
-        manifest = collect(target, run_id, settings)
-        if manifest["status"] == "failed":
-            log.warning("collection failed: %s #%s: %s", target["source"], target["tag"], manifest["error"])
+    with (progress(len(planned)) if progress else nullcontext(lambda n=1: None)) as advance:
+        for target in planned:
+            _collect_once(target, run_id, settings, since)
+            advance(1)
     summary.load = load(run_id, settings)
     crashpoint("run.loaded")
     summary.failures = summary.load["failed"]

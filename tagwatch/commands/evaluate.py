@@ -42,6 +42,7 @@ def cmd_evaluate(args) -> int:
     if len(set(labels.tolist())) < 2:
         raise UserError(f"{', '.join(args.input)}: need both abusive (1) and harmless (0) posts "
                         f"to evaluate; got {len(labels)} post(s) of one label")
+    _warn_overlap(settings, texts, args.input)
     scorer = load(settings.models_dir, args.model)
     result = evaluation.evaluate(scorer, texts, labels)
     _out(f"model {scorer.version} on {', '.join(args.input)}: {result['n']} posts, "
@@ -105,3 +106,20 @@ def cmd_cross_corpus(args) -> int:
     out.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
     _out(f"report: {out}")
     return 0
+
+
+def _warn_overlap(settings, texts: list[str], files: list[str]) -> None:
+    """Warn when test posts are among the warehouse's labels: the model learnt them."""
+    from classifiers.corpora import text_key
+    from tagwatch.cli import _err
+    from warehouse.db import session
+
+    if not settings.db_path.exists():
+        return
+    with session(settings.db_path, read_only=True) as con:
+        learnt = {text_key(t) for (t,) in con.execute("SELECT text FROM labels").fetchall()}
+    shared = sum(1 for t in texts if text_key(t) in learnt)
+    if shared:
+        _err(f"warning: {shared} of the {len(texts)} posts in {', '.join(files)} are among the labels "
+             "imported or decided in review, which `tagwatch train` learns from: the figures below "
+             "flatter the model. Evaluate on posts that were never imported.")

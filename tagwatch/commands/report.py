@@ -1,7 +1,10 @@
 """`tagwatch report`: the education team's report, written to a folder and/or emailed."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+
+from tagwatch.progress import progress
 
 
 def register(sub, common) -> None:
@@ -25,25 +28,32 @@ def cmd_report(args) -> int:
     from tagwatch.cli import UserError, _out, _settings
 
     settings = _settings(args)
-    config = rb.ReportConfig.from_env(settings.data_dir)
     if not args.send and not args.out:
         raise UserError("say where to write the report (--out DIR), or --send it")
     if args.to and not args.send:
         raise UserError("--to needs --send")
-    period = args.period or config.period
+    period = args.period or settings.report_period
     rb.parse_period(period)
     end = rb.parse_end(args.end)
     recipients = None
     if args.send:
         from reports import send as rs
 
-        recipients = rs.check_recipients(args.to or config.recipients)
-    folder = Path(args.out) if args.out else rb.dated_folder(config.reports_dir, end)
-    built = rb.build(settings.db_path, period, folder, end=end, excerpts=args.excerpts or config.excerpts)
+        recipients = rs.check_recipients(args.to or settings.report_to)
+        rs.check_connection()
+    folder = Path(args.out) if args.out else rb.dated_folder(settings.reports_dir, end)
+    with progress("building the report"):
+        built = rb.build(settings.db_path, period, folder, end=end,
+                         excerpts=args.excerpts or settings.report_excerpts)
     _out(f"{built['title']}: written to {folder}"
          + (" (no data in this period: the report says so)" if built["empty"] else ""))
     if args.send:
-        record = rs.send(folder, recipients, config.sender)
-        kept = rs.keep(folder, folder if not args.out else rb.dated_folder(config.reports_dir, end))
+        try:
+            record = rs.send(folder, recipients, settings.report_from)
+        except rb.ReportError:
+            if not args.out:  # an unsent report is not kept: the next try takes the same name
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+        kept = rs.keep(folder, folder if not args.out else rb.dated_folder(settings.reports_dir, end))
         _out(f"sent to {', '.join(record['to'])}; kept in {kept}")
     return 0
