@@ -22,9 +22,9 @@ def register(sub, common) -> None:
 
 def cmd_report(args) -> int:
     from reports import build as rb
-    from tagwatch.cli import UserError, _out, _settings
+    from tagwatch.console import UserError, out, settings_from
 
-    settings = _settings(args)
+    settings = settings_from(args)
     config = rb.ReportConfig.from_env(settings.data_dir)
     if not args.send and not args.out:
         raise UserError("say where to write the report (--out DIR), or --send it")
@@ -40,10 +40,10 @@ def cmd_report(args) -> int:
         recipients = rs.check_recipients(args.to or config.recipients)
     folder = Path(args.out) if args.out else rb.dated_folder(config.reports_dir, end)
     built = rb.build(settings.db_path, period, folder, end=end, excerpts=args.excerpts or config.excerpts)
-    _out(f"{built['title']}: written to {folder}"
-         + (" (no data in this period: the report says so)" if built["empty"] else ""))
+    out(f"{built['title']}: written to {folder}"
+        + (" (no data in this period: the report says so)" if built["empty"] else ""))
     if args.send:
         record = rs.send(folder, recipients, config.sender)
         kept = rs.keep(folder, folder if not args.out else rb.dated_folder(config.reports_dir, end))
-        _out(f"sent to {', '.join(record['to'])}; kept in {kept}")
+        out(f"sent to {', '.join(record['to'])}; kept in {kept}")
     return 0
