@@ -201,7 +201,7 @@ def cmd_recheck(args) -> int:
         with session(settings.db_path) as con:
             ids = [r["case_id"] for r in cs.list_cases(con, st.WATCHED)]
     else:
-        ids = [cs._case_id(args.case)] if args.case else None
+        ids = [cs.parse_case_id(args.case)] if args.case else None
     with settings.http_client(interactive=True) as client:
         if ids is not None and not args.now:  # one case, only if it is due
             with session(settings.db_path) as con:

@@ -63,7 +63,7 @@ def escalation_pack(request: Request, web: StaffPage, case_id: str):
                     zf.write(path, path.name)
     except cs.CaseError as exc:
         return web.render(request, "error.html", status=404, message=str(exc))
-    name = f"case-{cs._case_id(case_id)}-escalation.zip"
+    name = f"case-{cs.parse_case_id(case_id)}-escalation.zip"
     return Response(buffer.getvalue(), media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -112,7 +112,7 @@ async def recheck_now(request: Request, form: AnalystForm, case_id: str):
         from tagwatch.pipeline import collect_options
 
         with store.connect() as con:
-            [target] = rc.targets(con, [cs._case_id(case_id)])
+            [target] = rc.targets(con, [cs.parse_case_id(case_id)])
         with settings.http_client() as client:
             seen = rc.observe(client, target, collect_options(settings))
         with store.connect() as con:
