@@ -35,6 +35,11 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/bench_scoring.py
 	$(BIN)/python bench/bench_match.py
 	$(BIN)/python bench/bench_collect.py
+	$(BIN)/python bench/bench_scale.py --sizes 20000,200000 --increment 10000
+
+# The day's work on a 100,000- and a 10,000,000-post warehouse (about half an hour, 4 GB disk).
+bench-scale: $(STAMP)
+	$(BIN)/python bench/bench_scale.py --sizes 100000,10000000 --increment 100000
 
 # Airflow on this machine (scheduler, API server, UI on http://127.0.0.1:8080).
 airflow-setup: $(STAMP)

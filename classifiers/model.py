@@ -571,7 +571,10 @@ def save(model: TrainedModel, models_dir: str | Path, *, make_current: bool = Tr
         raise FileExistsError(f"model version {version} already exists in {models_dir}")
     staging = Path(tempfile.mkdtemp(dir=models_dir, prefix=f".{version}."))
     try:
-        skops.io.dump({"abuse": model.pipeline, "categories": model.category_model},
+        # The threshold is stored in the hashed file too: meta.json alone could be edited
+        # to flag nothing (or everything) without failing the integrity check.
+        skops.io.dump({"abuse": model.pipeline, "categories": model.category_model,
+                       "threshold": float(model.threshold)},
                       staging / MODEL_FILE, compression=zipfile.ZIP_DEFLATED)
         meta = {
             "version": version,
@@ -646,8 +649,23 @@ def load(models_dir: str | Path, version: str | None = None) -> "Scorer":
         raise ModelIntegrityError(f"{directory / MODEL_FILE} is not a tagwatch model "
                                   "(expected the abuse and category pipelines); if it was made "
                                   "by an older tagwatch, train a new one (tagwatch train)")
-    return Scorer(stored["abuse"], version, float(meta["threshold"]), meta,
+    return Scorer(stored["abuse"], version, _checked_threshold(stored, meta, directory), meta,
                   stored.get("categories"))
+
+
+def _checked_threshold(stored: dict, meta: dict, directory: Path) -> float:
+    """The threshold from the hashed model file, refused if meta.json says otherwise. A
+    file saved before the threshold was stored in it keeps meta.json's (with a warning)."""
+    if "threshold" not in stored:
+        log.warning("%s predates the threshold check (its threshold is read from meta.json "
+                    "only): train a new model to have it checked", directory / MODEL_FILE)
+        return float(meta["threshold"])
+    threshold = float(stored["threshold"])
+    if meta.get("threshold") is None or float(meta["threshold"]) != threshold:
+        raise ModelIntegrityError(
+            f"{directory / META_FILE} records threshold {meta.get('threshold')} but the model file "
+            f"holds {threshold}: meta.json was changed after training; refusing to load it")
+    return threshold
 
 
 # ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ the only writer of the warehouse.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
@@ -29,6 +30,8 @@ from typing import Any, Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from collectors.crashpoints import crashpoint
 
 _TS = pa.timestamp("us", tz="UTC")
 # Every row of a staging data file has exactly these columns.
@@ -221,10 +224,24 @@ class StagingWriter:
         self.closed = False
         # Where the earlier attempt of this task stopped, when this one continues it.
         self.resumed_from: dict[str, Any] | None = None
+        self._lock: int | None = None
         if previous is None:
             self._writer = pq.ParquetWriter(self.data_path, POST_SCHEMA)
+            self._hold()
         else:
             self._carry_over(previous)
+
+    def _hold(self) -> None:
+        """Lock the data file while this writer lives: a sweep (`sweep_orphans`) removes a
+        data file without manifest only when no living writer holds it. The OS drops the
+        lock when the process dies, however it dies."""
+        self._lock = os.open(self.data_path, os.O_RDONLY)
+        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def _resumable(self, resume: bool) -> Manifest | None:
         """The earlier attempt's manifest, if it stopped at a checkpoint this attempt can continue."""
@@ -241,6 +258,7 @@ class StagingWriter:
         earlier = self.data_path.with_suffix(".earlier.parquet")
         os.replace(self.data_path, earlier)
         self._writer = pq.ParquetWriter(self.data_path, POST_SCHEMA)
+        self._hold()
         for batch in pq.ParquetFile(earlier).iter_batches(batch_size=ROW_GROUP_ROWS):
             table = pa.Table.from_batches([batch]).select(POST_FIELDS).cast(POST_SCHEMA)
             self._writer.write_table(table)
@@ -273,6 +291,7 @@ class StagingWriter:
             written += 1
         if len(self._buffer) >= ROW_GROUP_ROWS:
             self._flush()
+        crashpoint("staging.page")
         return written
 
     def _flush(self) -> None:
@@ -299,6 +318,7 @@ class StagingWriter:
         tmp = self.manifest_path.with_suffix(".tmp")
         tmp.write_text(self.manifest.to_json(), encoding="utf-8")
         os.replace(tmp, self.manifest_path)
+        self._release()
         return self.manifest_path
 
     def abort(self) -> None:
@@ -311,6 +331,7 @@ class StagingWriter:
             self._writer.close()
         finally:
             self.data_path.unlink(missing_ok=True)
+            self._release()
             try:
                 self.dir.rmdir()  # the run's folder, if this task was all it held
             except OSError:
@@ -325,6 +346,61 @@ class StagingWriter:
                 self.close("ok")
             else:
                 self.close("failed", f"{type(exc).__name__}: {exc}")
+
+
+@dataclass
+class Sweep:
+    removed: list[Path] = field(default_factory=list)   # data files of dead, unfinished tasks
+    busy: int = 0                                        # unfinished tasks still being written
+
+
+def sweep_orphans(staging_dir: Path, *, dry_run: bool = False) -> Sweep:
+    """Remove what a killed task left in staging: a data file without its manifest (and
+    leftover temp files) that no living writer holds. Such a file was never loadable; the
+    task's next attempt collects it again from the position the warehouse kept."""
+    report = Sweep()
+    base = Path(staging_dir)
+    if not base.is_dir():
+        return report
+    for data in sorted(base.glob("*/*.parquet")):
+        stem = data.name[: -len(".parquet")]
+        if data.with_name(f"{stem}.manifest.json").exists() and not stem.endswith(".earlier"):
+            continue
+        try:
+            fd = os.open(data, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            report.busy += 1
+            continue
+        finally:
+            os.close(fd)  # closing drops the lock taken just above, if any
+        report.removed.append(data)
+        if not dry_run:
+            data.unlink(missing_ok=True)
+    if not dry_run:
+        for tmp in base.glob("*/*.manifest.tmp"):
+            if utcnow().timestamp() - tmp.stat().st_mtime > 600:  # a rename takes microseconds
+                tmp.unlink(missing_ok=True)
+        for folder in base.iterdir():
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+    return report
+
+
+def finished_task(staging_dir: Path, run_id: str, platform: str, source: str,
+                  tag: str) -> Manifest | None:
+    """The manifest of a task of this run that finished ("ok") and still has its data file."""
+    folder = Path(staging_dir) / run_id
+    stem = file_stem(platform, source, tag)
+    path = folder / f"{stem}.manifest.json"
+    try:
+        manifest = Manifest.read(path)
+    except (OSError, ValueError, TypeError):
+        return None
+    return manifest if manifest.status == "ok" and (folder / manifest.data_file).exists() else None
 
 
 def find_manifests(staging_dir: Path, run_id: str | None = None) -> list[Path]:

@@ -68,18 +68,23 @@ def parse_period(text: str) -> timedelta:
 def parse_end(text: str | None, now: datetime | None = None) -> datetime:
     """None -> now; 'YYYY-MM-DD' -> the end of that day (the last day covered), UTC;
     an ISO date-time with a time zone -> that moment."""
+    now = now or datetime.now(timezone.utc)
     if text is None:
-        return now or datetime.now(timezone.utc)
+        return now
     raw = text.strip()
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-            return datetime.combine(date.fromisoformat(raw) + timedelta(days=1), time(), timezone.utc)
-        moment = datetime.fromisoformat(raw)
+            moment = datetime.combine(date.fromisoformat(raw) + timedelta(days=1), time(), timezone.utc)
+        else:
+            moment = datetime.fromisoformat(raw)
     except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
         raise ReportError(f"cannot read the end {text!r}: use a date (2026-03-08, the last day "
                           "covered) or a date-time with a time zone (2026-03-09T08:00+00:00)") from None
     if moment.tzinfo is None:
         raise ReportError(f"the end {text!r} has no time zone: add one (e.g. +00:00) or give a date")
+    if moment - timedelta(days=1) > now:  # a day not begun yet: the report would be half empty
+        raise ReportError(f"the end {text!r} is in the future: a report covers days up to today "
+                          f"({now:%Y-%m-%d}) at the latest")
     return moment.astimezone(timezone.utc)
 
 

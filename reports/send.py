@@ -28,6 +28,19 @@ def check_recipients(addresses) -> list[str]:
     return found
 
 
+def check_connection() -> None:
+    """Refuse before anything is built or written when the connection is not defined."""
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    try:
+        SmtpHook.get_connection(CONN_ID)
+    except Exception as exc:  # not defined, or Airflow's metadata database unreadable
+        raise ReportError(
+            f"no SMTP connection {CONN_ID!r} to send the report through ({exc}): set "
+            "AIRFLOW_CONN_SMTP_DEFAULT (e.g. smtp://USER:PASSWORD@smtp.example.org:587) or add "
+            f"the connection {CONN_ID} in Airflow; nothing was written") from None
+
+
 def _hook():
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 

@@ -68,24 +68,34 @@ def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = N
         if unknown:
             raise CaseError(f"unknown state(s) {sorted(unknown)}; states: {', '.join(st.STATES)}")
     where = f"WHERE s.state IN ({', '.join('?' * len(states))})" if states else ""
+    return _list_cases(con, where, list(states or ()), limit)
+
+
+def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
+    # The chosen cases first; posts and scores are then read for those posts only (the
+    # latest-score aggregate runs over the queue's posts, not over every score ever written).
     sql = f"""
-        SELECT c.case_id, s.state, s.state_since, c.platform, c.post_id, p.url, sc.score,
+        WITH sel AS (
+            SELECT c.case_id, s.state, s.state_since, c.platform, c.post_id, c.origin, c.opened_at
+            FROM cases c JOIN case_state s USING (case_id) {where}),
+        p AS (SELECT * FROM posts SEMI JOIN sel USING (platform, post_id)),
+        sc AS ({_LATEST_SCORE.replace("FROM scores", "FROM scores SEMI JOIN sel USING (platform, post_id)")})
+        SELECT c.case_id, c.state, c.state_since, c.platform, c.post_id, p.url, sc.score,
                coalesce(p.reply_count, 0) + coalesce(p.share_count, 0) + coalesce(p.like_count, 0)
                    + coalesce(p.view_count, 0) AS reach,
                p.text, p.hashtags, sc.model_version, sc.explanation, sc.categories, sc.staff_target,
                c.origin, c.opened_at, p.first_seen_at, coalesce(rq.requesters, 0) AS requesters
-        FROM cases c JOIN case_state s USING (case_id)
+        FROM sel c
         LEFT JOIN (SELECT case_id, count(*) AS requesters FROM case_requesters GROUP BY case_id) rq
             USING (case_id)
-        LEFT JOIN posts p USING (platform, post_id)
-        LEFT JOIN ({_LATEST_SCORE}) sc USING (platform, post_id)
-        {where}
+        LEFT JOIN p USING (platform, post_id)
+        LEFT JOIN sc USING (platform, post_id)
         ORDER BY coalesce(sc.staff_target, 0) >= {STAFF_AIMED} DESC, sc.score DESC NULLS LAST,
                  reach DESC, c.case_id
     """
     if limit:
         sql += f" LIMIT {int(limit)}"
-    rows = dict_rows(con.execute(sql, list(states or ())))
+    rows = dict_rows(con.execute(sql, params))
     for r in rows:
         r["explanation"] = _json(r["explanation"])
         r["categories"] = _json(r["categories"])

@@ -15,6 +15,7 @@ school per UTC day, through the same SMTP connection as the education report.
 from __future__ import annotations
 
 import html
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Protocol
@@ -109,19 +110,32 @@ def check_url(url: str, allowed_hosts) -> tuple[tuple[str, str] | None, str | No
 # --- submitting ---------------------------------------------------------------------------
 
 def split_urls(text: str) -> list[str]:
-    """One URL a line (or separated by spaces), duplicates dropped, order kept."""
+    """One submission a line (spaces inside a line do not split it: "not a url" is one
+    line, recorded as one reference), blank lines and duplicates dropped, order kept."""
     seen: list[str] = []
-    for token in (text or "").split():
-        if token not in seen:
-            seen.append(token)
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if line and line not in seen:
+            seen.append(line)
     return seen
 
 
+def not_web_addresses(lines: list[str]) -> list[str]:
+    """The lines that are not http(s) addresses at all (to tell the school which they were)."""
+    def is_web_address(line: str) -> bool:
+        try:
+            parts = urlsplit(line)
+        except ValueError:
+            return False
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in line
+    return [line for line in lines if not is_web_address(line)]
+
+
 def check_submission(con, user: str, urls: list[str], description: str, affected_role: str,
-                     hourly_limit: int, now: datetime) -> str:
-    """Refuse what the form does not allow; returns the contact's school."""
-    school = users.school_of(con, user)
-    if users.role_of(con, user) != "school" or not school:
+                     hourly_limit: int, now: datetime) -> tuple[int, str]:
+    """Refuse what the form does not allow; returns the contact's (school id, school name)."""
+    school_id = users.school_id_of(con, user)
+    if users.role_of(con, user) != "school" or school_id is None:
         raise IntakeError("only school contacts submit reports here")
     if not urls:
         raise IntakeError("give at least one post address")
@@ -140,22 +154,34 @@ def check_submission(con, user: str, urls: list[str], description: str, affected
         raise IntakeError(f"at most {hourly_limit} addresses an hour from one account; "
                           f"{max(hourly_limit - recent, 0)} more can be sent now. Try again later "
                           "or call the union's team.")
-    return school
+    return school_id, users.school_of(con, user)
 
 
-def submit(settings: IntakeSettings, user: str, urls: list[str], description: str, affected_role: str,
-           now: datetime | None = None, client: PoliteClient | None = None,
-           score: Callable[[], object] | None = None) -> list[dict]:
-    """Record every URL (fetching only those on configured platform hosts); returns one
-    {reference, url, outcome, note, case_id} per URL. `score()` scores what was loaded before
-    the evidence is frozen (the application passes its scorer; None leaves it to the next run)."""
-    now = now or cs.utcnow()
-    description = (description or "").strip()
-    urls = [u.strip() for u in urls if u.strip()]
-    with session(settings.db_path) as con:
-        school = check_submission(con, user, urls, description, affected_role,
-                                  settings.intake_hourly_limit, now)
-    # The network, with no warehouse connection open (the loader shares the file).
+# Counting a contact's last hour and recording the new submissions is one step: parallel
+# submissions (threads of the web app) take turns here, so the hourly limit holds. Other
+# processes cannot interleave: DuckDB lets one process at a time open the file to write.
+_RESERVING = threading.Lock()
+BEING_FETCHED = "received; being fetched"
+
+
+def _reserve(settings: IntakeSettings, user: str, urls: list[str], description: str, affected_role: str,
+             now: datetime) -> list[int]:
+    """Check the submission and record one row per URL (not fetched yet); their ids."""
+    with _RESERVING, session(settings.db_path) as con, transaction(con):
+        school_id, school = check_submission(con, user, urls, description, affected_role,
+                                             settings.intake_hourly_limit, now)
+        return [con.execute(
+            "INSERT INTO intake_submissions (submitted_by, school, school_id, url, description, "
+            "affected_role, submitted_at, case_id, outcome, fetch_note) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 'not_fetched', ?) RETURNING submission_id",
+            [user, school, school_id, url, description or None, affected_role, now, BEING_FETCHED]
+        ).fetchone()[0] for url in urls]
+
+
+def _fetch_all(settings: IntakeSettings, urls: list[str], now: datetime, client: PoliteClient | None
+               ) -> tuple[dict[str, dict], dict[str, str]]:
+    """Fetch the URLs on configured hosts (no warehouse connection open: the loader shares
+    the file); returns ({url: staging post}, {url: why it was not fetched})."""
     fetched: dict[str, dict] = {}
     notes: dict[str, str] = {}
     own = client is None
@@ -169,31 +195,52 @@ def submit(settings: IntakeSettings, user: str, urls: list[str], description: st
             source, status_id = target
             try:
                 status = mastodon.fetch_status(client, source, status_id)
+                _same_host(status, source)
             except SourceError as exc:
                 notes[url] = ("the post could not be found (already deleted, or not public): recorded "
                               "for an analyst" if exc.status in (404, 410) else
-                              "the platform could not be reached: recorded for an analyst")
+                              "the platform could not be reached or did not answer for this post: "
+                              "recorded for an analyst")
                 continue
             fetched[url] = mastodon.status_to_post(status, source, settings.pseudonym_key, now.isoformat())
     finally:
         if own:
             client.close()
+    return fetched, notes
+
+
+def _same_host(status: dict, source: str) -> None:
+    """A host answers only for its own posts: the status's uri must be on the host asked,
+    so a host cannot pass another server's post (and join a school to its case)."""
+    uri = str(status.get("uri") or "")
+    if not uri.startswith(("http://", "https://")) or \
+            (urlsplit(uri).hostname or "").lower() != (urlsplit(source).hostname or "").lower():
+        raise SourceError(f"{source} answered with a post from another server: not accepted")
+
+
+def submit(settings: IntakeSettings, user: str, urls: list[str], description: str, affected_role: str,
+           now: datetime | None = None, client: PoliteClient | None = None,
+           score: Callable[[], object] | None = None) -> list[dict]:
+    """Record every URL (fetching only those on configured platform hosts); returns one
+    {reference, url, outcome, note, case_id} per URL. `score()` scores what was loaded before
+    the evidence is frozen (the application passes its scorer; None leaves it to the next run)."""
+    now = now or cs.utcnow()
+    description = (description or "").strip()
+    urls = [u.strip() for u in urls if u.strip()]
+    submission_ids = _reserve(settings, user, urls, description, affected_role, now)
+    fetched, notes = _fetch_all(settings, urls, now, client)
     manifests = _stage(settings, fetched)
     results = []
     with session(settings.db_path) as con:
         if manifests:
             load_manifests(con, manifests)
         with transaction(con):
-            for url in urls:
+            for url, submission_id in zip(urls, submission_ids):
                 post = fetched.get(url)
                 case_id, outcome = (None, "not_fetched") if post is None else \
                     _open_or_join(con, post["post_id"], user, now)
-                submission_id = con.execute(
-                    "INSERT INTO intake_submissions (submitted_by, school, url, description, affected_role, "
-                    "submitted_at, case_id, outcome, fetch_note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "RETURNING submission_id",
-                    [user, school, url, description or None, affected_role, now, case_id, outcome,
-                     notes.get(url)]).fetchone()[0]
+                con.execute("UPDATE intake_submissions SET case_id = ?, outcome = ?, fetch_note = ? "
+                            "WHERE submission_id = ?", [case_id, outcome, notes.get(url), submission_id])
                 results.append({"reference": reference(submission_id), "url": url, "outcome": outcome,
                                 "note": notes.get(url), "case_id": case_id})
     if fetched:
@@ -261,8 +308,8 @@ def _freeze(con, case_id: int, affected_role: str, user: str, now: datetime) -> 
 
 # --- what a school sees -------------------------------------------------------------------
 
-def my_reports(con, school: str) -> list[dict]:
-    """The school's submissions, newest first, each with its case's state in plain words
+def my_reports(con, school_id: int) -> list[dict]:
+    """The school's submissions (by the school's id), newest first, each with its case's state in plain words
     and the plain-words history (dates only: no notes, no other school's details)."""
     rows = dict_rows(con.execute(
         """
@@ -271,8 +318,8 @@ def my_reports(con, school: str) -> list[dict]:
                (SELECT arg_max(a.outcome, a.answer_id) FROM platform_answers a
                 WHERE a.case_id = i.case_id) AS answer
         FROM intake_submissions i LEFT JOIN case_state s USING (case_id)
-        WHERE i.school = ? ORDER BY i.submission_id DESC
-        """, [school]))
+        WHERE i.school_id = ? ORDER BY i.submission_id DESC
+        """, [school_id]))
     case_ids = sorted({r["case_id"] for r in rows if r["case_id"] is not None})
     events: dict[int, list[dict]] = {}
     if case_ids:
@@ -328,29 +375,30 @@ def pending_digests(con, now: datetime) -> list[dict]:
     today = now.astimezone(timezone.utc).date()
     rows = dict_rows(con.execute(
         """
-        WITH last AS (SELECT school, max(last_event_id) AS last_event_id, max(sent_on) AS last_sent_on
-                      FROM school_digests GROUP BY school)
-        SELECT r.school, e.event_id, e.case_id, e.to_state, e.occurred_at,
+        WITH last AS (SELECT school_id, max(last_event_id) AS last_event_id, max(sent_on) AS last_sent_on
+                      FROM school_digests GROUP BY school_id)
+        SELECT r.school_id, r.school, e.event_id, e.case_id, e.to_state, e.occurred_at,
                (SELECT arg_max(a.outcome, a.answer_id) FROM platform_answers a WHERE a.case_id = e.case_id
                 AND a.answered_at <= e.occurred_at) AS answer,
                (SELECT list(i.submission_id ORDER BY i.submission_id) FROM intake_submissions i
-                WHERE i.case_id = e.case_id AND i.school = r.school) AS submissions,
+                WHERE i.case_id = e.case_id AND i.school_id = r.school_id) AS submissions,
                (SELECT min(i.url) FROM intake_submissions i
-                WHERE i.case_id = e.case_id AND i.school = r.school) AS url
-        FROM case_events e JOIN case_requesters r USING (case_id) LEFT JOIN last l USING (school)
+                WHERE i.case_id = e.case_id AND i.school_id = r.school_id) AS url
+        FROM case_events e JOIN case_requesters r USING (case_id) LEFT JOIN last l USING (school_id)
         WHERE e.from_state IS NOT NULL AND e.occurred_at >= r.first_reported_at AND e.occurred_at <= ?
           AND e.event_id > coalesce(l.last_event_id, 0)
           AND (l.last_sent_on IS NULL OR l.last_sent_on < ?)
-        ORDER BY r.school, e.event_id
+        ORDER BY r.school_id, e.event_id
         """, [now, today]))
     emails = {}
-    for school, email in con.execute("SELECT school, email FROM users WHERE role = 'school' "
-                                     "AND email IS NOT NULL ORDER BY email").fetchall():
-        emails.setdefault(school, []).append(email)
-    digests: dict[str, dict] = {}
+    for school_id, email in con.execute("SELECT school_id, email FROM users WHERE role = 'school' "
+                                        "AND email IS NOT NULL ORDER BY email").fetchall():
+        emails.setdefault(school_id, []).append(email)
+    digests: dict[int, dict] = {}
     for r in rows:
-        d = digests.setdefault(r["school"], {"school": r["school"], "to": emails.get(r["school"], []),
-                                             "changes": [], "last_event_id": 0})
+        d = digests.setdefault(r["school_id"], {"school": r["school"], "school_id": r["school_id"],
+                                                "to": emails.get(r["school_id"], []),
+                                                "changes": [], "last_event_id": 0})
         d["changes"].append({"references": [reference(i) for i in r["submissions"]], "url": r["url"],
                              "words": st.plain_words(r["to_state"], r["answer"]), "when": r["occurred_at"]})
         d["last_event_id"] = max(d["last_event_id"], r["event_id"])
@@ -391,9 +439,9 @@ def send_digests(db_path, now: datetime | None = None, sender: str | None = None
         subject, body = digest_message(d)
         send(d["to"], subject, body, sender)
         with session(db_path) as con:
-            con.execute("INSERT INTO school_digests (school, sent_on, sent_at, recipients, last_event_id, changes) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        [d["school"], now.astimezone(timezone.utc).date(), now, d["to"], d["last_event_id"],
+            con.execute("INSERT INTO school_digests (school, school_id, sent_on, sent_at, recipients, "
+                        "last_event_id, changes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [d["school"], d["school_id"], now.astimezone(timezone.utc).date(), now, d["to"], d["last_event_id"],
                          len(d["changes"])])
         done.append({"school": d["school"], "to": d["to"], "changes": len(d["changes"]), "sent": subject})
     return done

@@ -41,7 +41,9 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 def add_user(con, name: str, role: str, password: str, school: str | None = None,
-             email: str | None = None) -> None:
+             email: str | None = None, school_id: int | None = None) -> int | None:
+    """Add a user; a school contact either names a new school (`school`) or is attached to
+    an existing one by its id (`school_id`). Returns the contact's school id (else None)."""
     if not _NAME.match(name or ""):
         raise WarehouseError(f"user names are 1-64 letters, digits, '.', '_' or '-', not {name!r}")
     if role not in ROLES:
@@ -49,10 +51,13 @@ def add_user(con, name: str, role: str, password: str, school: str | None = None
     if len(password or "") < MIN_PASSWORD:
         raise WarehouseError(f"the password must have at least {MIN_PASSWORD} characters")
     school = " ".join((school or "").split()) or None
-    if role == "school" and not school:
-        raise WarehouseError('a school contact needs the school it speaks for: --school "SCHOOL NAME"')
-    if role != "school" and school:
-        raise WarehouseError("--school is only for --role school")
+    if role == "school" and not school and school_id is None:
+        raise WarehouseError('a school contact needs the school it speaks for: --school "NEW SCHOOL NAME" '
+                             "or --school-id ID of one that exists")
+    if role != "school" and (school or school_id is not None):
+        raise WarehouseError("--school and --school-id are only for --role school")
+    if school and school_id is not None:
+        raise WarehouseError("give --school (a new school) or --school-id (an existing one), not both")
     if school and len(school) > MAX_SCHOOL:
         raise WarehouseError(f"the school name is longer than {MAX_SCHOOL} characters")
     email = (email or "").strip() or None
@@ -60,8 +65,35 @@ def add_user(con, name: str, role: str, password: str, school: str | None = None
         raise WarehouseError(f"not an email address: {email!r}")
     if con.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone():
         raise WarehouseError(f"user {name!r} exists already")
-    con.execute("INSERT INTO users (name, role, password_hash, school, email) VALUES (?, ?, ?, ?, ?)",
-                [name, role, hash_password(password), school, email])
+    if school_id is not None:
+        row = con.execute("SELECT name FROM schools WHERE school_id = ?", [int(school_id)]).fetchone()
+        if row is None:
+            raise WarehouseError(f"no school with id {school_id} (tagwatch user schools lists them)")
+        school = row[0]
+    elif school:
+        school_id = _new_school(con, school)
+    con.execute("INSERT INTO users (name, role, password_hash, school, school_id, email) "
+                "VALUES (?, ?, ?, ?, ?, ?)", [name, role, hash_password(password), school, school_id, email])
+    return school_id
+
+
+def _new_school(con, school: str) -> int:
+    """A new school record; refused when its name reads the same as an existing school's
+    (case, spaces), so a typo never joins a contact to another school's reports."""
+    key = " ".join(school.split()).casefold()
+    for school_id, existing in con.execute("SELECT school_id, name FROM schools").fetchall():
+        if " ".join(existing.split()).casefold() == key:
+            raise WarehouseError(f"a school named {existing!r} exists already (id {school_id}): to add a "
+                                 f"contact for it use --school-id {school_id}; for another school give "
+                                 "a name of its own")
+    return con.execute("INSERT INTO schools (name) VALUES (?) RETURNING school_id", [school]).fetchone()[0]
+
+
+def schools(con) -> list[dict]:
+    """Every school with its id and how many contacts it has."""
+    rows = con.execute("SELECT s.school_id, s.name, count(u.name) FROM schools s "
+                       "LEFT JOIN users u USING (school_id) GROUP BY ALL ORDER BY s.school_id").fetchall()
+    return [{"school_id": i, "name": n, "contacts": c} for i, n, c in rows]
 
 
 def authenticate(con, name: str, password: str) -> str | None:
@@ -79,8 +111,15 @@ def role_of(con, name: str) -> str | None:
 
 
 def school_of(con, name: str) -> str | None:
-    """The school a school contact speaks for (None for other users)."""
+    """The name of the school a school contact speaks for (None for other users)."""
     row = con.execute("SELECT school FROM users WHERE name = ?", [name]).fetchone()
+    return row[0] if row else None
+
+
+def school_id_of(con, name: str) -> int | None:
+    """The id of the school a school contact speaks for (None for other users): what
+    decides which reports the contact sees."""
+    row = con.execute("SELECT school_id FROM users WHERE name = ?", [name]).fetchone()
     return row[0] if row else None
 
 

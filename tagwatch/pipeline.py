@@ -21,7 +21,8 @@ from typing import Mapping
 from common.csvout import SafeWriter
 from collectors import bluesky, mastodon, tiktok, web
 from collectors.base import CollectOptions, MissingCredential
-from collectors.staging import new_run_id, safe_run_id
+from collectors.crashpoints import crashpoint
+from collectors.staging import finished_task, new_run_id, safe_run_id, sweep_orphans
 from review import journal
 from review.cases import open_flagged
 from tagwatch.config import Settings
@@ -117,7 +118,9 @@ def collect(target: dict, run_id: str, settings: Settings,
 def load(run_id: str | None, settings: Settings, before_commit=None) -> dict:
     """Merge a run's staging (or all unloaded staging, run_id None) into the warehouse.
 
-    `before_commit` is called inside the load's transaction just before it commits."""
+    `before_commit` is called inside the load's transaction just before it commits.
+    What killed tasks left in staging (data without a manifest) is swept away first."""
+    sweep_orphans(settings.staging_dir)
     with session(settings.db_path) as con:
         report = load_staging(con, settings.staging_dir, safe_run_id(run_id) if run_id else None,
                               before_commit=before_commit)
@@ -136,8 +139,9 @@ class ScoreReport:
     note: str | None = None
 
 
-def score_new(settings: Settings, batch_size: int = 5000) -> dict:
-    """Score every post the current model has not scored yet, in batches."""
+def score_new(settings: Settings, batch_size: int = 5000, with_cases: bool = True) -> dict:
+    """Score every post the current model has not scored yet, in batches; then (unless
+    `with_cases` is false) open a review case for every flagged post."""
     from classifiers.model import load as load_model  # scikit-learn is heavy: import on use
 
     scorer = load_model(settings.models_dir)
@@ -149,12 +153,22 @@ def score_new(settings: Settings, batch_size: int = 5000) -> dict:
             rows = [(p, i, d.score, d.categories, d.explanation, d.staff_target)
                     for (p, i, _), d in zip(batch, details)]
             queries.write_scores(con, rows, scorer.version, scorer.threshold)
+            crashpoint("score.batch")
             report.scored += len(rows)
             report.flagged += sum(1 for r in rows if r[2] == r[2] and r[2] >= scorer.threshold)
             report.unscorable += sum(1 for r in rows if r[2] != r[2])
-        report.cases_opened = open_flagged(con)  # every flagged post gets a review case
         journal.apply_pending(con, settings.db_path)
+    if with_cases:
+        report.cases_opened = open_cases(settings)
     return asdict(report)
+
+
+def open_cases(settings: Settings) -> int:
+    """Open a review case for every flagged post that has none; returns how many."""
+    with session(settings.db_path) as con:
+        opened = open_flagged(con)
+        journal.apply_pending(con, settings.db_path)
+    return opened
 
 
 def score_if_trained(settings: Settings) -> dict | None:
@@ -289,10 +303,14 @@ def run(settings: Settings, run_id: str | None = None, tags: list[str] | None = 
     for target in planned:
         if since is not None:
             target["since"] = since
+        if finished_task(settings.staging_dir, safe_run_id(run_id), target["platform"],
+                         target["source"], target["tag"]):
+            continue  # staged by this run before it was interrupted
         manifest = collect(target, run_id, settings)
         if manifest["status"] == "failed":
             log.warning("collection failed: %s #%s: %s", target["source"], target["tag"], manifest["error"])
     summary.load = load(run_id, settings)
+    crashpoint("run.loaded")
     summary.failures = summary.load["failed"]
     summary.stopped = summary.load.get("stopped", [])
     if score:

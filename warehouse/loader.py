@@ -24,6 +24,7 @@ from typing import Callable
 import duckdb
 import pyarrow as pa
 
+from collectors.crashpoints import crashpoint
 from collectors.staging import Manifest, find_manifests
 from warehouse.db import WarehouseError, transaction
 
@@ -121,6 +122,7 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path],
                 _store_comment_fetches(con, [manifest for manifest, *_ in done], now)
                 if before_commit is not None:
                     before_commit()
+                crashpoint("load.before_commit")
         except duckdb.ConstraintException as exc:
             raise WarehouseError(f"staged posts break a rule of the warehouse, nothing was "
                                  f"loaded: {exc}") from exc

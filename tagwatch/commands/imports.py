@@ -102,7 +102,6 @@ def _write_items(path: Path, fmt: str, settings, writer: StagingWriter) -> None:
             if len(batch) >= BATCH:
                 _write_batch(writer, batch, path, number)
                 batch = []
-                crashpoint("import.batch")
     if batch:
         _write_batch(writer, batch, path, number)
 

@@ -1,6 +1,7 @@
 """`tagwatch report`: the education team's report, written to a folder and/or emailed."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 
@@ -38,12 +39,18 @@ def cmd_report(args) -> int:
         from reports import send as rs
 
         recipients = rs.check_recipients(args.to or config.recipients)
+        rs.check_connection()
     folder = Path(args.out) if args.out else rb.dated_folder(config.reports_dir, end)
     built = rb.build(settings.db_path, period, folder, end=end, excerpts=args.excerpts or config.excerpts)
     out(f"{built['title']}: written to {folder}"
         + (" (no data in this period: the report says so)" if built["empty"] else ""))
     if args.send:
-        record = rs.send(folder, recipients, config.sender)
+        try:
+            record = rs.send(folder, recipients, config.sender)
+        except rb.ReportError:
+            if not args.out:  # an unsent report is not kept: the next try takes the same name
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
         kept = rs.keep(folder, folder if not args.out else rb.dated_folder(config.reports_dir, end))
         out(f"sent to {', '.join(record['to'])}; kept in {kept}")
     return 0

@@ -1,6 +1,10 @@
 """`tagwatch collect`, `run` and `load`: monitoring runs in this process (what the DAG does)."""
 from __future__ import annotations
 
+import hashlib
+import json
+from contextlib import contextmanager
+
 from tagwatch import pipeline
 from tagwatch.commands.watchlist import check_platform
 from tagwatch.config import Settings
@@ -43,17 +47,40 @@ def cmd_collect(args) -> int:
 
         args.since = parse_since_date(args.since).isoformat()  # a bad date stops here, nothing written
     targets = [{"platform": args.platform, "source": args.base_url}]
-    summary = pipeline.run(settings, tags=tags, targets=targets, score=not args.no_score,
-                           since=args.since)
+    with _resumable_run(settings, ["collect", args.platform, args.base_url, tags, args.since,
+                                   args.no_score]) as run_id:
+        summary = pipeline.run(settings, run_id=run_id, tags=tags, targets=targets,
+                               score=not args.no_score, since=args.since)
     print_run(summary, settings)
     return 1 if summary.failures else 0
+
+
+@contextmanager
+def _resumable_run(settings: Settings, command: list, run_id: str | None = None):
+    """The run id for this command: the one an identical command was using when it was
+    killed (so the rerun finishes that run: its staged tasks are not fetched again and
+    collection_runs gets no second run), else a new one. Forgotten once the run ends."""
+    from collectors.base import locked_state
+
+    key = hashlib.sha256(json.dumps(command, default=str).encode()).hexdigest()[:16]
+    journal = (settings.state_dir or settings.data_dir / "state") / "unfinished-runs.json"
+    with locked_state(journal) as state:
+        if run_id is None and state.get(key):
+            run_id = state[key]
+            err(f"continuing the interrupted run {run_id}")
+        run_id = run_id or pipeline.new_run_id()
+        state[key] = run_id
+    yield run_id
+    with locked_state(journal) as state:
+        state.pop(key, None)
 
 
 def cmd_run(args) -> int:
     """Every enabled source x every watched tag, in this process (what the DAG does)."""
     settings = settings_from(args)
     ensure_model(settings)
-    summary = pipeline.run(settings, run_id=args.run_id, tags=args.tag or None)
+    with _resumable_run(settings, ["run", args.tag], args.run_id) as run_id:
+        summary = pipeline.run(settings, run_id=run_id, tags=args.tag or None)
     if summary.targets == 0:
         err("nothing to collect: add tags (tagwatch watchlist add TAG) and sources "
             "(tagwatch sources add --platform mastodon --base-url URL)")

@@ -233,6 +233,18 @@ def test_a_tampered_model_file_is_refused(models_dir, tmp_path):
         m.load(directory)
 
 
+def test_an_edited_threshold_in_meta_json_is_refused(models_dir, tmp_path):
+    """Issue 13 item 9: an attacker who can write meta.json sets the threshold to 1.0 so
+    nothing is ever flagged; the threshold is checked against the hashed model file."""
+    directory, version_dir = copy_model(models_dir, tmp_path)
+    assert m.load(directory).threshold == json.loads((version_dir / "meta.json").read_text())["threshold"]
+    meta = json.loads((version_dir / "meta.json").read_text())
+    meta["threshold"] = 1.0
+    (version_dir / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(m.ModelIntegrityError, match="threshold 1.0 but the model file holds"):
+        m.load(directory)
+
+
 def untrusted_step(x):
     return x
 

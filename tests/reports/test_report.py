@@ -262,6 +262,7 @@ def test_a_period_without_data_says_so(warehouse, tmp_path):
     (["--period", "0d"], "cannot read the period '0d'"),
     (["--end", "2026-02-30"], "cannot read the end '2026-02-30'"),
     (["--end", "2026-03-08T10:00"], "has no time zone"),
+    (["--end", "2030-01-01"], "the end '2030-01-01' is in the future"),
     (["--send"], "nobody to send the report to"),
     (["--send", "--to", "not-an-address"], "not an email address: not-an-address"),
 ])
@@ -282,6 +283,10 @@ def test_an_unwritable_out_folder_gets_a_clear_error(warehouse, tmp_path):
 
 def test_end_dates_are_read_as_the_last_day_covered():
     assert rb.parse_end("2026-03-08") == datetime(2026, 3, 9, tzinfo=timezone.utc)
+    today = datetime(2026, 3, 8, 15, tzinfo=timezone.utc)
+    assert rb.parse_end("2026-03-08", now=today) == datetime(2026, 3, 9, tzinfo=timezone.utc)
+    with pytest.raises(rb.ReportError, match="in the future"):
+        rb.parse_end("2026-03-09", now=today)
     assert rb.parse_end("2026-03-09T08:00+01:00") == datetime(2026, 3, 9, 7, tzinfo=timezone.utc)
 
 
@@ -330,3 +335,25 @@ def test_send_to_a_server_that_is_not_there_fails_clearly(warehouse, tmp_path, f
     assert proc.returncode == 1
     assert "could not send the report through the Airflow connection 'smtp_default'" in proc.stderr
     assert not (tmp_path / "sent").exists()
+
+
+def test_send_without_an_smtp_connection_says_how_to_set_one_and_writes_nothing(warehouse, tmp_path):
+    settings, _ = warehouse
+    env = {k: v for k, v in os.environ.items() if k != "AIRFLOW_CONN_SMTP_DEFAULT"}
+    proc = subprocess.run([*TAGWATCH, "report", "--end", "2026-03-08", "--send", "--to", "union@example.org"],
+                          capture_output=True, text=True, timeout=300,
+                          env={**env, **settings.to_env(), "TAGWATCH_REPORTS_DIR": str(tmp_path / "sent")})
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "no SMTP connection 'smtp_default'" in proc.stderr
+    assert "AIRFLOW_CONN_SMTP_DEFAULT" in proc.stderr
+    assert not (tmp_path / "sent").exists()
+
+
+def test_a_failed_send_leaves_no_dated_folder_behind(warehouse, tmp_path, free_port):
+    settings, _ = warehouse
+    archive = tmp_path / "sent"
+    proc = run(settings, "report", "--end", "2026-03-08", "--send", "--to", "union@example.org",
+               env={"AIRFLOW_CONN_SMTP_DEFAULT": f"smtp://127.0.0.1:{free_port}?retry_limit=0&timeout=5",
+                    "TAGWATCH_REPORTS_DIR": str(archive)})
+    assert proc.returncode == 1 and "could not send the report" in proc.stderr
+    assert not any(archive.glob("*"))  # so the next try writes 2026-03-08, not 2026-03-08-2

@@ -109,8 +109,9 @@ def test_forbidden_hosts_are_recorded_and_never_contacted(settings):
 
 def _two_posts(settings, server):
     """Two invented abusive statuses (7 and 8) on the replay, which intake may fetch."""
-    server.add_status(make_status(7, content="<p>Mr Invented at Fernbrook is a creep</p>"))
-    server.add_status(make_status(8, content="<p>Ms Madeup should be sacked</p>"))
+    host = server.url.split("://", 1)[1]   # the host answers for its own posts only
+    server.add_status(make_status(7, content="<p>Mr Invented at Fernbrook is a creep</p>", domain=host))
+    server.add_status(make_status(8, content="<p>Ms Madeup should be sacked</p>", domain=host))
     return _with_hosts(settings, server)
 
 
@@ -140,7 +141,7 @@ def test_one_post_many_schools_one_case_evidence_frozen_at_once(settings):
         listed = {r["case_id"]: r for r in cs.list_cases(con)}
         assert listed[a[1]["case_id"]]["requesters"] == 2
         # school B sees only its own submission
-        mine_b = schools.my_reports(con, "Oakhollow Primary")
+        mine_b = schools.my_reports(con, _school_id(con, "Oakhollow Primary"))
         assert [r["reference"] for r in mine_b] == [b[0]["reference"]]
         assert mine_b[0]["plain_state"] == "received"
         # the reviewer's classification is recorded; the frozen content is not changed
@@ -151,8 +152,13 @@ def test_one_post_many_schools_one_case_evidence_frozen_at_once(settings):
         assert after["content_sha256"] == ev["content_sha256"]
 
 
+def _school_id(con, name):
+    return con.execute("SELECT school_id FROM schools WHERE name = ?", [name]).fetchone()[0]
+
+
 def _states_of(con, school):
-    return {r["url"].rsplit("/", 1)[1]: r["plain_state"] for r in schools.my_reports(con, school)}
+    return {r["url"].rsplit("/", 1)[1]: r["plain_state"]
+            for r in schools.my_reports(con, _school_id(con, school))}
 
 
 
@@ -193,7 +199,7 @@ def test_plain_words_states_and_daily_digest(settings, smtp_server, monkeypatch)
         assert _states_of(con, "Fernbrook Academy") == {
             "7": "verified removed", "8": "still online after the platform said removed"}
         assert _states_of(con, "Oakhollow Primary") == {"8": "still online after the platform said removed"}
-        history = [h["words"] for h in schools.my_reports(con, "Oakhollow Primary")[0]["history"]]
+        history = [h["words"] for h in schools.my_reports(con, _school_id(con, "Oakhollow Primary"))[0]["history"]]
         assert history == ["received", "under review", "reported to the platform",
                            "platform answered: “removed”", "still online after the platform said removed"]
 
@@ -286,7 +292,8 @@ def test_intake_freezes_the_strongest_real_category_not_staff_target(settings):
     version = load_model(settings.models_dir).version
     with MastodonReplayServer(max_lifetime=60) as server:
         s = _two_posts(settings, server)
-        posts = load(s, server, [make_status(9, content="<p>Mr Invented is a creep</p>")], "before")
+        posts = load(s, server, [make_status(9, content="<p>Mr Invented is a creep</p>",
+                                             domain=server.url.split("://", 1)[1])], "before")
         with session(settings.db_path) as con:
             queries.write_scores(con, [("mastodon", posts[0]["post_id"], 0.9,
                                         {"threat": 0.2, "doxxing": 0.5, "staff_target": 1.0}, None, 1.0)],

@@ -57,8 +57,9 @@ def test_two_schools_one_case_plain_words_and_one_digest_each(settings, browser,
     trap.settimeout(0.5)
     trap_url = f"http://127.0.0.1:{trap.getsockname()[1]}/@someone/5"
     with MastodonReplayServer(max_lifetime=300) as server:
-        server.add_status(make_status(21, content="<p>Mr Invented at Fernbrook should be sacked</p>"))
-        server.add_status(make_status(22, content="<p>Ms Madeup is a liar, everyone report her</p>"))
+        host = server.url.split("://", 1)[1]   # the host answers for its own posts only
+        server.add_status(make_status(21, content="<p>Mr Invented at Fernbrook should be sacked</p>", domain=host))
+        server.add_status(make_status(22, content="<p>Ms Madeup is a liar, everyone report her</p>", domain=host))
         gone_url, stays_url = f"{server.url}/@someone/21", f"{server.url}/@someone/22"
         s = dataclasses.replace(settings, intake_hosts=(server.url.split("://", 1)[1],))
         _cli(s, "user", "add", "ana", "--role", "analyst", stdin=PW + "\n")

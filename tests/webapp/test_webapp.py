@@ -158,3 +158,23 @@ def test_school_contacts_see_only_the_intake_pages_and_the_form_is_guarded(app_d
     with session(app_db[0]) as con:
         assert con.execute("SELECT count(*) FROM case_events").fetchone()[0] == 2  # nothing moved
         assert con.execute("SELECT count(*) FROM intake_submissions").fetchone()[0] == 1
+
+
+def test_the_school_form_takes_one_line_as_one_submission_and_names_lines_that_are_not_urls(
+        app_db, settings):
+    with session(app_db[0]) as con:
+        users.add_user(con, "head.fern", "school", PASSWORD, "Fernbrook Academy")
+    client = TestClient(create_app(app_db[0], settings=settings), follow_redirects=False)
+    client.post("/login", data={"csrf": csrf(client.get("/login")), "name": "head.fern", "password": PASSWORD})
+    token = csrf(client.get("/school"))
+    lines = "not a url\n\n  https://elsewhere.example/@a/1  \nnot a url\nwww.example.org/post\n"
+    client.post("/school/submit", data={"urls": lines, "affected_role": "teacher", "description": "",
+                                        "csrf": token})
+    page = client.get("/school").text
+    assert "reference numbers are TW-000001, TW-000002, TW-000003" in page
+    assert "TW-000004" not in page  # the repeated line is one submission, the blank one none
+    assert ("these lines are not web addresses (recorded for an analyst, nothing fetched): "
+            "TW-000001 &#34;not a url&#34;; TW-000003 &#34;www.example.org/post&#34;") in page
+    with session(app_db[0]) as con:
+        assert [r[0] for r in con.execute("SELECT url FROM intake_submissions ORDER BY submission_id")
+                .fetchall()] == ["not a url", "https://elsewhere.example/@a/1", "www.example.org/post"]

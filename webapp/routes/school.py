@@ -6,7 +6,7 @@ from functools import partial
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from review import schools
+from review import schools, users
 from tagwatch.pipeline import score_if_trained
 from webapp.web import SchoolForm, SchoolPage, flash_to
 
@@ -16,7 +16,8 @@ router = APIRouter()
 @router.get("/school")
 def school_page(request: Request, web: SchoolPage):
     with web.store.connect() as con:
-        rows = schools.my_reports(con, request.session["school"])
+        # by the contact's school id, looked up now (not a name kept in the cookie)
+        rows = schools.my_reports(con, users.school_id_of(con, request.session["user"]))
     submitted = request.session.pop("submitted", None)
     return web.render(request, "school.html", rows=rows, submitted=submitted)
 
@@ -35,5 +36,12 @@ async def school_submit(request: Request, form: SchoolForm):
         return flash_to(request, "/school", error=str(exc))
     references = [r["reference"] for r in done]
     request.session["submitted"] = references  # the cookie stays small
-    return flash_to(request, "/school", ok="received: your reference number"
-                    + ("s are " if len(done) > 1 else " is ") + ", ".join(references))
+    message = ("received: your reference number" + ("s are " if len(done) > 1 else " is ")
+               + ", ".join(references))
+    not_urls = set(schools.not_web_addresses(urls))
+    odd = [r for r in done if r["url"] in not_urls]
+    if odd:  # named, a few at most: the message travels in the session cookie
+        message += ("; these lines are not web addresses (recorded for an analyst, nothing "
+                    "fetched): " + "; ".join(f"{r['reference']} \"{r['url'][:60]}\"" for r in odd[:5])
+                    + (f" and {len(odd) - 5} more" if len(odd) > 5 else ""))
+    return flash_to(request, "/school", ok=message)
