@@ -45,17 +45,9 @@ bench-scale: $(STAMP)
 airflow-setup: $(STAMP)
 	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
 	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags $(BIN)/airflow db migrate
+	# The warehouse pool and one pool per platform (slots from collectors/platforms.py).
 	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
-	$(BIN)/airflow pools set tagwatch_warehouse 1 "the single DuckDB writer"
-	# One pool per platform: its slots bound parallel collect tasks, so rate limits hold.
-	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
-	$(BIN)/airflow pools set tagwatch_mastodon 4 "Mastodon collect tasks (300 requests / 5 min per instance)"
-	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
-	$(BIN)/airflow pools set tagwatch_bluesky 2 "Bluesky collect tasks (one shared session)"
-	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
-	$(BIN)/airflow pools set tagwatch_tiktok 1 "TikTok Research API collect tasks (daily request budget)"
-	AIRFLOW_HOME=$(CURDIR)/data/airflow AIRFLOW_CONFIG=$(CURDIR)/airflow.cfg \
-	$(BIN)/airflow pools set tagwatch_web 1 "public web pages (a polite pace per host)"
+	AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags $(BIN)/tagwatch airflow pools --set
 
 # `airflow standalone` starts its parts as `airflow` from PATH: the venv's must come first.
 airflow: airflow-setup

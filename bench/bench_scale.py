@@ -291,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{built['bytes'] / size * 1e6 / 2**20:,.0f} MiB per million posts", flush=True)
         rows.append({**child(["--work", str(work), "--daily", str(size),
                               "--increment", str(args.increment)]), "built_bytes": built["bytes"]})
+        print(json.dumps(rows[-1]), flush=True)
         if not args.keep:
             for leftover in work.glob(f"*{size}*"):
                 subprocess.run(["rm", "-rf", str(leftover)], check=True)

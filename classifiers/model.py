@@ -589,7 +589,7 @@ def save(model: TrainedModel, models_dir: str | Path, *, make_current: bool = Tr
             "model_sha256": sha256_of(staging / MODEL_FILE),
         }
         (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        staging.chmod(0o755)
+        staging.chmod(0o700)  # models are private like the rest of the data
         os.rename(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

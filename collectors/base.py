@@ -37,13 +37,15 @@ class MissingCredential(ValueError):
 
 @dataclass(frozen=True)
 class CollectOptions:
-    """Settings a collector may need beyond where to write (see tagwatch.config.Settings)."""
+    """What a collector may need beyond where to write. These defaults are the defaults of
+    the matching settings too (tagwatch.config reads them from here); collectors never read
+    the environment: the application fills this in."""
 
-    # Where credentials are looked up: the environment, or an Airflow Connection mapped to
-    # the same variable names (tagwatch.airflow_env.platform_credentials).
-    credentials: Mapping[str, str] = field(default_factory=lambda: os.environ)
-    state_dir: Path | None = None       # per-source state outside the warehouse (request budgets)
-    store_handles: bool = False         # TAGWATCH_STORE_HANDLES: keep raw handles (default off)
+    # Credentials by variable name (the application passes the environment, or an Airflow
+    # Connection mapped to the same names: tagwatch.airflow_env.platform_credentials).
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    state_dir: Path = Path("data") / "state"   # per-source state outside the warehouse (budgets)
+    store_handles: bool = False         # keep raw handles too (default off: pseudonyms only)
     first_run_days: int = 7             # how far back a source with no watermark starts
     tiktok_daily_requests: int = 1000   # the Research API's daily request quota
     tiktok_region: str | None = None    # e.g. "GB": only videos from that region
@@ -199,6 +201,5 @@ def locked_state(path: Path) -> Iterator[dict]:
 
 
 def state_file(options: CollectOptions, name: str) -> Path:
-    """Where a collector keeps a piece of state (under TAGWATCH_DATA_DIR/state by default)."""
-    base = options.state_dir or Path(os.environ.get("TAGWATCH_DATA_DIR", "data")) / "state"
-    return Path(base) / name
+    """Where a collector keeps a piece of state (in `options.state_dir`)."""
+    return Path(options.state_dir) / name

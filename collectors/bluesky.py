@@ -346,6 +346,56 @@ def lookup_post(client: PoliteClient, source: str, uri: str,
             "detail": "absent from getPosts; its account is still there"}
 
 
+# --- a post a person reports by its address (intake) ------------------------------------------
+
+# https://bsky.app/profile/HANDLE-OR-DID/post/RKEY, as the app shows a post.
+_POST_URL = re.compile(r"^https?://(?:www\.)?bsky\.app/profile/"
+                       r"([A-Za-z0-9][A-Za-z0-9.-]{0,252}|did:[a-z]+:[A-Za-z0-9._:%-]{1,256})"
+                       r"/post/([A-Za-z0-9._~:-]{1,512})/?(?:[?#].*)?$")
+URL_HOSTS = ("bsky.app", "www.bsky.app")
+
+
+def parse_post_url(url: str) -> str:
+    """'https://bsky.app/profile/HANDLE/post/RKEY' -> 'at://HANDLE/app.bsky.feed.post/RKEY';
+    ValueError if it is not one."""
+    m = _POST_URL.match((url or "").strip())
+    if not m:
+        raise ValueError("not a Bluesky post address (expected https://bsky.app/profile/HANDLE/post/ID)")
+    author = m.group(1) if m.group(1).startswith("did:") else m.group(1).lower()  # handles ignore case
+    return f"at://{author}/app.bsky.feed.post/{m.group(2)}"
+
+
+def fetch_post(client: PoliteClient, source: str, uri: str,
+               options: CollectOptions | None = None) -> dict[str, Any]:
+    """The PostView of `uri` (an at:// URI naming its author by handle or DID) from the
+    service at `source`, with the collection's session: a handle is resolved to its DID
+    first (com.atproto.identity.resolveHandle). A post that is not served (deleted, taken
+    down, or never there) raises SourceError with status 404."""
+    options = options or CollectOptions()
+    source = (source or DEFAULT_BASE_URL).strip().rstrip("/")
+    session = _Session(client, source, require(options.credentials, IDENTIFIER_VAR, PLATFORM),
+                       require(options.credentials, PASSWORD_VAR, PLATFORM), options, _Requests())
+    author, _, rkey = uri[len("at://"):].partition("/app.bsky.feed.post/")
+    if not author.startswith("did:"):
+        try:
+            body = _xrpc_get(client, session, f"{source}/xrpc/com.atproto.identity.resolveHandle",
+                             {"handle": author})
+        except SourceError as exc:
+            if exc.status == 400:  # "Unable to resolve handle": no such account
+                raise SourceError(f"{source} knows no account {author}: {exc}", status=404) from exc
+            raise
+        if not str(body.get("did") or "").startswith("did:"):
+            raise SourceError(f"{source} resolved the handle {author} to no DID")
+        author = str(body["did"])
+    uri = f"at://{author}/app.bsky.feed.post/{rkey}"
+    body = _xrpc_get(client, session, f"{source}/xrpc/app.bsky.feed.getPosts", {"uris": uri})
+    found = [p for p in body.get("posts") or [] if isinstance(p, dict) and p.get("uri") == uri]
+    if not found:
+        raise SourceError(f"{source} does not serve the post {uri} (deleted, taken down or "
+                          "never there)", status=404)
+    return found[0]
+
+
 def _xrpc_get(client: PoliteClient, session: _Session, url: str, params: dict,
               before_attempt=None) -> dict:
     """A GET with the session's token, renewed once if it went stale."""

@@ -31,6 +31,7 @@ from typing import Any, Iterable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from common.private import private_dir
 from collectors.crashpoints import crashpoint
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -206,8 +207,7 @@ class StagingWriter:
     def __init__(self, staging_dir: Path, run_id: str, platform: str, source: str, tag: str,
                  asked: dict[str, Any] | None = None, watermark_before: str | None = None,
                  resume: bool = False):
-        self.dir = Path(staging_dir) / run_id
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir = private_dir(Path(staging_dir) / run_id)  # posts, URLs: for tagwatch's user only
         stem = file_stem(platform, source, tag)
         self.data_path = self.dir / f"{stem}.parquet"
         self.manifest_path = self.dir / f"{stem}.manifest.json"

@@ -406,6 +406,94 @@ def video_to_post(video: dict, source: str, key: bytes, collected_at: str,
     }
 
 
+# --- exports of TikTok's own item structure (tagwatch import) ----------------------------------
+
+EXPORT_FORMATS = ("zeeschuimer", "4cat")   # both NDJSON of TikTok web items
+
+
+def export_item_to_post(item: dict, fmt: str, key: bytes, collected_at: str,
+                        store_handles: bool) -> dict[str, Any]:
+    """One TikTok item (web structure, as Zeeschuimer and 4CAT export it) as a staging post:
+    the same post_id as the Research API collector makes, so an export and the API never
+    double a video. ValueError for a createTime that is not a time."""
+    video_id = str(item["id"])
+    author = item.get("author")
+    username = author.get("uniqueId") if isinstance(author, dict) else author
+    username = str(username) if username else None
+    stats = item.get("stats") if isinstance(item.get("stats"), dict) else {}
+    tags = [c.get("title") for c in item.get("challenges") or [] if isinstance(c, dict)]
+    tags += [t.get("hashtagName") for t in item.get("textExtra") or [] if isinstance(t, dict)]
+    try:
+        created = datetime.fromtimestamp(int(item["createTime"]), timezone.utc) \
+            if item.get("createTime") not in (None, "") else None
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise ValueError(f"createTime {item.get('createTime')!r} is not a time") from None
+    return {
+        "platform": PLATFORM,
+        "post_id": video_id,
+        "url": f"https://www.tiktok.com/@{username}/video/{video_id}" if username
+        else f"https://www.tiktok.com/video/{video_id}",
+        "text": str(item.get("desc") or ""),
+        "created_at": created,
+        "hashtags": list(dict.fromkeys(str(t).lower() for t in tags if t)),
+        **author_fields(key, PLATFORM, username or "", username, store_handles),
+        "lang": item.get("textLanguage") or None,
+        "reply_count": stats.get("commentCount"),
+        "share_count": stats.get("shareCount"),
+        "like_count": stats.get("diggCount"),
+        "view_count": stats.get("playCount"),
+        "source": f"import:{fmt}",
+        "source_post_id": video_id,
+        "collected_at": collected_at,
+        "parent_post_id": None,
+    }
+
+
+# --- a video a person reports by its address (intake) ---------------------------------------
+
+# https://www.tiktok.com/@USER/video/ID, as the app shares a video.
+_VIDEO_URL = re.compile(r"^https?://(?:www\.|m\.)?tiktok\.com/@([A-Za-z0-9._]{1,64})/video/(\d{1,20})"
+                        r"/?(?:[?#].*)?$")
+URL_HOSTS = ("www.tiktok.com", "tiktok.com", "m.tiktok.com")
+FIRST_VIDEO_DAY = date(2016, 9, 1)   # TikTok (Douyin) began; an id dated earlier is not a video id
+
+
+def parse_video_url(url: str) -> str:
+    """'https://www.tiktok.com/@USER/video/ID' -> 'ID'; ValueError if it is not one."""
+    m = _VIDEO_URL.match((url or "").strip())
+    if not m:
+        raise ValueError("not a TikTok video address (expected https://www.tiktok.com/@USER/video/ID)")
+    return m.group(2)
+
+
+def video_day(video_id: str, today: date) -> date:
+    """The day a video was posted, from its id: TikTok ids carry their creation time
+    (Unix seconds) in their upper 32 bits. ValueError for an id that carries no
+    plausible day (the Research API can only be asked within a date window)."""
+    day = datetime.fromtimestamp(int(video_id) >> 32, timezone.utc).date()
+    if not FIRST_VIDEO_DAY <= day <= today + timedelta(days=1):
+        raise ValueError(f"the TikTok video id {video_id} carries no creation date")
+    return day
+
+
+def fetch_video(client: PoliteClient, source: str, video_id: str,
+                options: CollectOptions | None = None) -> dict[str, Any]:
+    """The Research API's record of one video (same token and daily budget as collection),
+    asked for on the day its id says it was posted. A video the API does not serve
+    (removed, deleted, private or never there) raises SourceError with status 404."""
+    options = options or CollectOptions()
+    api = _Api(source, options, client)
+    day = video_day(video_id, options.clock().astimezone(timezone.utc).date())
+    body = {"query": {"and": [{"operation": "EQ", "field_name": "video_id", "field_values": [str(video_id)]}]},
+            "start_date": _ymd(day), "end_date": _ymd(day + timedelta(days=1)), "max_count": 1}
+    data = api.research("video/query/", VIDEO_FIELDS, body)
+    found = [v for v in data.get("videos") or [] if isinstance(v, dict) and str(v.get("id")) == str(video_id)]
+    if not found:
+        raise SourceError(f"{api.source} does not serve the video {video_id} (removed, deleted, "
+                          "private or never there)", status=404)
+    return found[0]
+
+
 # --- re-checks ------------------------------------------------------------------------------
 
 def lookup_video(client: PoliteClient, source: str, video_id: str, created_at: datetime | None,

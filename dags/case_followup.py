@@ -11,7 +11,7 @@ from airflow.sdk import dag, task
 from tagwatch.airflow_env import WAREHOUSE_POOL, dag_args
 
 
-@dag(**dag_args("case_followup", "TAGWATCH_FOLLOWUP_SCHEDULE", "@hourly"))
+@dag(**dag_args("case_followup", "TAGWATCH_FOLLOWUP_SCHEDULE"))
 def case_followup():
     @task(pool=WAREHOUSE_POOL)  # writes the DuckDB file in short sessions, between network calls
     def deadlines_and_rechecks() -> dict:

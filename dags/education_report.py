@@ -15,7 +15,7 @@ from airflow.sdk import dag, task
 from tagwatch.airflow_env import dag_args
 
 
-@dag(**dag_args("education_report", "TAGWATCH_REPORT_SCHEDULE", "@weekly",
+@dag(**dag_args("education_report", "TAGWATCH_REPORT_SCHEDULE",
                 params={"to": [], "period": None, "excerpts": None}))
 def education_report():
     @task
@@ -24,20 +24,18 @@ def education_report():
         from tagwatch.config import Settings
 
         settings = Settings.from_env()
-        config = rb.ReportConfig.from_env(settings.data_dir)
         end = logical_date or pendulum.now("UTC")
-        excerpts = config.excerpts if params.get("excerpts") is None else bool(params["excerpts"])
-        return rb.build(settings.db_path, params.get("period") or config.period,
-                        rb.dated_folder(config.reports_dir, end), end=end, excerpts=excerpts)
+        excerpts = settings.report_excerpts if params.get("excerpts") is None else bool(params["excerpts"])
+        return rb.build(settings.db_path, params.get("period") or settings.report_period,
+                        rb.dated_folder(settings.reports_dir, end), end=end, excerpts=excerpts)
 
     @task(retries=3, retry_delay=timedelta(minutes=5))
     def send_report(built: dict, params=None) -> dict:
-        from reports import build as rb
         from reports import send as rs
         from tagwatch.config import Settings
 
-        config = rb.ReportConfig.from_env(Settings.from_env().data_dir)
-        return rs.send(built["dir"], params.get("to") or config.recipients, config.sender)
+        settings = Settings.from_env()
+        return rs.send(built["dir"], params.get("to") or settings.report_to, settings.report_from)
 
     send_report(build_report())
 

@@ -6,7 +6,7 @@ This file only wires tasks; the steps live in tagwatch.pipeline. Trigger with
 conf {"tags": [...], "sources": [{"platform": "mastodon", "source": URL}]} to
 narrow a run; by default it covers the whole watchlist and every enabled source.
 Each platform's collect tasks run in that platform's pool (tagwatch_<platform>,
-created by `make airflow-setup`), so its rate limits hold however many run.
+from collectors.platforms, created by `tagwatch airflow pools --set` in `make airflow-setup`), so its rate limits hold however many run.
 """
 from __future__ import annotations
 
@@ -14,15 +14,16 @@ from datetime import timedelta
 
 from airflow.sdk import dag, get_current_context, task
 
+from collectors.platforms import PLATFORMS as REGISTRY
 from tagwatch import pipeline
 from tagwatch.airflow_env import WAREHOUSE_POOL, dag_args, platform_credentials
 from tagwatch.config import Settings
 
-PLATFORMS = tuple(sorted(pipeline.COLLECTORS))
+PLATFORMS = tuple(sorted(REGISTRY))
 
 
 def collect_task(platform: str):
-    @task(task_id=f"collect_{platform}", pool=f"tagwatch_{platform}",
+    @task(task_id=f"collect_{platform}", pool=REGISTRY[platform].pool,
           map_index_template="{{ collect_label }}", max_active_tis_per_dag=4)
     def collect(target: dict, run_id=None) -> dict:
         get_current_context()["collect_label"] = f"{target['source']} #{target['tag']}"
@@ -37,7 +38,7 @@ def collect_task(platform: str):
 
 
 @dag(**dag_args(
-    "hashtag_monitor", "TAGWATCH_SCHEDULE", "@hourly",
+    "hashtag_monitor", "TAGWATCH_SCHEDULE",
     params={"tags": [], "sources": []},
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30),
                   "retry_exponential_backoff": 2.0, "max_retry_delay": timedelta(minutes=10)},

@@ -7,7 +7,6 @@ the education report. Schedule: TAGWATCH_DIGEST_SCHEDULE (default 16:00 UTC dail
 """
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 from airflow.sdk import dag, task
@@ -15,14 +14,15 @@ from airflow.sdk import dag, task
 from tagwatch.airflow_env import WAREHOUSE_POOL, dag_args
 
 
-@dag(**dag_args("school_digests", "TAGWATCH_DIGEST_SCHEDULE", "0 16 * * *"))
+@dag(**dag_args("school_digests", "TAGWATCH_DIGEST_SCHEDULE"))
 def school_digests():
     @task(pool=WAREHOUSE_POOL, retries=3, retry_delay=timedelta(minutes=10))
     def send_digests() -> list[dict]:
         from review.schools import send_digests as send
         from tagwatch.config import Settings
 
-        return send(Settings.from_env().db_path, sender=os.environ.get("TAGWATCH_REPORT_FROM") or None)
+        settings = Settings.from_env()
+        return send(settings.db_path, sender=settings.report_from)
 
     send_digests()
 

@@ -147,9 +147,12 @@ class FakeAPIServer:
         if self.latency:
             time.sleep(self.latency)
         reply = self.answer(request, number)
-        body = json.dumps(reply.payload, ensure_ascii=False).encode("utf-8")
-        headers = {"Content-Type": "application/json; charset=utf-8",
-                   "Content-Length": str(len(body)), **reply.headers}
+        if isinstance(reply.payload, str):  # a page or feed (fakes.pages), not JSON
+            body, kind = reply.payload.encode("utf-8"), "text/html; charset=utf-8"
+        else:
+            body, kind = json.dumps(reply.payload, ensure_ascii=False).encode("utf-8"), \
+                "application/json; charset=utf-8"
+        headers = {"Content-Type": kind, "Content-Length": str(len(body)), **reply.headers}
         if reply.status == 200 and number in self.faults.truncate_requests:
             body = body[: len(body) // 2]
             headers["Content-Length"] = str(len(body))

@@ -15,6 +15,8 @@
   absent. ``GET /xrpc/app.bsky.actor.getProfile?actor=DID``: 400 AccountTakedown /
   AccountDeactivated for an account `remove_account()` took away, "Profile not found"
   for one it never knew. `delete_post()` deletes one post.
+* ``GET /xrpc/com.atproto.identity.resolveHandle?handle=`` (a post reported by its
+  bsky.app address): the author's DID, 400 "Unable to resolve handle" for a stranger.
 
 Posts are PostView objects: uri, cid, author{did, handle}, record{text, createdAt,
 langs, facets[#tag]}, indexedAt, counts. Faults (429, 5xx, truncated bodies,
@@ -33,6 +35,7 @@ CREATE_SESSION = "/xrpc/com.atproto.server.createSession"
 REFRESH_SESSION = "/xrpc/com.atproto.server.refreshSession"
 GET_POSTS = "/xrpc/app.bsky.feed.getPosts"
 GET_PROFILE = "/xrpc/app.bsky.actor.getProfile"
+RESOLVE_HANDLE = "/xrpc/com.atproto.identity.resolveHandle"
 DEFAULT_LIMIT, MAX_LIMIT = 25, 100
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -94,6 +97,8 @@ class BlueskyFake(FakeAPIServer):
             return self._refresh_session(request)
         if request.path == SEARCH and request.method == "GET":
             return self._search(request)
+        if request.path == RESOLVE_HANDLE and request.method == "GET":
+            return self._resolve_handle(request)
         if request.path in (GET_POSTS, GET_PROFILE) and request.method == "GET":
             refused = self._refuse_token(request)
             if refused:
@@ -159,6 +164,15 @@ class BlueskyFake(FakeAPIServer):
         if actor not in known:
             return Reply(400, {"error": "InvalidRequest", "message": "Profile not found"})
         return Reply(200, known[actor])
+
+    def _resolve_handle(self, request: Request) -> Reply:
+        """resolveHandle?handle=: the DID of an author this fake knows (public: no session)."""
+        handle = request.query.get("handle", "").lower()
+        with self.lock:
+            did = next((d for d, a in self._authors.items() if a.get("handle", "").lower() == handle), None)
+        if did is None:
+            return Reply(400, {"error": "InvalidRequest", "message": "Unable to resolve handle"})
+        return Reply(200, {"did": did})
 
     def _search(self, request: Request) -> Reply:
         token = _bearer(request)

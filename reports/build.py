@@ -1,19 +1,12 @@
 """Building a report: read the figures of the period and the one before (read-only),
 lay them out, write the files.
 
-Configuration (environment, all optional):
-| TAGWATCH_REPORT_PERIOD   | 7d | the period a report covers (Nd or Nw) |
-| TAGWATCH_REPORT_TO       | (none) | recipients, separated by commas |
-| TAGWATCH_REPORT_FROM     | (the smtp_default connection's from_email, else tagwatch@localhost) |
-| TAGWATCH_REPORTS_DIR     | $TAGWATCH_DATA_DIR/reports | where every sent report is kept, one dated folder each |
-| TAGWATCH_REPORT_EXCERPTS | off | "on": redacted excerpts of the mismatch cases' posts |
-| TAGWATCH_REPORT_SCHEDULE | @weekly | the education_report DAG's schedule |
+The period, recipients, sender, folder and excerpts come from the caller (the
+report settings of tagwatch.config).
 """
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
@@ -26,32 +19,6 @@ _PERIOD = re.compile(r"^([1-9]\d{0,3})([dw])$")
 
 class ReportError(WarehouseError):
     """A report that cannot be made as asked; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class ReportConfig:
-    period: str
-    recipients: tuple[str, ...]
-    sender: str | None
-    reports_dir: Path
-    excerpts: bool
-    schedule: str
-
-    @classmethod
-    def from_env(cls, data_dir: Path) -> "ReportConfig":
-        env = os.environ
-        excerpts = env.get("TAGWATCH_REPORT_EXCERPTS", "off").strip().lower()
-        if excerpts not in ("on", "off", "true", "false", "1", "0", ""):
-            raise ReportError(f"TAGWATCH_REPORT_EXCERPTS={excerpts!r}: use on or off")
-        return cls(
-            period=env.get("TAGWATCH_REPORT_PERIOD", "7d"),
-            recipients=tuple(a.strip() for a in env.get("TAGWATCH_REPORT_TO", "").replace(";", ",").split(",")
-                             if a.strip()),
-            sender=env.get("TAGWATCH_REPORT_FROM") or None,
-            reports_dir=Path(env.get("TAGWATCH_REPORTS_DIR", data_dir / "reports")),
-            excerpts=excerpts in ("on", "true", "1"),
-            schedule=env.get("TAGWATCH_REPORT_SCHEDULE", "@weekly"),
-        )
 
 
 def parse_period(text: str) -> timedelta:

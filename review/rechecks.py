@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable
 
-from collectors import bluesky, mastodon, tiktok
+from collectors import platforms
 from collectors.base import CollectOptions, MissingCredential
 from collectors.http import PoliteClient
 from review import cases as cs
@@ -25,17 +25,15 @@ from warehouse.queries import dict_rows
 
 SCHEDULE = (timedelta(hours=1), timedelta(hours=24), timedelta(hours=48), timedelta(days=7),
             timedelta(days=30))
-# platform -> lookup(client, target, options) -> {"url", "http_status", "state", "detail"}
-# state: online | gone (who removed it not said) | removed_by_platform | account_gone | error.
+# Each platform's re-check is its registry entry's `lookup` (collectors.platforms):
+# lookup(client, target, options) -> {"url", "http_status", "state", "detail"}, state one of
+# online | gone (who removed it not said) | removed_by_platform | account_gone | error.
 # Every lookup uses the platform's own API, with the collection's credentials and state.
-LOOKUPS: dict[str, Callable[[PoliteClient, dict, CollectOptions], dict]] = {
-    mastodon.PLATFORM: lambda client, t, options: mastodon.lookup_status(
-        client, t["source"], t["source_post_id"]),
-    bluesky.PLATFORM: lambda client, t, options: bluesky.lookup_post(
-        client, t["source"], t["source_post_id"], options),
-    tiktok.PLATFORM: lambda client, t, options: tiktok.lookup_video(
-        client, t["source"], t["source_post_id"], t.get("created_at"), options),
-}
+
+
+def _lookup(platform: str) -> Callable[[PoliteClient, dict, CollectOptions], dict] | None:
+    entry = platforms.PLATFORMS.get(platform)
+    return entry.lookup if entry else None
 
 
 def due(con, now: datetime) -> list[int]:
@@ -76,7 +74,7 @@ def targets(con, case_ids: list[int]) -> list[dict]:
     for t in found:
         if t["state"] in st.OPEN_FOR_REVIEW + (st.DISMISSED, st.CLOSED):
             raise cs.CaseError(f"case {t['case_id']} is {t['state']}: only confirmed cases are re-checked")
-        if t["platform"] not in LOOKUPS or not t["source"]:
+        if _lookup(t["platform"]) is None or not t["source"]:
             raise cs.CaseError(f"case {t['case_id']}: no way to look up a {t['platform']} post")
     return found
 
@@ -87,7 +85,7 @@ def observe(client: PoliteClient, target: dict, options: CollectOptions | None =
     # a person reported); redirects and links away from it are refused by the client.
     client.configure(target["source"])
     try:
-        return LOOKUPS[target["platform"]](client, target, options or CollectOptions())
+        return _lookup(target["platform"])(client, target, options or CollectOptions())
     except MissingCredential as exc:  # nothing was asked: nothing can be concluded
         return {"url": target["source"] or "", "http_status": None, "state": "error", "detail": str(exc)}
 

@@ -3,8 +3,12 @@ case its post already has (one post reported by ten schools is one case with ten
 requesters); the post is fetched, loaded, scored and its evidence frozen at once.
 
 Safety of the fetch: a URL is fetched only when its host (host or host:port) is one of
-the platform hosts in configuration (TAGWATCH_INTAKE_HOSTS), and redirects are not
-followed. Any other URL (another host, an internal, private, loopback or link-local
+the platform hosts in configuration (TAGWATCH_INTAKE_HOSTS) and it is the address of
+one post on a registered platform (collectors.platforms), and redirects are not
+followed. A Mastodon post is asked of the instance its address names (which must answer
+for its own post); a Bluesky (bsky.app) or TikTok (www.tiktok.com) post of that
+platform's configured API, with the collection's credentials (the options the
+application passes). Any other URL (another host, an internal, private, loopback or link-local
 address, the cloud metadata address 169.254.169.254) is recorded with a note and never
 fetched: no DNS lookup, no connection.
 
@@ -21,12 +25,15 @@ from pathlib import Path
 from typing import Callable, Protocol
 from urllib.parse import urlsplit
 
-from collectors import mastodon
-from collectors.http import PoliteClient, SourceError, internal_host
+from collectors import platforms
+from collectors.base import CollectOptions
+from collectors.http import PoliteClient, SourceError, internal_host, plain
+from collectors.platforms import PostAddress
 from collectors.staging import StagingWriter, new_run_id, safe_run_id
 from review import cases as cs
 from review import states as st
 from review import users
+from warehouse import queries
 from warehouse.db import session, transaction
 from warehouse.loader import load_manifests
 from warehouse.queries import dict_rows
@@ -75,10 +82,12 @@ def parse_reference(text: str) -> int | None:
 
 # --- which URLs may be fetched ------------------------------------------------------------
 
-def check_url(url: str, allowed_hosts) -> tuple[tuple[str, str] | None, str | None]:
-    """((source, status id), None) when the URL may be fetched, else (None, a note for the school).
+def check_url(url: str, allowed_hosts) -> tuple[PostAddress | None, str | None]:
+    """(the post's address, None) when the URL may be fetched, else (None, a note for the school).
 
-    Decided from the text of the URL alone: nothing is resolved or contacted here.
+    Decided from the text of the URL alone: nothing is resolved or contacted here. Its
+    host must be one the operator allowed (TAGWATCH_INTAKE_HOSTS), and it must be the
+    address of one post on a registered platform (collectors.platforms).
     """
     url = (url or "").strip()
     try:
@@ -100,11 +109,12 @@ def check_url(url: str, allowed_hosts) -> tuple[tuple[str, str] | None, str | No
         return None, (f"{host} is not a platform tagwatch fetches from: recorded for an analyst "
                       "to look at, not fetched")
     try:
-        _, status_id = mastodon.parse_status_url(url)
-    except ValueError:
+        return platforms.address_of(url), None
+    except platforms.UnknownPlatform:
         return None, (f"not the address of a single post on {host} (expected "
                       f"https://{host}/@USER/NUMBER): recorded, not fetched")
-    return (f"{parts.scheme}://{hostport}", status_id), None
+    except ValueError as exc:
+        return None, f"{exc}: recorded, not fetched"
 
 
 # --- submitting ---------------------------------------------------------------------------
@@ -178,57 +188,63 @@ def _reserve(settings: IntakeSettings, user: str, urls: list[str], description: 
         ).fetchone()[0] for url in urls]
 
 
-def _fetch_all(settings: IntakeSettings, urls: list[str], now: datetime, client: PoliteClient | None
-               ) -> tuple[dict[str, dict], dict[str, str]]:
+def _fetch_all(settings: IntakeSettings, urls: list[str], now: datetime, client: PoliteClient | None,
+               options: CollectOptions) -> tuple[dict[str, dict], dict[str, str]]:
     """Fetch the URLs on configured hosts (no warehouse connection open: the loader shares
     the file); returns ({url: staging post}, {url: why it was not fetched})."""
+    with session(settings.db_path) as con:
+        configured = [(s["platform"], s["base_url"]) for s in queries.sources(con)]
     fetched: dict[str, dict] = {}
     notes: dict[str, str] = {}
     own = client is None
-    client = client or intake_client(settings)
+    client = client or intake_client(settings, configured)
     try:
         for url in urls:
-            target, note = check_url(url, settings.intake_hosts)
-            if target is None:
+            address, note = check_url(url, settings.intake_hosts)
+            if address is None:
                 notes[url] = note
                 continue
-            source, status_id = target
             try:
-                status = mastodon.fetch_status(client, source, status_id)
-                _same_host(status, source)
+                fetched[url] = _own_post(platforms.fetch_post(
+                    client, address, configured, settings.pseudonym_key, now.isoformat(), options), address)
             except SourceError as exc:
                 notes[url] = ("the post could not be found (already deleted, or not public): recorded "
                               "for an analyst" if exc.status in (404, 410) else
                               "the platform could not be reached or did not answer for this post: "
                               "recorded for an analyst")
-                continue
-            fetched[url] = mastodon.status_to_post(status, source, settings.pseudonym_key, now.isoformat())
+            except ValueError as exc:  # a missing credential, an id that cannot be asked for
+                notes[url] = f"the platform could not be asked ({plain(str(exc))}): recorded for an analyst"
     finally:
         if own:
             client.close()
     return fetched, notes
 
 
-def _same_host(status: dict, source: str) -> None:
-    """A host answers only for its own posts: the status's uri must be on the host asked,
-    so a host cannot pass another server's post (and join a school to its case)."""
-    uri = str(status.get("uri") or "")
-    if not uri.startswith(("http://", "https://")) or \
-            (urlsplit(uri).hostname or "").lower() != (urlsplit(source).hostname or "").lower():
-        raise SourceError(f"{source} answered with a post from another server: not accepted")
+def _own_post(post: dict, address: PostAddress) -> dict:
+    """A server the address names (a Mastodon instance) answers only for its own posts: the
+    post's id (its ActivityPub URI) must be on the host asked, so a host cannot pass another
+    server's post (and join a school to its case). An API answers by exact id: nothing to check."""
+    if address.source:
+        own = (urlsplit(address.source).hostname or "").lower()
+        uri = str(post.get("post_id") or "")
+        if not uri.startswith(("http://", "https://")) or (urlsplit(uri).hostname or "").lower() != own:
+            raise SourceError(f"{address.source} answered with a post from another server: not accepted")
+    return post
 
 
 def submit(settings: IntakeSettings, user: str, urls: list[str], description: str, affected_role: str,
            now: datetime | None = None, client: PoliteClient | None = None,
-           score: Callable[[], object] | None = None) -> list[dict]:
+           score: Callable[[], object] | None = None,
+           options: CollectOptions | None = None) -> list[dict]:
     """Record every URL (fetching only those on configured platform hosts); returns one
     {reference, url, outcome, note, case_id} per URL. `score()` scores what was loaded before
-    the evidence is frozen (the application passes its scorer; None leaves it to the next run)."""
+    the evidence is frozen (the application passes its scorer; None leaves it to the next run);
+    `options` carry the platforms' credentials and state, as for collection."""
     now = now or cs.utcnow()
     description = (description or "").strip()
     urls = [u.strip() for u in urls if u.strip()]
     submission_ids = _reserve(settings, user, urls, description, affected_role, now)
-    fetched, notes = _fetch_all(settings, urls, now, client)
+    fetched, notes = _fetch_all(settings, urls, now, client, options or CollectOptions())
     manifests = _stage(settings, fetched)
     results = []
     with session(settings.db_path) as con:
@@ -238,7 +254,7 @@ def submit(settings: IntakeSettings, user: str, urls: list[str], description: st
             for url, submission_id in zip(urls, submission_ids):
                 post = fetched.get(url)
                 case_id, outcome = (None, "not_fetched") if post is None else \
-                    _open_or_join(con, post["post_id"], user, now)
+                    _open_or_join(con, post["platform"], post["post_id"], user, now)
                 con.execute("UPDATE intake_submissions SET case_id = ?, outcome = ?, fetch_note = ? "
                             "WHERE submission_id = ?", [case_id, outcome, notes.get(url), submission_id])
                 results.append({"reference": reference(submission_id), "url": url, "outcome": outcome,
@@ -258,39 +274,40 @@ INTAKE_MAX_BODY = 1024 * 1024     # a status is a few KB; a 60 MB answer is refu
 INTAKE_MAX_WAIT = 5.0             # seconds of Retry-After / back-off per URL, at most
 
 
-def intake_client(settings: IntakeSettings) -> PoliteClient:
+def intake_client(settings: IntakeSettings, configured: list[tuple[str, str]] = ()) -> PoliteClient:
     """The client intake fetches with: bounded sizes and waits, configured hosts only."""
     return PoliteClient(settings.user_agent, connect_timeout=5.0, read_timeout=15.0,
                         backoff_base=settings.http_backoff, max_retries=min(settings.http_retries, 2),
                         max_retry_after=INTAKE_MAX_WAIT, max_total_wait=INTAKE_MAX_WAIT,
-                        max_body=INTAKE_MAX_BODY, max_redirects=0, configured=settings.intake_hosts)
+                        max_body=INTAKE_MAX_BODY, max_redirects=0,
+                        configured=(*settings.intake_hosts, *(url for _, url in configured)))
 
 
 def _stage(settings: IntakeSettings, fetched: dict[str, dict]) -> list:
     if not fetched:
         return []
     run_id = safe_run_id(new_run_id())
-    by_source: dict[str, list[dict]] = {}
+    by_source: dict[tuple[str, str], list[dict]] = {}
     for post in fetched.values():
-        by_source.setdefault(post["source"], []).append(post)
+        by_source.setdefault((post["platform"], post["source"]), []).append(post)
     manifests = []
-    for source, posts in by_source.items():
-        with StagingWriter(settings.staging_dir, run_id, mastodon.PLATFORM, source, SCHOOL_REPORT_TAG,
+    for (platform, source), posts in by_source.items():
+        with StagingWriter(settings.staging_dir, run_id, platform, source, SCHOOL_REPORT_TAG,
                            asked={"urls": len(posts)}) as writer:
             writer.write_posts(posts)
             manifests.append(writer.close("ok"))
     return manifests
 
 
-def _open_or_join(con, post_id: str, user: str, now: datetime) -> tuple[int, str]:
+def _open_or_join(con, platform: str, post_id: str, user: str, now: datetime) -> tuple[int, str]:
     existing = con.execute("SELECT case_id FROM cases WHERE platform = ? AND post_id = ? "
-                           "ORDER BY case_id LIMIT 1", [mastodon.PLATFORM, post_id]).fetchone()
+                           "ORDER BY case_id LIMIT 1", [platform, post_id]).fetchone()
     if existing:
         return existing[0], "joined"
     case_id = con.execute(
         "INSERT INTO cases (platform, post_id, origin, opened_at, opened_by) "
         "VALUES (?, ?, 'school_report', ?, ?) RETURNING case_id",
-        [mastodon.PLATFORM, post_id, now, user]).fetchone()[0]
+        [platform, post_id, now, user]).fetchone()[0]
     con.execute(
         "INSERT INTO case_events (case_id, from_state, to_state, actor, occurred_at, automated, note) "
         "VALUES (?, NULL, ?, ?, ?, TRUE, 'reported by a school')", [case_id, st.DETECTED, cs.AUTOMATION, now])

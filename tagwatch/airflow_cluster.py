@@ -29,23 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from tagwatch import airflow_env
 from tagwatch.airflow_env import ROOT
+from tagwatch.config import BY_ENV
 
 DEFAULT_DB = "postgresql+psycopg2://postgres@127.0.0.1:5432/tagwatch_airflow"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 STATE_FILE = "cluster.json"
 # Components every cluster runs, each one process (the workers are added per name).
 SERVICES = ("scheduler", "dag-processor", "triggerer", "api-server")
-# The pools the DAGs use: the warehouse takes one writer; platforms bound parallel requests.
-POOLS = {
-    "tagwatch_warehouse": (1, "the single DuckDB writer"),
-    "tagwatch_mastodon": (4, "Mastodon collect tasks (300 requests / 5 min per instance)"),
-    "tagwatch_bluesky": (2, "Bluesky collect tasks (one shared session)"),
-    "tagwatch_tiktok": (1, "TikTok Research API collect tasks (daily request budget)"),
-    "tagwatch_web": (1, "public web pages (a polite pace per host)"),
-}
-
-
 class ClusterError(RuntimeError):
     """The cluster could not start or stop (the message says which part and where its log is)."""
 
@@ -69,8 +61,8 @@ class Cluster:
             home=Path(home or env.get("AIRFLOW_HOME") or ROOT / "data" / "airflow-cluster").resolve(),
             database_url=env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", DEFAULT_DB),
             broker_url=env.get("AIRFLOW__CELERY__BROKER_URL", DEFAULT_BROKER),
-            api_port=int(env.get("TAGWATCH_AIRFLOW_PORT", "8080")),
-            concurrency=int(env.get("TAGWATCH_AIRFLOW_WORKER_SLOTS", "2")))
+            api_port=BY_ENV["TAGWATCH_AIRFLOW_PORT"].read(env, {}),
+            concurrency=BY_ENV["TAGWATCH_AIRFLOW_WORKER_SLOTS"].read(env, {}))
 
     @property
     def api_url(self) -> str:
@@ -166,7 +158,7 @@ def setup(cluster: Cluster) -> None:
     pools = cluster.home / "pools.json"
     pools.write_text(json.dumps({name: {"slots": slots, "description": text,
                                         "include_deferred": False}
-                                 for name, (slots, text) in POOLS.items()}))
+                                 for name, slots, text in airflow_env.pools()}))
     _airflow(cluster, "pools", "import", str(pools))
 
 

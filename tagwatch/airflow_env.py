@@ -11,22 +11,51 @@ import os
 from pathlib import Path
 from typing import Any
 
+from common.private import private_umask
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Tasks that write the DuckDB file take this pool: the file takes one writer at a time.
 WAREHOUSE_POOL = "tagwatch_warehouse"
 
 
-def dag_args(dag_id: str, schedule_variable: str, default_schedule: str, **more: Any) -> dict[str, Any]:
+# DAG tasks write the warehouse, staging and models: private files, as the CLI writes them.
+private_umask()
+
+
+def pools() -> list[tuple[str, int, str]]:
+    """Every Airflow pool the DAGs use, as (name, slots, description): the warehouse's one
+    writer, then one pool per registered platform (its slots bound parallel collect
+    tasks, so the platform's rate limits hold however many tasks are queued)."""
+    from collectors.platforms import PLATFORMS
+
+    return [(WAREHOUSE_POOL, 1, "the single DuckDB writer")] + [
+        (p.pool, p.pool_slots, p.pool_note) for p in PLATFORMS.values()]
+
+
+def create_pools() -> list[tuple[str, int, str]]:
+    """Create or update every pool of `pools()` in Airflow's metadata database (after
+    `configure()` and a migrated database); returns them."""
+    from airflow.models.pool import Pool
+
+    wanted = pools()
+    for name, slots, description in wanted:
+        Pool.create_or_update_pool(name, slots, description, include_deferred=False)
+    return wanted
+
+
+def dag_args(dag_id: str, schedule_variable: str, **more: Any) -> dict[str, Any]:
     """The arguments every tagwatch DAG shares, for `@dag(**dag_args(...))`.
 
-    The schedule is the environment variable `schedule_variable` if set (`none`: triggered
-    runs only), else `default_schedule`; runs start from 1 Jan 2026 UTC without catching up, one at a
-    time, tagged "tagwatch". `more` adds or overrides @dag arguments (params, default_args).
+    The schedule is the setting `schedule_variable` (its default is in tagwatch.config's
+    table; `none`: triggered runs only); runs start from 1 Jan 2026 UTC without catching up, one at a time, tagged
+    "tagwatch". `more` adds or overrides @dag arguments (params, default_args).
     """
     import pendulum
 
-    schedule = os.environ.get(schedule_variable, default_schedule)
+    from tagwatch.config import BY_ENV
+
+    schedule = BY_ENV[schedule_variable].read(os.environ, {})
     if schedule.strip().lower() in ("none", "manual"):  # triggered runs only
         schedule = None
     return {"dag_id": dag_id, "schedule": schedule,
@@ -65,10 +94,10 @@ def platform_credentials(platform: str) -> dict[str, str]:
     """Credentials for a platform from the Airflow Connection `tagwatch_<platform>`, over the
     environment: login/password become the platform's two variables (Bluesky identifier and
     app password; TikTok client key and secret). Without the Connection, the environment alone."""
-    from tagwatch.pipeline import REQUIRED_CREDENTIALS
+    from collectors.platforms import get
 
     credentials = dict(os.environ)
-    names = REQUIRED_CREDENTIALS.get(platform)
+    names = get(platform).credentials
     if not names:
         return credentials
     try:
@@ -88,4 +117,6 @@ def worker_hostname() -> str:
     own name when several workers share a machine (TAGWATCH_WORKER_NAME), else the FQDN."""
     import socket
 
-    return os.environ.get("TAGWATCH_WORKER_NAME") or socket.getfqdn()
+    from tagwatch.config import BY_ENV
+
+    return BY_ENV["TAGWATCH_WORKER_NAME"].read(os.environ, {}) or socket.getfqdn()

@@ -11,7 +11,9 @@ import logging
 import os
 import sys
 
-from tagwatch.console import UserError, err, one_line
+from common.private import private_umask
+from tagwatch.console import err, one_line
+from tagwatch.errors import UserError
 from warehouse.db import WarehouseError
 
 
@@ -35,6 +37,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagwatch.commands.models",
     "tagwatch.commands.evaluate",
     "tagwatch.commands.staging",
+    "tagwatch.commands.airflow",
+    "tagwatch.commands.settings",
+    "tagwatch.commands.maintenance",
 )
 
 
@@ -51,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    private_umask()  # the data tagwatch writes (warehouse, staging, models, lists) is private
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

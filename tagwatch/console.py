@@ -8,10 +8,7 @@ import unicodedata
 
 from common.csvout import SafeWriter
 from tagwatch.config import Settings
-
-
-class UserError(Exception):
-    """Something the user can fix; printed without a traceback."""
+from tagwatch.errors import UserError  # noqa: F401 (what commands raise; cli.main prints it)
 
 
 def settings_from(args) -> Settings:

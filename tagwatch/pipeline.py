@@ -19,7 +19,7 @@ import os
 from typing import Mapping
 
 from common.csvout import SafeWriter
-from collectors import bluesky, mastodon, tiktok, web
+from collectors import platforms, tiktok
 from collectors.base import CollectOptions, MissingCredential
 from collectors.crashpoints import crashpoint
 from collectors.staging import finished_task, new_run_id, safe_run_id, sweep_orphans
@@ -32,19 +32,6 @@ from warehouse.loader import checkpoints, load_staging, watermarks
 
 log = logging.getLogger(__name__)
 
-# A new platform is one module in collectors/ with a collect_tag() of the shape
-# described in collectors.base.
-COLLECTORS = {
-    mastodon.PLATFORM: mastodon.collect_tag,
-    bluesky.PLATFORM: bluesky.collect_tag,
-    tiktok.PLATFORM: tiktok.collect_tag,
-    web.PLATFORM: web.collect_tag,
-}
-# The credentials each platform cannot do without (Mastodon tokens are optional).
-REQUIRED_CREDENTIALS = {
-    bluesky.PLATFORM: (bluesky.IDENTIFIER_VAR, bluesky.PASSWORD_VAR),
-    tiktok.PLATFORM: (tiktok.KEY_VAR, tiktok.SECRET_VAR),
-}
 
 
 class CollectionFailed(RuntimeError):
@@ -64,9 +51,9 @@ def plan(settings: Settings, tags: list[str] | None = None,
         enabled = [(s["platform"], s["base_url"]) for s in queries.sources(con, enabled_only=True)]
     chosen_tags = [queries.normalise_tag(t) for t in tags] if tags else watched
     chosen_sources = [(t["platform"], t["source"].rstrip("/")) for t in targets] if targets else enabled
-    unknown = {p for p, _ in chosen_sources} - set(COLLECTORS)
+    unknown = {p for p, _ in chosen_sources} - set(platforms.PLATFORMS)
     if unknown:
-        raise ValueError(f"no collector for platform(s) {sorted(unknown)}; known: {sorted(COLLECTORS)}")
+        raise ValueError(f"no collector for platform(s) {sorted(unknown)}; known: {platforms.names()}")
     return [
         {"platform": p, "source": src, "tag": tag, "watermark": marks.get((p, src, tag)),
          "checkpoint": resume.get((p, src, tag))}
@@ -75,11 +62,11 @@ def plan(settings: Settings, tags: list[str] | None = None,
     ]
 
 
-def check_credentials(platforms, credentials: Mapping[str, str] | None = None) -> None:
+def check_credentials(names, credentials: Mapping[str, str] | None = None) -> None:
     """Refuse to start when a platform's credential is missing, naming every variable to set."""
     credentials = os.environ if credentials is None else credentials
-    missing = [name for platform in dict.fromkeys(platforms)
-               for name in REQUIRED_CREDENTIALS.get(platform, ())
+    missing = [name for platform in dict.fromkeys(names)
+               for name in platforms.get(platform).credentials
                if not (credentials.get(name) or "").strip()]
     if missing:
         raise MissingCredential("missing credential(s): set " + ", ".join(missing)
@@ -87,12 +74,12 @@ def check_credentials(platforms, credentials: Mapping[str, str] | None = None) -
 
 
 def collect_options(settings: Settings, credentials: Mapping[str, str] | None = None) -> CollectOptions:
+    """The collectors' options from the settings; credentials from the environment unless given."""
     return CollectOptions(
         credentials=os.environ if credentials is None else credentials,
-        state_dir=settings.state_dir or settings.data_dir / "state",
-        store_handles=settings.store_handles, first_run_days=settings.first_run_days,
-        tiktok_daily_requests=settings.tiktok_daily_requests, tiktok_region=settings.tiktok_region,
-        web_min_interval=settings.web_min_interval,
+        state_dir=settings.state_dir, store_handles=settings.store_handles,
+        first_run_days=settings.first_run_days, tiktok_daily_requests=settings.tiktok_daily_requests,
+        tiktok_region=settings.tiktok_region, web_min_interval=settings.web_min_interval,
     )
 
 
@@ -102,8 +89,10 @@ def collect(target: dict, run_id: str, settings: Settings,
 
     `target` may carry `since` (a backfill date), a `watermark` and a `checkpoint`.
     """
-    collect_tag = COLLECTORS[target["platform"]]
-    with settings.http_client() as client:
+    collect_tag = platforms.get(target["platform"]).collect
+    # The operator's source may be contacted even on an internal address (a local instance);
+    # anything it points elsewhere is checked by the client's outbound policy.
+    with settings.http_client(configured=(target["source"],)) as client:
         manifest = collect_tag(
             target["source"], target["tag"],
             staging_dir=settings.staging_dir, run_id=safe_run_id(run_id),
@@ -147,8 +136,7 @@ def score_new(settings: Settings, batch_size: int = 5000, with_cases: bool = Tru
     scorer = load_model(settings.models_dir)
     report = ScoreReport(model_version=scorer.version, threshold=scorer.threshold)
     with session(settings.db_path) as con:
-        # Each written batch drops out of the next query, so memory stays one batch.
-        while batch := queries.unscored_posts(con, scorer.version, batch_size):
+        for batch in queries.unscored_batches(con, scorer.version, batch_size):  # one at a time
             details = scorer.details([text for _, _, text in batch])
             rows = [(p, i, d.score, d.categories, d.explanation, d.staff_target)
                     for (p, i, _), d in zip(batch, details)]

@@ -16,6 +16,8 @@ from typing import Iterator
 
 import duckdb
 
+from common.private import private_dir, private_file
+
 MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 LOCK_WAIT_SECONDS = 60.0
 
@@ -83,8 +85,8 @@ def connect(db_path: str | Path, *, read_only: bool = False,
             f"no warehouse at {path}: collect something first "
             "(tagwatch collect / tagwatch run), or pass --db / set TAGWATCH_DB"
         )
-    if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if not read_only and not path.parent.exists():
+        private_dir(path.parent)
     deadline = time.monotonic() + lock_wait
     delay = 0.05
     while True:
@@ -104,6 +106,8 @@ def connect(db_path: str | Path, *, read_only: bool = False,
         except duckdb.Error as exc:
             raise WarehouseError(f"cannot open the warehouse {path}: {exc}") from exc
     if not read_only:
+        for private in (path, path.with_name(path.name + ".wal")):
+            private_file(private)   # password hashes and school addresses live here
         try:
             migrate(con)
         except Exception:

@@ -95,17 +95,26 @@ def sources(con, enabled_only: bool = False) -> list[dict]:
 
 # --- scores ----------------------------------------------------------------------------
 
-def unscored_posts(con, model_version: str, limit: int = 5000) -> list[tuple]:
-    """Up to `limit` (platform, post_id, text) of posts with no score from `model_version`."""
-    return con.execute(
-        """
-        SELECT p.platform, p.post_id, p.text FROM posts p
-        ANTI JOIN (SELECT platform, post_id FROM scores WHERE model_version = ?) s
-            USING (platform, post_id)
-        LIMIT ?
-        """,
-        [model_version, limit],
-    ).fetchall()
+def unscored_batches(con, model_version: str, size: int = 5000):
+    """Batches of (platform, post_id, text) of the posts `model_version` has not scored.
+
+    The posts are found with one anti-join, by row id; each batch then reads only its range
+    of row ids (new posts are appended, so the day's batches skip all older row groups).
+    The caller may write scores between batches, but not posts.
+    """
+    con.execute("CREATE OR REPLACE TEMP TABLE unscored AS SELECT p.rowid AS rid FROM posts p "
+                "ANTI JOIN (SELECT platform, post_id FROM scores WHERE model_version = ?) s "
+                "USING (platform, post_id)", [model_version])
+    last = -1
+    try:
+        while rids := [r[0] for r in con.execute(
+                "SELECT rid FROM unscored WHERE rid > ? ORDER BY rid LIMIT ?", [last, size]).fetchall()]:
+            last = rids[-1]
+            yield con.execute("SELECT platform, post_id, text FROM posts WHERE rowid BETWEEN ? AND ? "
+                              "AND rowid IN (SELECT unnest(?::BIGINT[]))",
+                              [rids[0], last, rids]).fetchall()
+    finally:
+        con.execute("DROP TABLE IF EXISTS unscored")
 
 
 def write_scores(con, rows: list[tuple], model_version: str, threshold: float) -> int:

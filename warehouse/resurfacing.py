@@ -24,6 +24,11 @@ WINDOW = timedelta(days=7)
 
 # The newest verdict per post, whichever model gave it.
 _LATEST_LABEL = "SELECT platform, post_id, arg_max(label, scored_at) AS flagged FROM scores GROUP BY ALL"
+# The same for posts first seen since a time: a post is scored after it is loaded, so its
+# scores are all later than its first sighting (a day's margin for clocks of other machines);
+# scores are stored in the order they are written, so older row groups are skipped.
+_LATEST_LABEL_SINCE = ("SELECT platform, post_id, arg_max(label, scored_at) AS flagged FROM scores "
+                       "WHERE scored_at >= ?::TIMESTAMPTZ - INTERVAL 1 DAY GROUP BY ALL")
 
 
 # --- synonyms and the index -------------------------------------------------------------
@@ -107,7 +112,7 @@ def mine_proposals(con, now: datetime | None = None, window: timedelta = WINDOW,
     start, previous = now - window, now - 2 * window
     rows = dict_rows(con.execute(
         f"""
-        WITH latest AS ({_LATEST_LABEL}),
+        WITH latest AS ({_LATEST_LABEL_SINCE}),
         seen AS (
             SELECT p.platform, p.post_id, p.first_seen_at, t.tag
             FROM posts p, unnest(p.hashtags) AS t(tag)
@@ -138,7 +143,7 @@ def mine_proposals(con, now: datetime | None = None, window: timedelta = WINDOW,
         FROM stats s, totals t
         WHERE t.nf > 0 AND s.support >= ? AND (s.support::DOUBLE / s.posts) / (t.nf::DOUBLE / t.n) >= ?
         ORDER BY lift * ln(1 + s.support) DESC, s.tag
-        """, [previous, now, start, min_support, min_lift]))
+        """, [previous, previous, now, start, min_support, min_lift]))
     if rows:
         found = pa.Table.from_pylist(rows)  # noqa: F841 (read by DuckDB below)
         with transaction(con):
@@ -218,9 +223,10 @@ def resurfaced(con, since: datetime | None) -> list[dict]:
     """Banned tags seen again, one alert per watched tag however many platforms and
     spellings: each with its variants (spelling, method, platform, first seen, posts)."""
     where, params = ("WHERE p.first_seen_at >= ?", [since]) if since else ("", [])
+    latest = _LATEST_LABEL_SINCE if since else _LATEST_LABEL
     variants = dict_rows(con.execute(
         f"""
-        WITH latest AS ({_LATEST_LABEL})
+        WITH latest AS ({latest})
         SELECT m.matched_tag AS tag, t.tag AS variant, m.method, p.platform,
                min(p.first_seen_at) AS first_seen, count(DISTINCT p.post_id) AS posts,
                avg(l.flagged::INT) AS share_flagged
@@ -230,10 +236,10 @@ def resurfaced(con, since: datetime | None) -> list[dict]:
         LEFT JOIN latest l ON l.platform = p.platform AND l.post_id = p.post_id
         {where}
         GROUP BY ALL ORDER BY tag, first_seen, variant, platform
-        """, params))
+        """, params * 2))
     totals = {r["tag"]: r for r in dict_rows(con.execute(
         f"""
-        WITH latest AS ({_LATEST_LABEL}),
+        WITH latest AS ({latest}),
         hits AS (
             SELECT DISTINCT m.matched_tag AS tag, p.platform, p.post_id, p.first_seen_at
             FROM posts p, unnest(p.hashtags) AS t(tag)
@@ -244,7 +250,7 @@ def resurfaced(con, since: datetime | None) -> list[dict]:
         SELECT h.tag, min(h.first_seen_at) AS first_seen, count(*) AS posts,
                avg(l.flagged::INT) AS share_flagged, list(DISTINCT h.platform ORDER BY h.platform) AS platforms
         FROM hits h LEFT JOIN latest l USING (platform, post_id) GROUP BY h.tag
-        """, params))}
+        """, params * 2))}
     alerts = []
     for tag, total in totals.items():
         vs = [v for v in variants if v["tag"] == tag]

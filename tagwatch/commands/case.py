@@ -27,7 +27,8 @@ def register(sub, common) -> None:
 
     a = cases.add_parser("open", parents=[common, actor], help="open a case for one post; prints its id")
     which = a.add_mutually_exclusive_group(required=True)
-    which.add_argument("--url", help="a post a member reported: fetched, stored and scored")
+    which.add_argument("--url", help="a post a member reported (a Mastodon, Bluesky or TikTok post "
+                       "address): fetched through the platform's configured API, stored and scored")
     which.add_argument("--post-id", help="a post already in the warehouse (with --platform)")
     a.add_argument("--platform", default="mastodon")
     a.set_defaults(func=cmd_open)
@@ -110,10 +111,16 @@ def cmd_open(args) -> int:
     settings = settings_from(args)
     if args.url:
         from review.intake import open_url
-        from tagwatch.pipeline import score_if_trained
+        from tagwatch.pipeline import collect_options, score_if_trained
 
-        case_id = open_url(settings, args.url, _actor(args), score=partial(score_if_trained, settings))
+        case_id = open_url(settings, args.url, _actor(args), score=partial(score_if_trained, settings),
+                           options=collect_options(settings))
     else:
+        from tagwatch.console import UserError
+        from tagwatch.pipeline import COLLECTORS
+
+        if args.platform not in COLLECTORS:
+            raise UserError(f"unknown platform {args.platform!r}; platforms: {', '.join(sorted(COLLECTORS))}")
         with session(settings.db_path) as con:
             case_id = cs.open_post(con, args.platform, args.post_id, _actor(args))
     print(case_id)

@@ -1,6 +1,8 @@
 """`tagwatch train` and `tagwatch score`: teach the classifier, score a CSV with it."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from tagwatch import argtypes
 from tagwatch.console import out, settings_from
 from tagwatch.training import train_and_promote
@@ -32,6 +34,9 @@ def cmd_score(args) -> int:
 
     settings = settings_from(args)
     scorer = load(settings.models_dir)
+    folder = Path(args.output).parent
+    created = not folder.exists()
     n = score_csv(args.input, args.output, scorer, batch_size=args.batch_size)
-    out(f"scored {n} row(s) with model {scorer.version} -> {args.output}")
+    out(f"scored {n} row(s) with model {scorer.version} -> {args.output}"
+        + (f" (created the folder {folder}, which did not exist)" if created else ""))
     return 0

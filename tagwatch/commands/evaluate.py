@@ -25,6 +25,7 @@ def cmd_evaluate(args) -> int:
     if len(set(labels.tolist())) < 2:
         raise UserError(f"{', '.join(args.input)}: need both abusive (1) and harmless (0) posts "
                         f"to evaluate; got {len(labels)} post(s) of one label")
+    _warn_overlap(settings, texts, args.input)
     scorer = m.load(settings.models_dir, args.model)
     result = evaluation.evaluate(scorer, texts, labels)
     out(f"model {scorer.version} on {', '.join(args.input)}: {result['n']} posts, "
@@ -47,3 +48,20 @@ def cmd_evaluate(args) -> int:
                              f"{Path(args.input[0]).name}: model {scorer.version}")
     out(f"precision-recall curve: {plot}")
     return 0
+
+
+def _warn_overlap(settings, texts: list[str], files: list[str]) -> None:
+    """Warn when test posts are among the warehouse's labels: the model learnt them."""
+    from classifiers.corpora import text_key
+    from tagwatch.console import err
+    from warehouse.db import session
+
+    if not settings.db_path.exists():
+        return
+    with session(settings.db_path, read_only=True) as con:
+        learnt = {text_key(t) for (t,) in con.execute("SELECT text FROM labels").fetchall()}
+    shared = sum(1 for t in texts if text_key(t) in learnt)
+    if shared:
+        err(f"warning: {shared} of the {len(texts)} posts in {', '.join(files)} are among the labels "
+            "imported or decided in review, which `tagwatch train` learns from: the figures below "
+            "flatter the model. Evaluate on posts that were never imported.")

@@ -1,10 +1,12 @@
-"""`tagwatch import --format zeeschuimer|4cat FILE.ndjson`: captured TikTok items -> staging -> loader.
+"""`tagwatch import --format zeeschuimer|4cat FILE.ndjson`: captured items -> staging -> loader.
 
-Zeeschuimer (the browser extension) and 4CAT export TikTok's own item structure
-as NDJSON, one item per line: Zeeschuimer wraps each item as {"data": item, ...},
-4CAT writes the item itself (both layouts are accepted for either format). An
-item becomes the same post (platform "tiktok", post_id = the video id) as the
-Research API collector makes, so an export and the API never double a video.
+The formats and what an item becomes come from the platform registry (a platform's
+`exports` and `export_to_post`, collectors/platforms.py). Today: Zeeschuimer (the browser
+extension) and 4CAT export TikTok's own item structure as NDJSON, one item per line:
+Zeeschuimer wraps each item as {"data": item, ...}, 4CAT writes the item itself (both
+layouts are accepted for either format); collectors.tiktok.export_item_to_post makes it
+the same post as the Research API collector does, so an export and the API never double
+a video.
 
 The whole file is read and checked before the warehouse is touched: a broken
 line stops the import with its line number and leaves the warehouse as it was.
@@ -14,17 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from collectors.base import author_fields
 from collectors.crashpoints import crashpoint
+from collectors.platforms import export_formats
 from collectors.staging import Manifest, StagingWriter, find_manifests, utcnow
-from collectors.tiktok import PLATFORM
 from tagwatch.progress import progress
 
-FORMATS = ("zeeschuimer", "4cat")
+FORMATS = tuple(export_formats())   # from the platform registry (collectors/platforms.py)
 BATCH = 1000
 
 
@@ -34,7 +34,7 @@ class ImportFileError(ValueError):
 
 def register(sub, common) -> None:
     p = sub.add_parser("import", parents=[common],
-                       help="load a TikTok export (Zeeschuimer or 4CAT NDJSON) into the warehouse")
+                       help="load a platform export (TikTok: Zeeschuimer or 4CAT NDJSON) into the warehouse")
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("file", metavar="FILE.ndjson")
     p.add_argument("--no-score", action="store_true", help="load only")
@@ -68,11 +68,12 @@ def stage_export(path: Path, fmt: str, settings) -> str:
     """
     if fmt not in FORMATS:
         raise ImportFileError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    platform = export_formats()[fmt].name
     digest = _file_digest(path)[:16]
     run_id = f"import__{fmt}__{digest}"
     if _already_staged(settings.staging_dir, run_id):
         return run_id
-    writer = StagingWriter(settings.staging_dir, run_id, PLATFORM, f"import:{fmt}", path.name,
+    writer = StagingWriter(settings.staging_dir, run_id, platform, f"import:{fmt}", path.name,
                            asked={"file": path.name, "format": fmt, "sha256_16": digest})
     try:
         _write_items(path, fmt, settings, writer)
@@ -89,6 +90,7 @@ def stage_export(path: Path, fmt: str, settings) -> str:
 
 def _write_items(path: Path, fmt: str, settings, writer: StagingWriter) -> None:
     key, store_handles = settings.pseudonym_key, settings.store_handles
+    platform = export_formats()[fmt]
     batch: list[dict[str, Any]] = []
     collected_at = utcnow().isoformat()
     with open(path, encoding="utf-8", errors="strict") as lines, \
@@ -97,8 +99,13 @@ def _write_items(path: Path, fmt: str, settings, writer: StagingWriter) -> None:
             advance(len(line))
             if not line.strip():
                 continue
-            batch.append(item_to_post(_item(line, path, number, fmt), fmt, key, collected_at,
-                                      store_handles, f"{path.name}:{number}"))
+            try:
+                batch.append(platform.export_to_post(_item(line, path, number, fmt, platform.name), fmt,
+                                                     key, collected_at, store_handles))
+            except ValueError as exc:
+                if isinstance(exc, ImportFileError):
+                    raise
+                raise ImportFileError(f"{path.name}:{number}: {exc}") from None
             if len(batch) >= BATCH:
                 _write_batch(writer, batch, path, number)
                 batch = []
@@ -133,7 +140,7 @@ def _already_staged(staging_dir: Path, run_id: str) -> bool:
     return False
 
 
-def _item(line: str, path: Path, number: int, fmt: str) -> dict:
+def _item(line: str, path: Path, number: int, fmt: str, platform: str) -> dict:
     try:
         record = json.loads(line)
     except ValueError as exc:
@@ -142,46 +149,10 @@ def _item(line: str, path: Path, number: int, fmt: str) -> dict:
         raise ImportFileError(f"{path}, line {number}: JSON nested too deeply") from None
     if not isinstance(record, dict):
         raise ImportFileError(f"{path}, line {number}: a JSON {type(record).__name__}, "
-                              "not a TikTok item object")
+                              f"not a {platform} item object")
     item = record.get("data") if isinstance(record.get("data"), dict) else record
     if not isinstance(item.get("id"), (str, int)) or isinstance(item.get("id"), bool) \
             or str(item.get("id")).strip() == "":
         raise ImportFileError(f"{path}, line {number}: no item id: is this a {fmt} export of "
-                              "TikTok items?")
+                              f"{platform} items?")
     return item
-
-
-def item_to_post(item: dict, fmt: str, key: bytes, collected_at: str, store_handles: bool,
-                 where: str) -> dict[str, Any]:
-    """One TikTok item (web structure) as a staging post."""
-    video_id = str(item["id"])
-    author = item.get("author")
-    username = author.get("uniqueId") if isinstance(author, dict) else author
-    username = str(username) if username else None
-    stats = item.get("stats") if isinstance(item.get("stats"), dict) else {}
-    tags = [c.get("title") for c in item.get("challenges") or [] if isinstance(c, dict)]
-    tags += [t.get("hashtagName") for t in item.get("textExtra") or [] if isinstance(t, dict)]
-    try:
-        created = datetime.fromtimestamp(int(item["createTime"]), timezone.utc) \
-            if item.get("createTime") not in (None, "") else None
-    except (TypeError, ValueError, OverflowError, OSError):
-        raise ImportFileError(f"{where}: createTime {item.get('createTime')!r} is not a time") from None
-    return {
-        "platform": PLATFORM,
-        "post_id": video_id,
-        "url": f"https://www.tiktok.com/@{username}/video/{video_id}" if username
-        else f"https://www.tiktok.com/video/{video_id}",
-        "text": str(item.get("desc") or ""),
-        "created_at": created,
-        "hashtags": list(dict.fromkeys(str(t).lower() for t in tags if t)),
-        **author_fields(key, PLATFORM, username or "", username, store_handles),
-        "lang": item.get("textLanguage") or None,
-        "reply_count": stats.get("commentCount"),
-        "share_count": stats.get("shareCount"),
-        "like_count": stats.get("diggCount"),
-        "view_count": stats.get("playCount"),
-        "source": f"import:{fmt}",
-        "source_post_id": video_id,
-        "collected_at": collected_at,
-        "parent_post_id": None,
-    }

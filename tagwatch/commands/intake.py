@@ -22,13 +22,11 @@ def register(sub, common) -> None:
 
 
 def cmd_notify(args) -> int:
-    import os
-
     from review.schools import send_digests
     from tagwatch.console import out, settings_from
 
     settings = settings_from(args)
-    done = send_digests(settings.db_path, sender=args.sender or os.environ.get("TAGWATCH_REPORT_FROM"))
+    done = send_digests(settings.db_path, sender=args.sender or settings.report_from)
     for d in done:
         if "sent" in d:
             out(f"{d['school']}: digest of {d['changes']} change(s) sent to {', '.join(d['to'])}")

@@ -26,31 +26,30 @@ def cmd_report(args) -> int:
     from tagwatch.console import UserError, out, settings_from
 
     settings = settings_from(args)
-    config = rb.ReportConfig.from_env(settings.data_dir)
     if not args.send and not args.out:
         raise UserError("say where to write the report (--out DIR), or --send it")
     if args.to and not args.send:
         raise UserError("--to needs --send")
-    period = args.period or config.period
+    period = args.period or settings.report_period
     rb.parse_period(period)
     end = rb.parse_end(args.end)
     recipients = None
     if args.send:
         from reports import send as rs
 
-        recipients = rs.check_recipients(args.to or config.recipients)
+        recipients = rs.check_recipients(args.to or settings.report_to)
         rs.check_connection()
-    folder = Path(args.out) if args.out else rb.dated_folder(config.reports_dir, end)
-    built = rb.build(settings.db_path, period, folder, end=end, excerpts=args.excerpts or config.excerpts)
+    folder = Path(args.out) if args.out else rb.dated_folder(settings.reports_dir, end)
+    built = rb.build(settings.db_path, period, folder, end=end, excerpts=args.excerpts or settings.report_excerpts)
     out(f"{built['title']}: written to {folder}"
         + (" (no data in this period: the report says so)" if built["empty"] else ""))
     if args.send:
         try:
-            record = rs.send(folder, recipients, config.sender)
+            record = rs.send(folder, recipients, settings.report_from)
         except rb.ReportError:
             if not args.out:  # an unsent report is not kept: the next try takes the same name
                 shutil.rmtree(folder, ignore_errors=True)
             raise
-        kept = rs.keep(folder, folder if not args.out else rb.dated_folder(config.reports_dir, end))
+        kept = rs.keep(folder, folder if not args.out else rb.dated_folder(settings.reports_dir, end))
         out(f"sent to {', '.join(record['to'])}; kept in {kept}")
     return 0

@@ -5,6 +5,7 @@ import hashlib
 import json
 from contextlib import contextmanager
 
+from collectors import platforms
 from tagwatch import pipeline
 from tagwatch.commands.watchlist import check_platform
 from tagwatch.config import Settings
@@ -16,7 +17,7 @@ from warehouse.db import session
 
 def register(sub, common) -> None:
     p = sub.add_parser("collect", parents=[common], help="collect tags from one source, load and score")
-    p.add_argument("--platform", required=True, help=", ".join(sorted(pipeline.COLLECTORS)))
+    p.add_argument("--platform", required=True, help=", ".join(platforms.names()))
     p.add_argument("--base-url", required=True,
                    help="e.g. https://mastodon.social, https://bsky.social, https://open.tiktokapis.com")
     p.add_argument("--tag", action="append", required=True, help="repeat for several tags")

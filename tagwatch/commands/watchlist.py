@@ -1,7 +1,7 @@
 """`tagwatch watchlist` and `tagwatch sources`: which tags are watched, and where from."""
 from __future__ import annotations
 
-from tagwatch import pipeline
+from collectors import platforms
 from tagwatch.console import UserError, cell, out, settings_from, table
 from warehouse import queries
 from warehouse.db import session, transaction
@@ -86,5 +86,5 @@ def cmd_sources(args) -> int:
 
 
 def check_platform(platform: str) -> None:
-    if platform not in pipeline.COLLECTORS:
-        raise UserError(f"unknown platform {platform!r}; known: {', '.join(sorted(pipeline.COLLECTORS))}")
+    if platform not in platforms.PLATFORMS:
+        raise UserError(f"unknown platform {platform!r}; known: {', '.join(platforms.names())}")

@@ -236,6 +236,17 @@ def test_evaluate_prints_the_metrics_and_writes_a_pr_curve(settings, tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"curve: {plot}" in out
 
 
+def test_evaluate_warns_when_the_test_posts_were_imported_as_labels(settings, tmp_path):
+    posts = [("Mr Halloway is a nonce, share this", 1), ("gonna slap Mr Farrow friday", 1),
+             ("thanks Miss Adeyemi for the revision session", 0), ("Mr Farrow's club won a prize", 0)]
+    src = write_csv(tmp_path / "eval.csv", posts)
+    clean = run(settings, "evaluate", "--input", str(src))
+    assert "warning" not in clean.stderr
+    run(settings, "labels", "import", str(write_csv(tmp_path / "labels.csv", posts[:1] + posts[2:3])))
+    proc = run(settings, "evaluate", "--input", str(src))
+    assert "warning: 2 of the 4 posts in" in proc.stderr and "flatter the model" in proc.stderr
+
+
 def test_evaluate_refuses_one_sided_or_missing_input(settings, tmp_path):
     src = write_csv(tmp_path / "one.csv", [("Mr Halloway is a nonce", 1)])
     proc = run(settings, "evaluate", "--input", str(src), check=False)

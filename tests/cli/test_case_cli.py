@@ -65,8 +65,9 @@ def test_user_add_reads_the_password_from_stdin_and_hashes_it(settings):
 @pytest.mark.parametrize("args, message", [
     (["case", "review", "1", "--decision", "confirm"], "no case 1"),
     (["case", "report", "1", "--channel", "fax", "--reference", "x"], "invalid choice"),
-    (["case", "open", "--url", "https://example.org/not-a-status"], "not a Mastodon status URL"),
+    (["case", "open", "--url", "https://example.org/not-a-status"], "unknown platform"),
     (["case", "open", "--platform", "mastodon", "--post-id", "nope"], "no mastodon post 'nope'"),
+    (["case", "open", "--platform", "myspace", "--post-id", "1"], "unknown platform 'myspace'; platforms: bluesky"),
     (["case", "show", "abc"], "not a case id"),
     (["case", "escalation-pack", "1", "--out", "x"], "no case 1"),
     (["case", "answer", "1", "--outcome", "removed", "--text", "x", "--answered-at", "soon"], "not an ISO 8601 time"),

@@ -128,10 +128,14 @@ def test_score_csv_passes_columns_through(settings, tmp_path):
     src.write_text("id,text,extra\n1,thank you miss for all the help,a\n"
                    "2,\"sir is a paedo, everyone report him\",b\n", encoding="utf-8")
     out = tmp_path / "out.csv"
-    run(settings, "score", "--input", str(src), "--output", str(out))
+    said = run(settings, "score", "--input", str(src), "--output", str(out)).stdout
+    assert "created the folder" not in said
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [r["id"] for r in rows] == ["1", "2"] and [r["extra"] for r in rows] == ["a", "b"]
     assert all(0 <= float(r["score"]) <= 1 and r["label"] in ("0", "1") for r in rows)
+    nested = tmp_path / "new" / "folder" / "out.csv"
+    said = run(settings, "score", "--input", str(src), "--output", str(nested)).stdout
+    assert f"(created the folder {nested.parent}, which did not exist)" in said and nested.exists()
 
 
 def test_watchlist_and_sources_round_trip(settings):

@@ -92,3 +92,9 @@ def test_a_real_airflow_run_collects_loads_and_scores(dagbag, settings, replay, 
     with duckdb.connect(str(settings.db_path), read_only=True) as con:
         variants = dict(con.execute("SELECT tag, method FROM tag_matches WHERE matched_tag = 'slapateacher'").fetchall())
     assert variants["sl4pateacher"] == "leet" and variants["slap_a_teacher"] == "separator"
+
+
+def test_backup_shape(dagbag):
+    dag = dagbag.get_dag("backup")
+    assert [t.task_id for t in dag.tasks] == ["backup_and_rotate"]
+    assert dag.tasks[0].pool == "tagwatch_warehouse" and dag.max_active_runs == 1

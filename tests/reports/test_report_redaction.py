@@ -24,7 +24,7 @@ def test_a_handle_typed_into_a_report_reference_appears_in_no_output(settings, t
     with session(settings.db_path) as con:
         con.execute("UPDATE reports SET reference = ? WHERE reference = 'MST-REF-1001'", [TYPED])
     out = tmp_path / "report"
-    rb.build(settings, "7d", out, end=rb.parse_end("2026-03-08"), excerpts=True)
+    rb.build(settings.db_path, "7d", out, end=rb.parse_end("2026-03-08"), excerpts=True)
     texts = {p.name: p.read_text(encoding="utf-8") for p in [*out.glob("*.html"), *out.glob("*.csv")]}
     texts["report.pdf"] = "\n".join(p.extract_text() for p in PdfReader(str(out / "report.pdf")).pages)
     assert {"report.html", "email.html", "mismatches.csv", "report.pdf"} <= set(texts)

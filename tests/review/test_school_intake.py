@@ -56,7 +56,7 @@ def test_only_configured_platform_hosts_are_fetched(url, fetched, note):
     if note:
         assert note in why
     else:
-        assert target == ("http://127.0.0.1:8765", "42")
+        assert (target.platform, target.source, target.ref) == ("mastodon", "http://127.0.0.1:8765", "42")
 
 
 def test_user_add_school_contract(settings):

@@ -102,6 +102,9 @@ async def move(request: Request, form: AnalystForm, case_id: str):
     return await act(request, form, case_id, "move", f"case {case_id} moved")
 
 
+WEB_MAX_WAIT = 5.0  # seconds a re-check started from a page may wait on a platform, at most
+
+
 @router.post("/cases/{case_id}/recheck")
 async def recheck_now(request: Request, form: AnalystForm, case_id: str):
     """Re-check one case at once. The platform is asked with no warehouse connection
@@ -113,7 +116,10 @@ async def recheck_now(request: Request, form: AnalystForm, case_id: str):
 
         with store.connect() as con:
             [target] = rc.targets(con, [cs.parse_case_id(case_id)])
-        with settings.http_client() as client:
+        # A page waits for this: a platform asking to wait longer than a few seconds gets
+        # an "error" re-check now, and the hourly re-check (in the background) asks again.
+        with settings.http_client(interactive=True, max_retry_after=WEB_MAX_WAIT,
+                                  max_total_wait=WEB_MAX_WAIT) as client:
             seen = rc.observe(client, target, collect_options(settings))
         with store.connect() as con:
             return rc.record(con, target["case_id"], seen, cs.utcnow())
@@ -123,4 +129,6 @@ async def recheck_now(request: Request, form: AnalystForm, case_id: str):
         return flash_to(request, case_url(case_id), error=str(exc))
     return flash_to(request, case_url(case_id),
                     ok=f"re-checked: {result['outcome']} (HTTP {result['http_status'] or '-'})"
-                       + (f", now {result['moved_to']}" if result["moved_to"] else ""))
+                       + (f", now {result['moved_to']}" if result["moved_to"] else "")
+                       + ("; the platform gave no usable answer in time: the hourly re-check will ask again"
+                          if result["outcome"] == "error" else ""))

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from review import schools, users
-from tagwatch.pipeline import score_if_trained
+from tagwatch.pipeline import collect_options, score_if_trained
 from webapp.web import SchoolForm, SchoolPage, flash_to
 
 router = APIRouter()
@@ -29,7 +29,8 @@ async def school_submit(request: Request, form: SchoolForm):
     def submit():
         settings = form.web.settings
         return schools.submit(settings, form.user, urls, str(form.get("description", "")),
-                              str(form.get("affected_role", "")), score=partial(score_if_trained, settings))
+                              str(form.get("affected_role", "")), score=partial(score_if_trained, settings),
+                              options=collect_options(settings))
     try:
         done = await run_in_threadpool(submit)
     except schools.IntakeError as exc:  # refused: nothing was recorded
