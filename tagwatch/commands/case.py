@@ -116,11 +116,9 @@ def cmd_open(args) -> int:
         case_id = open_url(settings, args.url, _actor(args), score=partial(score_if_trained, settings),
                            options=collect_options(settings))
     else:
-        from tagwatch.console import UserError
-        from tagwatch.pipeline import COLLECTORS
+        from tagwatch.commands.watchlist import check_platform
 
-        if args.platform not in COLLECTORS:
-            raise UserError(f"unknown platform {args.platform!r}; platforms: {', '.join(sorted(COLLECTORS))}")
+        check_platform(args.platform)
         with session(settings.db_path) as con:
             case_id = cs.open_post(con, args.platform, args.post_id, _actor(args))
     print(case_id)

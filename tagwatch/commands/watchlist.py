@@ -87,4 +87,4 @@ def cmd_sources(args) -> int:
 
 def check_platform(platform: str) -> None:
     if platform not in platforms.PLATFORMS:
-        raise UserError(f"unknown platform {platform!r}; known: {', '.join(platforms.names())}")
+        raise UserError(f"unknown platform {platform!r}; platforms: {', '.join(platforms.names())}")
