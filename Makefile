@@ -10,7 +10,7 @@ ifneq ($(wildcard ../shared/corpora),)
 export TAGWATCH_CORPORA_DIR ?= $(abspath ../shared/corpora)
 endif
 
-.PHONY: demo test bench bench-scale airflow airflow-setup airflow-cluster airflow-stop clean
+.PHONY: demo test bench soak bench-scale airflow airflow-setup airflow-cluster airflow-stop clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ bench: $(TEST_STAMP)
 # The day's work on a 100,000- and a 10,000,000-post warehouse (about half an hour, 4 GB disk).
 bench-scale: $(STAMP)
 	$(BIN)/python bench/bench_scale.py --sizes 100000,10000000 --increment 100000
+
+# The loader, the review app and re-checks together (SOAK_MINUTES, default 10): prints errors
+# shown to reviewers and decisions lost (both must be 0).
+SOAK_MINUTES ?= 10
+soak: $(STAMP)
+	SOAK_MINUTES=$(SOAK_MINUTES) $(BIN)/python bench/soak.py
 
 # Airflow on this machine (scheduler, API server, UI on http://127.0.0.1:8080).
 airflow-setup: $(STAMP)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -955,7 +955,8 @@ class ScoreDetail:
 
 
 def score_csv(in_path: str | Path, out_path: str | Path, scorer: Scorer,
-              batch_size: int = BATCH_SIZE) -> int:
+              batch_size: int = BATCH_SIZE,
+              advance: Callable[[int], None] | None = None) -> int:
     """Copy a CSV with a `text` column, appending `score`, `label`, `staff_target`, `explanation`.
 
     Streams in batches, so memory does not grow with the file. Output goes to
@@ -994,6 +995,8 @@ def score_csv(in_path: str | Path, out_path: str | Path, scorer: Scorer,
                             writer.writerow(row + [f"{d.score:.6f}", int(d.score >= scorer.threshold),
                                                    staff, explanation_text(d.explanation)])
                     rows += len(batch)
+                    if advance is not None:  # a progress bar's callback (rows scored)
+                        advance(len(batch))
             os.replace(tmp, out_path)
         finally:
             if os.path.exists(tmp):

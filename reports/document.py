@@ -172,7 +172,8 @@ def _flagged(f: dict) -> Section:
                         [[r["platform"], *row(r)] for r in f["by_platform"]])
     by_tag = Table("flagged_by_tag", ["watched tag", *cols], [[r["tag"], *row(r)] for r in f["by_tag"]])
     t = f["totals"]
-    lines = [f"{t['posts']} posts were first seen; the classifier flagged {t['flagged']} and reviewers "
+    lines = [f"{count_of(t['posts'], 'post', were=True)} first seen; the classifier flagged "
+             f"{t['flagged']} and reviewers "
              f"confirmed {t['confirmed']} as abuse. Of the {t['flags_reviewed']} flags reviewed so far, "
              f"{t['flags_confirmed']} were confirmed (precision {fmt(pct(t['precision']))} %).",
              "Tags are grouped by the watched tag they match, spelling variants included; a post "
@@ -184,12 +185,19 @@ def _flagged(f: dict) -> Section:
     return Section("Flagged and confirmed posts", lines, [by_platform, by_tag], chart)
 
 
+def count_of(n: int, noun: str, were: bool = False) -> str:
+    """'1 case', '2 cases'; with were=True also the verb: '1 case was', '2 cases were'."""
+    text = f"{n} {noun}" + ("" if n == 1 else "s")
+    return text + ((" was" if n == 1 else " were") if were else "")
+
+
 def _outcomes(cur: dict, prev: dict) -> Section:
     keys = ("removed", "no_violation", "other_answer", "no_answer", "not_yet_due")
     labels = ("removed", "no violation", "other answer", "no answer", "not yet due")
     rows = [[o["horizon"], *(o[k] for k in keys), o["cases"]] for o in cur["outcomes"]]
     r = cur["reports"]
-    lines = [f"{r['reports']} reports were sent about {r['cases']} cases; {r['first_reports']} of "
+    lines = [f"{count_of(r['reports'], 'report', were=True)} sent about {count_of(r['cases'], 'case')}; "
+             f"{r['first_reports']} of "
              "those cases were reported for the first time in this period "
              f"(previous period: {prev['reports']['first_reports']}). What the platform had done "
              "48 hours and 7 days after the first report:"]
@@ -217,10 +225,11 @@ def _durations(cur: dict, prev: dict) -> Section:
 
 def _mismatch(f: dict, excerpts_of: dict[int, str] | None) -> Section:
     m = f["mismatch"]
-    lines = [f'Platforms said "removed" for {m["removed_claims"]} cases in this period; re-checks found '
+    lines = [f'Platforms said "removed" for {count_of(m["removed_claims"], "case")} in this period; '
+             're-checks found '
              f'{m["still_online"]} of them still online afterwards (mismatch rate '
              f'{fmt(pct(m["rate"]))} %).',
-             f'Platforms answered "no violation" for {m["no_violation_answers"]} cases; '
+             f'Platforms answered "no violation" for {count_of(m["no_violation_answers"], "case")}; '
              f'{m["later_offline"]} of those posts later went offline (Mastodon does not say '
              "whether the platform or the author removed them)."]
     cols = ["case", "platform", "report reference", "platform said", "answered", "found"]
@@ -250,7 +259,7 @@ def _still_online(cur: dict, prev: dict) -> Section:
         {"at the end of this period": [b["posts"] for b in cur["still_online"]],
          "at the end of the previous period": [before[a] for a in AGE_BUCKETS]}, "posts"))
     return Section("Confirmed posts still online", [
-        f"{total} confirmed posts were not verified offline at {when(cur['end'])}."],
+        f"{count_of(total, 'confirmed post', were=True)} not verified offline at {when(cur['end'])}."],
         [Table("still_online_by_age", ["age since first seen", "posts", "previous period"], rows)], chart)
 
 

@@ -84,7 +84,8 @@ def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
                coalesce(p.reply_count, 0) + coalesce(p.share_count, 0) + coalesce(p.like_count, 0)
                    + coalesce(p.view_count, 0) AS reach,
                p.text, p.hashtags, sc.model_version, sc.explanation, sc.categories, sc.staff_target,
-               c.origin, c.opened_at, p.first_seen_at, coalesce(rq.requesters, 0) AS requesters
+               c.origin, c.opened_at, p.created_at, p.first_seen_at,
+               coalesce(rq.requesters, 0) AS requesters
         FROM sel c
         LEFT JOIN (SELECT case_id, count(*) AS requesters FROM case_requesters GROUP BY case_id) rq
             USING (case_id)

@@ -18,12 +18,16 @@ def dashboard(con, now: datetime) -> dict:
                    count(*) FILTER (WHERE c.case_id IN (SELECT case_id FROM case_events
                                                         WHERE to_state = 'DISMISSED')) AS dismissed
             FROM cases c GROUP BY c.platform ORDER BY c.platform""")),
+        # Spellings grouped under the watched tag they match (as the report does), via the
+        # radar's tag_matches; a tag that matches nothing stays as it is.
         "by_hashtag": dict_rows(con.execute(f"""
             SELECT tag, count(*) AS flagged,
                    count(*) FILTER (WHERE case_id IN ({_CONFIRMED})) AS confirmed,
                    count(*) FILTER (WHERE case_id IN (SELECT case_id FROM case_events
                                                       WHERE to_state = 'DISMISSED')) AS dismissed
-            FROM (SELECT c.case_id, unnest(p.hashtags) AS tag FROM cases c JOIN posts p USING (platform, post_id))
+            FROM (SELECT DISTINCT c.case_id, coalesce(m.matched_tag, t.tag) AS tag
+                  FROM cases c JOIN posts p USING (platform, post_id), unnest(p.hashtags) AS t(tag)
+                  LEFT JOIN tag_matches m ON m.tag = t.tag)
             GROUP BY tag ORDER BY flagged DESC, tag LIMIT 30""")),
         "durations": _durations(con),
         "outcomes": dict_rows(con.execute("""
@@ -39,15 +43,16 @@ def dashboard(con, now: datetime) -> dict:
             LEFT JOIN (SELECT case_id FROM case_events WHERE to_state = 'MISMATCH') m USING (case_id)
             WHERE a.outcome = 'removed'"""))[0],
         "still_online": dict_rows(con.execute(f"""
-            SELECT CASE WHEN age < INTERVAL 1 DAY THEN '1: under a day'
-                        WHEN age < INTERVAL 7 DAY THEN '2: 1-7 days'
-                        WHEN age < INTERVAL 30 DAY THEN '3: 7-30 days'
-                        ELSE '4: over 30 days' END AS age, count(*) AS cases
+            SELECT CASE WHEN age < INTERVAL 1 DAY THEN 'under a day'
+                        WHEN age < INTERVAL 7 DAY THEN '1 to 7 days'
+                        WHEN age < INTERVAL 30 DAY THEN '7 to 30 days'
+                        ELSE 'over 30 days' END AS age, count(*) AS cases,
+                   min(age) AS youngest
             FROM (SELECT c.case_id, ? - p.first_seen_at AS age
                   FROM cases c JOIN case_state s USING (case_id) JOIN posts p USING (platform, post_id)
                   WHERE c.case_id IN ({_CONFIRMED})
                     AND s.state NOT IN ('{st.OFFLINE_VERIFIED}', '{st.CLOSED}'))
-            GROUP BY ALL ORDER BY age""", [now])),
+            GROUP BY 1 ORDER BY youngest""", [now])),
         "labels_from_review": con.execute(
             "SELECT count(*) FROM labels WHERE source = 'review'").fetchone()[0],
     }

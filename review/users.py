@@ -10,7 +10,9 @@ import hashlib
 import hmac
 import re
 import secrets
+from datetime import datetime
 
+from review import sessions
 from warehouse.db import WarehouseError
 
 ROLES = ("analyst", "viewer", "school")
@@ -48,8 +50,7 @@ def add_user(con, name: str, role: str, password: str, school: str | None = None
         raise WarehouseError(f"user names are 1-64 letters, digits, '.', '_' or '-', not {name!r}")
     if role not in ROLES:
         raise WarehouseError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    if len(password or "") < MIN_PASSWORD:
-        raise WarehouseError(f"the password must have at least {MIN_PASSWORD} characters")
+    _check_password(password)
     school = " ".join((school or "").split()) or None
     if role == "school" and not school and school_id is None:
         raise WarehouseError('a school contact needs the school it speaks for: --school "NEW SCHOOL NAME" '
@@ -96,13 +97,46 @@ def schools(con) -> list[dict]:
     return [{"school_id": i, "name": n, "contacts": c} for i, n, c in rows]
 
 
-def authenticate(con, name: str, password: str) -> str | None:
-    """The user's role if the password is right, else None (same work either way)."""
-    row = con.execute("SELECT role, password_hash FROM users WHERE name = ?", [name]).fetchone()
-    if row is None:
-        verify_password(password, _DUMMY)  # no timing difference for unknown names
-        return None
-    return row[0] if verify_password(password, row[1]) else None
+def stored_password(con, name: str) -> str | None:
+    """The user's password hash (None for unknown names): fetched under the warehouse
+    connection, checked with `password_matches` after it is closed (hashing is slow)."""
+    row = con.execute("SELECT password_hash FROM users WHERE name = ?", [name]).fetchone()
+    return row[0] if row else None
+
+
+def password_matches(password: str, stored: str | None) -> bool:
+    """The same work whether or not the name exists (no timing difference for unknown names)."""
+    if stored is None:
+        verify_password(password, _DUMMY)
+        return False
+    return verify_password(password, stored)
+
+
+def set_password(con, name: str, password: str, now: datetime) -> int:
+    """A new password; every session of the user ends. Returns how many sessions ended."""
+    _check_password(password)
+    if not con.execute("UPDATE users SET password_hash = ? WHERE name = ? RETURNING name",
+                       [hash_password(password), name]).fetchall():
+        raise WarehouseError(f"no user {name!r} (tagwatch user list shows them)")
+    return sessions.end_all(con, name, "password changed", now)
+
+
+def remove_user(con, name: str, now: datetime) -> int:
+    """Remove the account; its sessions end at once. Returns how many sessions ended.
+    What the user did (case events, submissions) keeps their name."""
+    if not con.execute("DELETE FROM users WHERE name = ? RETURNING name", [name]).fetchall():
+        raise WarehouseError(f"no user {name!r} (tagwatch user list shows them)")
+    return sessions.end_all(con, name, "user removed", now)
+
+
+def list_users(con, now: datetime) -> list[dict]:
+    """Every account with its live sessions and when it last used the app."""
+    live = sessions.live_counts(con, now)
+    rows = con.execute("SELECT u.name, u.role, u.school, u.email, u.created_at, max(s.last_seen_at) "
+                       "FROM users u LEFT JOIN web_sessions s ON s.user_name = u.name "
+                       "GROUP BY ALL ORDER BY u.name").fetchall()
+    return [{"name": r[0], "role": r[1], "school": r[2], "email": r[3], "created_at": r[4],
+             "last_seen_at": r[5], "sessions": live.get(r[0], 0)} for r in rows]
 
 
 def role_of(con, name: str) -> str | None:
@@ -121,6 +155,11 @@ def school_id_of(con, name: str) -> int | None:
     decides which reports the contact sees."""
     row = con.execute("SELECT school_id FROM users WHERE name = ?", [name]).fetchone()
     return row[0] if row else None
+
+
+def _check_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise WarehouseError(f"the password must have at least {MIN_PASSWORD} characters")
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:

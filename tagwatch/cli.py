@@ -40,6 +40,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tagwatch.commands.airflow",
     "tagwatch.commands.settings",
     "tagwatch.commands.maintenance",
+    "tagwatch.commands.minimise",
+    "tagwatch.commands.doctor",
 )
 
 

@@ -114,6 +114,9 @@ SETTINGS: tuple[Setting, ...] = (
             "the same when a person waits (re-checks, pasted links, the school form)"),
     Setting("TAGWATCH_CASE_RETENTION_DAYS", "case_retention_days", "int", 365, "`365`",
             "days a closed case keeps its frozen evidence before `tagwatch purge` strips it"),
+    Setting("TAGWATCH_MINIMISE_DAYS", "minimise_days", "int", 30, "`30`",
+            "days after which `tagwatch minimise` drops the URL and handle of posts neither flagged "
+            "nor in a case"),
     Setting("TAGWATCH_STORE_HANDLES", "store_handles", "flag", CollectOptions.store_handles, "`0`",
             "`1` also stores authors' raw handles in `posts.author_handle`; off by default"),
     Setting("TAGWATCH_FIRST_RUN_DAYS", "first_run_days", "int", CollectOptions.first_run_days,
@@ -134,6 +137,13 @@ SETTINGS: tuple[Setting, ...] = (
             "host:port, comma-separated, e.g. `mastodon.social,bsky.app,www.tiktok.com`"),
     Setting("TAGWATCH_INTAKE_HOURLY_LIMIT", "intake_hourly_limit", "int", 20, "`20`",
             "post addresses one school contact may submit per hour"),
+    Setting("TAGWATCH_WEB_IDLE_MINUTES", "web_idle_minutes", "float", 30.0, "`30`",
+            "a review-app session unused this long ends"),
+    Setting("TAGWATCH_WEB_SESSION_HOURS", "web_session_hours", "float", 8.0, "`8`",
+            "a review-app session ends this long after login, used or not"),
+    Setting("TAGWATCH_WEB_SECURE_COOKIE", "web_secure_cookie", "flag", False, "`off`",
+            "`on`: the review app's session cookie is marked Secure (sent over https only); set it "
+            "when the app is served behind https"),
     Setting("TAGWATCH_SCHEDULE", "schedule", "text", "@hourly", "`@hourly`",
             "the `hashtag_monitor` DAG's schedule (`none`: triggered runs only, as for every schedule)"),
     Setting("TAGWATCH_FOLLOWUP_SCHEDULE", "followup_schedule", "text", "@hourly", "`@hourly`",
@@ -197,6 +207,7 @@ class Settings:
     http_deadline: float
     http_interactive_deadline: float
     case_retention_days: int
+    minimise_days: int
     backup_schedule: str
     backup_dir: Path
     backup_keep: int
@@ -208,6 +219,9 @@ class Settings:
     web_min_interval: float
     intake_hosts: tuple[str, ...]
     intake_hourly_limit: int
+    web_idle_minutes: float
+    web_session_hours: float
+    web_secure_cookie: bool
     schedule: str
     followup_schedule: str
     digest_schedule: str
@@ -256,6 +270,11 @@ class Settings:
         return env
 
     @property
+    def pseudonym_key_path(self) -> Path:
+        """Where the pseudonym key file is (TAGWATCH_PSEUDONYM_KEY_FILE, else in the data dir)."""
+        return self.pseudonym_key_file or self.data_dir / "pseudonym.key"
+
+    @property
     def pseudonym_key(self) -> bytes:
         """The secret behind author pseudonyms.
 
@@ -267,7 +286,7 @@ class Settings:
         """
         if self._pseudonym_key:
             return self._pseudonym_key
-        path = self.pseudonym_key_file or self.data_dir / "pseudonym.key"
+        path = self.pseudonym_key_path
         if not path.exists():
             # Parallel collect tasks (processes or threads) may race here: write a private
             # temp file and link it into place, so every one ends up reading one whole key.

@@ -3,8 +3,11 @@ output to the terminal, where untrusted text (post text is written by abusers) i
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 import unicodedata
+from datetime import datetime
 
 from common.csvout import SafeWriter
 from tagwatch.config import Settings
@@ -61,8 +64,45 @@ def table(rows: list[dict], columns: list[str], fmt: str = "table") -> None:
         out(json.dumps([{c: r.get(c) for c in columns} for r in rows], default=str, indent=1))
         return
     widths = {"text": 70, "url": 60, "note": 40, "why": 100}
-    cells = [[cell(r.get(c), widths.get(c, 40)) for c in columns] for r in rows]
-    sizes = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    out("  ".join(c.ljust(sizes[i]) for i, c in enumerate(columns)))
-    for row in cells:
-        out("  ".join(v.ljust(sizes[i]) for i, v in enumerate(row)))
+    values = [[_shown(r.get(c)) for c in columns] for r in rows]
+    sizes = [max([len(c)] + [len(cell(row[i], widths.get(c, 40))) for row in values])
+             for i, c in enumerate(columns)]
+    width = _terminal_width()
+    if width:
+        sizes = _fit(columns, sizes, width)
+    out("  ".join(c[:sizes[i]].ljust(sizes[i]) for i, c in enumerate(columns)).rstrip())
+    for row in values:
+        out("  ".join(cell(v, sizes[i]).ljust(sizes[i]) for i, v in enumerate(row)).rstrip())
+
+
+# Columns of free text that give up width first when a table is wider than the terminal.
+SHRINKABLE = ("text", "why", "url", "note", "tags", "categories", "synonyms", "base_url", "post_id")
+MIN_SHRUNK = 12
+
+
+def _shown(value):
+    """Times to the second (microseconds are noise to a reader); everything else as it is."""
+    if isinstance(value, datetime):
+        return value.replace(microsecond=0).isoformat(sep=" ")
+    return value
+
+
+def _terminal_width() -> int | None:
+    """Columns to fit into: the terminal's, or $COLUMNS; None when output is not a terminal."""
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
+
+
+def _fit(columns: list[str], sizes: list[int], width: int) -> list[int]:
+    """Narrow the widest free-text column, one character at a time, until the row fits."""
+    sizes = list(sizes)
+    flexible = [i for i, c in enumerate(columns) if c in SHRINKABLE]
+    while flexible and sum(sizes) + 2 * (len(sizes) - 1) > width:
+        widest = max(flexible, key=lambda i: sizes[i])
+        if sizes[widest] <= MIN_SHRUNK:
+            break
+        sizes[widest] -= 1
+    return sizes

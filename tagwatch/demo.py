@@ -54,9 +54,19 @@ def run_demo(settings: Settings, engine: str = "airflow") -> int:
     return 0
 
 
+def quiet_known_warnings() -> None:
+    """Silence a warning the demo's reader can do nothing about: svcs (under Airflow's
+    execution API, which dag.test runs in this process) imports starlette.testclient for a
+    type hint, and Starlette warns there that its httpx client is deprecated."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette\.testclient` is deprecated")
+
+
 def _run_with_airflow(settings: Settings, sources: list[dict]) -> tuple[str, str]:
     import os
 
+    quiet_known_warnings()
     from tagwatch import airflow_env
 
     os.environ.update(settings.to_env())  # the DAG's tasks read their settings from here

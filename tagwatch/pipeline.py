@@ -9,6 +9,7 @@ pass them between tasks and the CLI can call them in one process.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 import logging
 import re
 from dataclasses import asdict, dataclass, field
@@ -277,26 +278,35 @@ class RunSummary:
     stopped: list[str] = field(default_factory=list)   # quota reached: continues next run
 
 
+def _collect_once(target: dict, run_id: str, settings: Settings, since: str | None) -> None:
+    """Collect one target of a run, unless this run staged it before it was interrupted."""
+    if since is not None:
+        target["since"] = since
+    if finished_task(settings.staging_dir, safe_run_id(run_id), target["platform"],
+                     target["source"], target["tag"]):
+        return
+    manifest = collect(target, run_id, settings)
+    if manifest["status"] == "failed":
+        log.warning("collection failed: %s #%s: %s", target["source"], target["tag"], manifest["error"])
+
+
 def run(settings: Settings, run_id: str | None = None, tags: list[str] | None = None,
-        targets: list[dict] | None = None, score: bool = True, since: str | None = None) -> RunSummary:
+        targets: list[dict] | None = None, score: bool = True, since: str | None = None,
+        progress=None) -> RunSummary:
     """All steps in this process, in the DAG's order (for cron users and tests).
 
     `since` (a date) backfills every target from that date instead of its watermark.
+    `progress(total)` may give a context manager yielding `advance(n)`, called per target.
     """
     run_id = run_id or new_run_id()
     summary = RunSummary(run_id=run_id)
     planned = plan(settings, tags=tags, targets=targets)
     check_credentials(t["platform"] for t in planned)
     summary.targets = len(planned)
-    for target in planned:
-        if since is not None:
-            target["since"] = since
-        if finished_task(settings.staging_dir, safe_run_id(run_id), target["platform"],
-                         target["source"], target["tag"]):
-            continue  # staged by this run before it was interrupted
-        manifest = collect(target, run_id, settings)
-        if manifest["status"] == "failed":
-            log.warning("collection failed: %s #%s: %s", target["source"], target["tag"], manifest["error"])
+    with (progress(len(planned)) if progress else nullcontext(lambda n=1: None)) as advance:
+        for target in planned:
+            _collect_once(target, run_id, settings, since)
+            advance(1)
     summary.load = load(run_id, settings)
     crashpoint("run.loaded")
     summary.failures = summary.load["failed"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tagwatch.config import Settings
 from tagwatch.console import UserError, err, out
+from tagwatch.progress import progress
 from warehouse.db import session
 
 
@@ -40,7 +41,8 @@ def train_and_promote(settings: Settings, inputs: list[str], default_data: bool,
         raise UserError("nothing to train on: give --input FILE.csv or drop --no-default-data")
     for note in notes:
         err(note)
-    trained = m.train(datasets, notes=notes)
+    with progress(f"training on {sum(len(d.texts) for d in datasets):,} posts"):
+        trained = m.train(datasets, notes=notes)
     version = m.save(trained, settings.models_dir, make_current=False)
     out(f"trained model {version} on " + ", ".join(
         f"{d['name']} ({d['rows']} rows)" for d in trained.datasets))

@@ -64,6 +64,13 @@ def seed(settings, server, statuses: list[dict], scores: list[float], run_id: st
 @contextmanager
 def served_app(settings):
     """`tagwatch serve` as a real process on a free port; yields its base URL."""
+    with serve_process(settings) as (url, _):
+        yield url
+
+
+@contextmanager
+def serve_process(settings):
+    """`tagwatch serve` as a real process on a free port; yields (base URL, the process)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -81,7 +88,7 @@ def served_app(settings):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"tagwatch serve did not start: {proc.stdout.read()}")
                 time.sleep(0.2)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         proc.wait(timeout=20)

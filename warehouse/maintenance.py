@@ -150,6 +150,21 @@ def retention_selection(cutoff: datetime, case_closed_before: datetime) -> tuple
     return posts, [cutoff, case_closed_before], closed, [case_closed_before]
 
 
+# Data minimisation empties only what identifies an author beyond the pseudonym.
+MINIMISED_COLUMNS = ("url", "author_handle")
+
+
+def minimisation_selection(cutoff: datetime) -> tuple[str, list]:
+    """Posts first seen before `cutoff` that were scored, never flagged, and are in no case:
+    nobody will report them, so their URL (which carries the handle) and raw handle go."""
+    posts = ("SELECT platform, post_id FROM posts p WHERE p.first_seen_at < ? "
+             "AND EXISTS (SELECT 1 FROM scores s WHERE s.platform = p.platform AND s.post_id = p.post_id) "
+             "AND NOT EXISTS (SELECT 1 FROM scores s WHERE s.platform = p.platform "
+             "AND s.post_id = p.post_id AND s.label) "
+             "AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.platform = p.platform AND c.post_id = p.post_id)")
+    return posts, [cutoff]
+
+
 def compact(db_path: Path, *, lock_wait: float = 600.0,
             on_copy: Callable[[dict[str, int]], None] | None = None) -> tuple[int, int]:
     """Give the space of deleted or emptied rows back: copy into a fresh file and swap it in.

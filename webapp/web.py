@@ -1,22 +1,31 @@
 """What every page shares: the warehouse store, the templates, and the checks a request
-passes before a route runs (login, role, form size, CSRF), as FastAPI dependencies.
+passes before a route runs (login, role, CSRF), as FastAPI dependencies.
 
 A check that refuses raises `Refused` with the answer to send; a warehouse held too long by
 the loader raises WarehouseError; create_app turns both into responses in one place.
+
+Sessions live in the warehouse (review.sessions) so that logout, a password change and the
+removal of a user end them. The signed cookie carries the session's token, the CSRF token
+and what the header shows; the session itself is confirmed in the same connection that
+serves the page (`Page.connect`), so checking it costs no extra opening of the warehouse.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 import time
+from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,8 +34,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from review import cases as cs
 from review import schools
 from review import journal
+from review import sessions
 from review import states as st
 from warehouse.db import WarehouseLocked, session
+from webapp.guard import LoginGuard
+
+log = logging.getLogger("tagwatch.webapp")
 
 _ASSETS = Path(__file__).with_name("assets")
 CSS = (_ASSETS / "app.css").read_text(encoding="utf-8")
@@ -40,10 +53,19 @@ def csp_hash(text: str) -> str:
 CSP = (f"default-src 'none'; style-src {csp_hash(CSS)}; script-src {csp_hash(JS)}; "
        "img-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
-# How long a request waits for a running load before the reviewer is told to try again.
-# A load holds the file for all of its staging files, so this is generous: a reviewer
-# would rather wait than redo a decision.
-LOCK_WAIT_SECONDS = 600.0
+# How long a request waits for the warehouse (a running load, or other requests of this
+# app) before the reviewer sees the busy page ("nothing was read or changed, send it
+# again"): no page hangs for long. The loader holds the file one staging file at a time
+# (a 25,000-post file: under a second), so a decision sent during a load still lands.
+LOCK_WAIT_SECONDS = 10.0
+# How long a request waits for work that asks a platform (a re-check, the intake's fetch):
+# a platform may ask us to wait minutes (429 Retry-After); past this the work carries on in
+# the background and the page says so. Ten URLs fetched, staged and loaded fit well inside.
+WEB_WAIT_SECONDS = 10.0
+BACKGROUND_AT_ONCE = 4
+# While a load holds the file a decision is journalled on the strength of the session as this
+# process last confirmed it: at most this long ago.
+CONFIRMED_FOR = 60.0
 MAX_FORM_BYTES = 64 * 1024  # the intake form: 10 URLs of 2 KB and 1000 characters fit easily
 
 
@@ -64,26 +86,71 @@ class Store:
 
     @contextmanager
     def connect(self):
-        with self._lock, session(self.db_path, lock_wait=self.lock_wait) as con:
-            journal.apply_pending(con, self.db_path)
-            yield con
+        if not self._lock.acquire(timeout=self.lock_wait):
+            raise WarehouseLocked(f"the app waited {self.lock_wait:.0f} s for its turn on the warehouse")
+        try:
+            with session(self.db_path, lock_wait=self.lock_wait) as con:
+                journal.apply_pending(con, self.db_path)
+                yield con
+        finally:
+            self._lock.release()
 
-    def decide(self, action: str, case_id, fields: dict, user: str) -> bool:
+    def decide(self, action: str, case_id, fields: dict, user: str, confirm, trusted) -> bool:
         """Apply a reviewer's decision now (True), or, when the warehouse stays busy for
-        `decision_wait` seconds, keep it in the journal for the next writer (False)."""
+        `decision_wait` seconds, keep it in the journal for the next writer (False).
+        `confirm(con)` checks the session in the decision's own connection; when the
+        warehouse is busy, `trusted()` says whether the session was confirmed a moment ago
+        (else the busy page: a journalled decision needs a session known to be alive)."""
         deadline = time.monotonic() + self.decision_wait  # one budget for both waits
         if self._lock.acquire(timeout=self.decision_wait):
             try:
                 with session(self.db_path, lock_wait=max(0.0, deadline - time.monotonic())) as con:
                     journal.apply_pending(con, self.db_path)
+                    confirm(con)
                     journal.ACTIONS[action](con, case_id, fields, user, None)
                 return True
             except WarehouseLocked:
                 pass
             finally:
                 self._lock.release()
+        if not trusted():
+            raise WarehouseLocked("a load is running and this session could not be confirmed meanwhile")
         journal.append(self.db_path, action, case_id, fields, user)
         return False
+
+
+class Background:
+    """Work that may outlast a request: started on a thread of its own, awaited a few seconds."""
+
+    def __init__(self, wait: float = WEB_WAIT_SECONDS, at_once: int = BACKGROUND_AT_ONCE):
+        self.wait = wait
+        self._slots = threading.BoundedSemaphore(at_once)
+
+    async def run(self, work, what: str) -> tuple[bool, object]:
+        """(True, result) if `work` ended within the wait (its exception is raised here);
+        (False, None) if it carries on in the background. Refuses (Refused 429) when
+        BACKGROUND_AT_ONCE jobs are already running."""
+        if not self._slots.acquire(blocking=False):
+            raise Refused(Response(f"{what}: other work is still running in the background; "
+                                   "try again in a few minutes", status_code=429, headers={"Retry-After": "60"}))
+        future: Future = Future()
+
+        def job():
+            try:
+                future.set_result(work())
+            except BaseException as exc:  # handed to the request, or logged if it left already
+                future.set_exception(exc)
+            finally:
+                self._slots.release()
+        # A daemon thread: a platform's long Retry-After must not keep the server from stopping.
+        threading.Thread(target=job, name=f"tagwatch-web-{what}", daemon=True).start()
+        waiting = asyncio.wrap_future(future)
+        done, _ = await asyncio.wait({waiting}, timeout=self.wait)
+        if done:
+            return True, waiting.result()
+        waiting.add_done_callback(lambda f: f.cancelled() or not f.exception() or log.warning(
+            "background %s failed: %s", what, f.exception()))
+        return False, None
 
 
 class Refused(Exception):
@@ -103,7 +170,25 @@ def templates() -> Environment:
                        not_rechecked=st.OPEN_FOR_REVIEW + (st.DISMISSED, st.CLOSED),
                        affected_roles=schools.AFFECTED_ROLES, max_urls=schools.MAX_URLS,
                        max_description=schools.MAX_DESCRIPTION)
+    env.tests["web_url"] = web_url
+    env.filters["age"] = age
     return env
+
+
+def web_url(value) -> bool:
+    """Only http(s) addresses become links (a post's URL comes from a platform, or a hostile one)."""
+    parts = urlsplit(str(value or ""))
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def age(when) -> str:
+    """How long ago, in the largest whole unit: '40 min', '5 h', '3 d'."""
+    if when is None:
+        return ""
+    minutes = max(0, int((utcnow() - when).total_seconds() // 60))
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // 1440} d"
 
 
 @dataclass
@@ -113,14 +198,43 @@ class Web:
     store: Store
     templates: Environment
     settings: object  # tagwatch.config.Settings: re-checks and intake fetch with it
+    idle: timedelta = sessions.IDLE
+    absolute: timedelta = sessions.ABSOLUTE
+    guard: LoginGuard = field(default_factory=LoginGuard)
+    background: Background = field(default_factory=Background)
+    # session token -> when this process last confirmed it alive (monotonic seconds)
+    confirmed: dict = field(default_factory=dict)
 
-    def render(self, request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+    def confirm(self, con, request: Request) -> None:
+        """The request's session is alive and its user still has the role the cookie says;
+        else the cookie is emptied and the request refused as if never logged in."""
+        sid = request.session.get("sid")
+        account = sessions.check(con, sid, utcnow(), self.idle, self.absolute)
+        if account is None or account["role"] != request.session.get("role"):
+            self.confirmed.pop(sid, None)
+            request.session.clear()
+            raise Refused(login_first(request))
+        request.session["school"] = account["school"]
+        if len(self.confirmed) >= 10_000:
+            self.confirmed.clear()  # only a shortcut while a load runs: losing it is safe
+        self.confirmed[sid] = time.monotonic()
+
+    def recently_confirmed(self, request: Request) -> bool:
+        """Confirmed alive by this process within CONFIRMED_FOR seconds (and not logged out)."""
+        seen = self.confirmed.get(request.session.get("sid"))
+        return seen is not None and time.monotonic() - seen < CONFIRMED_FOR
+
+    def forget(self, request: Request) -> None:
+        self.confirmed.pop(request.session.get("sid"), None)
+
+    def render(self, request: Request, name: str, status: int = 200, headers: dict | None = None,
+               **context) -> HTMLResponse:
         sess = request.session
         flash = sess.pop("flash", None)
         html = self.templates.get_template(name).render(
             user=sess.get("user"), role=sess.get("role"), school=sess.get("school"), csrf=csrf(request),
             flash=flash, **context)
-        return HTMLResponse(html, status_code=status)
+        return HTMLResponse(html, status_code=status, headers=headers)
 
 
 def csrf(request: Request) -> str:
@@ -134,6 +248,10 @@ def local(target) -> str:
     """Only same-site paths after login (no open redirect)."""
     target = str(target or "/")
     return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def flash_to(request: Request, where: str, **message) -> RedirectResponse:
@@ -152,13 +270,18 @@ def web(request: Request) -> Web:
     return request.app.state.web
 
 
+def login_first(request: Request) -> Response:
+    if request.method == "GET":
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    return Response("log in first", status_code=401)
+
+
 def require_login(request: Request, school: bool | None = False) -> None:
-    """Pass when the session may see the page: staff pages for analysts and viewers,
-    school pages (school=True) for school contacts only, either (None) for logout."""
-    if not request.session.get("user"):
-        if request.method == "GET":
-            raise Refused(RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303))
-        raise Refused(Response("log in first", status_code=401))
+    """Pass when the cookie's session may see the page: staff pages for analysts and viewers,
+    school pages (school=True) for school contacts only, either (None) for logout. The
+    session itself is confirmed in the warehouse when the page connects (Page.connect)."""
+    if not request.session.get("user") or not request.session.get("sid"):
+        raise Refused(login_first(request))
     is_school = request.session.get("role") == "school"
     if school is not None and is_school != school:
         if request.method == "GET":
@@ -167,16 +290,7 @@ def require_login(request: Request, school: bool | None = False) -> None:
 
 
 async def read_form(request: Request) -> dict:
-    """The posted form once its size and its CSRF token are right."""
-    try:
-        size = int(request.headers.get("content-length", "0"))
-    except ValueError:
-        size = MAX_FORM_BYTES + 1
-    if size > MAX_FORM_BYTES:
-        raise Refused(Response("the form is too large", status_code=413))
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise Refused(Response("the form is too large", status_code=413))
+    """The posted form once its CSRF token is right (BodyLimit bounds its size)."""
     form = dict(await request.form())
     if not hmac.compare_digest(str(form.get("csrf", "")), csrf(request)):
         raise Refused(Response("the form has expired or did not come from this app: reload the page",
@@ -184,48 +298,109 @@ async def read_form(request: Request) -> dict:
     return form
 
 
-def staff_page(request: Request) -> Web:
-    require_login(request)
-    return web(request)
-
-
-def school_page(request: Request) -> Web:
-    require_login(request, school=True)
-    return web(request)
-
-
 @dataclass
-class Posted:
-    """A form that passed the checks, with who sent it."""
+class Page:
+    """A request that passed the checks: its warehouse connections confirm the session first."""
 
     web: Web
-    fields: dict
-    user: str
+    request: Request
+    fields: dict = field(default_factory=dict)  # a posted form (its CSRF token checked)
+
+    @property
+    def user(self) -> str:
+        return self.request.session["user"]
 
     def get(self, name: str, default=None):
         return self.fields.get(name, default)
 
+    @contextmanager
+    def connect(self):
+        with self.web.store.connect() as con:
+            self.web.confirm(con, self.request)
+            yield con
 
-async def analyst_form(request: Request) -> Posted:
+    def decide(self, action: str, case_id) -> bool:
+        """A reviewer's decision (Store.decide), the session confirmed in its connection."""
+        return self.web.store.decide(action, case_id, self.fields, self.user,
+                                     confirm=lambda con: self.web.confirm(con, self.request),
+                                     trusted=lambda: self.web.recently_confirmed(self.request))
+
+    def confirm(self) -> None:
+        """For work that opens the warehouse itself (the intake): confirm the session first."""
+        with self.connect():
+            pass
+
+    def render(self, name: str, status: int = 200, **context) -> HTMLResponse:
+        return self.web.render(self.request, name, status, **context)
+
+
+def staff_page(request: Request) -> Page:
+    require_login(request)
+    return Page(web(request), request)
+
+
+def school_page(request: Request) -> Page:
+    require_login(request, school=True)
+    return Page(web(request), request)
+
+
+async def analyst_form(request: Request) -> Page:
     require_login(request)
     fields = await read_form(request)
     if request.session.get("role") != "analyst":
         raise Refused(Response("viewers can read but not change cases", status_code=403))
-    return Posted(web(request), fields, request.session["user"])
+    return Page(web(request), request, fields)
 
 
-async def school_form(request: Request) -> Posted:
+async def school_form(request: Request) -> Page:
     require_login(request, school=True)
-    return Posted(web(request), await read_form(request), request.session["user"])
+    return Page(web(request), request, await read_form(request))
 
 
-async def user_form(request: Request) -> Posted:
+async def user_form(request: Request) -> Page:
     require_login(request, school=None)
-    return Posted(web(request), await read_form(request), request.session["user"])
+    return Page(web(request), request, await read_form(request))
 
 
-StaffPage = Annotated[Web, Depends(staff_page)]
-SchoolPage = Annotated[Web, Depends(school_page)]
-AnalystForm = Annotated[Posted, Depends(analyst_form)]
-SchoolForm = Annotated[Posted, Depends(school_form)]
-UserForm = Annotated[Posted, Depends(user_form)]
+StaffPage = Annotated[Page, Depends(staff_page)]
+SchoolPage = Annotated[Page, Depends(school_page)]
+AnalystForm = Annotated[Page, Depends(analyst_form)]
+SchoolForm = Annotated[Page, Depends(school_form)]
+UserForm = Annotated[Page, Depends(user_form)]
+
+
+# --- request bodies ----------------------------------------------------------------------
+
+class TooLarge(Exception):
+    """A request body grew past MAX_FORM_BYTES while it was being read."""
+
+
+class BodyLimit:
+    """Bounds every request body while it streams in: a declared Content-Length over the
+    limit is refused before reading, and a chunked body is cut off at the first chunk past
+    it (raising TooLarge into the route), so at most the limit is ever held."""
+
+    def __init__(self, app, limit: int = MAX_FORM_BYTES):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            return await too_large()(scope, receive, send)
+        seen = 0
+
+        async def bounded():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise TooLarge()
+            return message
+        await self.app(scope, bounded, send)
+
+
+def too_large() -> Response:
+    # Connection: close, so the server stops reading the rest instead of draining it.
+    return Response("the form is too large", status_code=413, headers={"Connection": "close"})

@@ -116,9 +116,11 @@ def cmd_open(args) -> int:
         case_id = open_url(settings, args.url, _actor(args), score=partial(score_if_trained, settings),
                            options=collect_options(settings))
     else:
-        from tagwatch.commands.watchlist import check_platform
+        from collectors import platforms
+        from tagwatch.console import UserError
 
-        check_platform(args.platform)
+        if args.platform not in platforms.PLATFORMS:
+            raise UserError(f"unknown platform {args.platform!r}; platforms: {', '.join(platforms.names())}")
         with session(settings.db_path) as con:
             case_id = cs.open_post(con, args.platform, args.post_id, _actor(args))
     print(case_id)

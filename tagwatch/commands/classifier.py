@@ -5,6 +5,7 @@ from pathlib import Path
 
 from tagwatch import argtypes
 from tagwatch.console import out, settings_from
+from tagwatch.progress import progress
 from tagwatch.training import train_and_promote
 
 
@@ -36,7 +37,8 @@ def cmd_score(args) -> int:
     scorer = load(settings.models_dir)
     folder = Path(args.output).parent
     created = not folder.exists()
-    n = score_csv(args.input, args.output, scorer, batch_size=args.batch_size)
+    with progress(f"scoring {Path(args.input).name}", unit="rows") as advance:
+        n = score_csv(args.input, args.output, scorer, batch_size=args.batch_size, advance=advance)
     out(f"scored {n} row(s) with model {scorer.version} -> {args.output}"
         + (f" (created the folder {folder}, which did not exist)" if created else ""))
     return 0

@@ -18,6 +18,7 @@ from pathlib import Path
 from tagwatch.progress import progress
 
 MANIFEST = "MANIFEST.json"
+JOURNAL_FILE = "decisions.sqlite"
 WAREHOUSE_FILE = "warehouse.duckdb"
 
 
@@ -42,7 +43,7 @@ def register(sub, common) -> None:
     p.set_defaults(func=cmd_purge)
 
 
-def _days(text: str, what: str) -> timedelta:
+def parse_days(text: str, what: str) -> timedelta:
     from tagwatch.console import UserError
 
     raw = (text or "").strip().lower()
@@ -67,7 +68,7 @@ def cmd_backup(args) -> int:
     out(f"backup of {settings.db_path} in {out}: {sum(manifest['tables'].values())} rows in "
         f"{len(manifest['tables'])} tables, {len(manifest['models'])} model(s), "
         f"{manifest['bytes'] / 1e6:.1f} MB")
-    key = settings.data_dir / "pseudonym.key"
+    key = settings.pseudonym_key_path
     if args.include_key:
         out("the pseudonym key is included: keep this backup as safe as the key itself")
     else:
@@ -89,12 +90,14 @@ def make_backup(settings, out: Path, *, include_key: bool = False) -> dict:
         with session(settings.db_path, read_only=True, lock_wait=600) as con:
             tables = copy_database(con, partial / WAREHOUSE_FILE)
         advance(1)
+    journal = Path(f"{settings.db_path}.decisions.sqlite")
+    if journal.exists():  # review decisions waiting for the next writer (review.journal)
+        _copy_sqlite(journal, partial / JOURNAL_FILE)
     models = []
     if settings.models_dir.is_dir():
         shutil.copytree(settings.models_dir, partial / "models",
                         ignore=shutil.ignore_patterns(".*"))  # not half-written model versions
         models = sorted(p.name for p in (partial / "models").iterdir() if p.is_dir())
-    key_file = settings.data_dir / "pseudonym.key"
     if include_key:
         key = os.environ.get("TAGWATCH_PSEUDONYM_KEY") or settings.pseudonym_key.decode()
         fd = os.open(partial / "pseudonym.key", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -106,7 +109,7 @@ def make_backup(settings, out: Path, *, include_key: bool = False) -> dict:
         "warehouse": str(settings.db_path.resolve()), "tables": tables, "models": models,
         "key_included": include_key,
         "key_location": "TAGWATCH_PSEUDONYM_KEY" if os.environ.get("TAGWATCH_PSEUDONYM_KEY")
-        else str(key_file.resolve()),
+        else str(settings.pseudonym_key_path.resolve()),
         "files": {str(p.relative_to(partial)): sha256_file(p) for p in files},
         "bytes": sum(p.stat().st_size for p in files),
     }
@@ -132,6 +135,14 @@ def backup_and_rotate(settings) -> dict:
         shutil.rmtree(old)
     return {"backup": str(folder), "rows": sum(manifest["tables"].values()),
             "bytes": manifest["bytes"], "removed": [str(p) for p in removed]}
+
+
+def _copy_sqlite(source: Path, dest: Path) -> None:
+    """A consistent copy of an SQLite file that may be in use (SQLite's own backup)."""
+    import sqlite3
+
+    with sqlite3.connect(source) as src, sqlite3.connect(dest) as out:
+        src.backup(out)
 
 
 def read_backup(folder: Path) -> dict:
@@ -178,8 +189,10 @@ def cmd_restore(args) -> int:
         swap_in(target, incoming)
     finally:
         incoming.unlink(missing_ok=True)
+    if (folder / JOURNAL_FILE).exists():
+        shutil.copyfile(folder / JOURNAL_FILE, f"{target}.decisions.sqlite")
     if manifest.get("key_included"):
-        key = settings.data_dir / "pseudonym.key"
+        key = settings.pseudonym_key_path
         if key.exists() and not args.force:
             out(f"kept the existing pseudonym key {key} (the backup's is in {folder})")
         else:
@@ -220,7 +233,7 @@ def cmd_purge(args) -> int:
 
     settings = settings_from(args)
     now = datetime.now(timezone.utc)
-    cutoff = now - _days(args.older_than, "the period")
+    cutoff = now - parse_days(args.older_than, "the period")
     closed_before = now - timedelta(days=settings.case_retention_days)
     posts_sql, params, evidence_sql, evidence_params = retention_selection(cutoff, closed_before)
     before = _size(settings.db_path)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from tagwatch.progress import progress
+
 
 def register(sub, common) -> None:
     p = sub.add_parser("report", parents=[common], help="the education team's report (HTML, PDF, CSV)")
@@ -40,7 +42,9 @@ def cmd_report(args) -> int:
         recipients = rs.check_recipients(args.to or settings.report_to)
         rs.check_connection()
     folder = Path(args.out) if args.out else rb.dated_folder(settings.reports_dir, end)
-    built = rb.build(settings.db_path, period, folder, end=end, excerpts=args.excerpts or settings.report_excerpts)
+    with progress("building the report"):
+        built = rb.build(settings.db_path, period, folder, end=end,
+                         excerpts=args.excerpts or settings.report_excerpts)
     out(f"{built['title']}: written to {folder}"
         + (" (no data in this period: the report says so)" if built["empty"] else ""))
     if args.send:

@@ -10,6 +10,7 @@ from tagwatch import pipeline
 from tagwatch.commands.watchlist import check_platform
 from tagwatch.config import Settings
 from tagwatch.console import err, out, settings_from
+from tagwatch.progress import progress
 from tagwatch.training import ensure_model
 from warehouse import queries
 from warehouse.db import session
@@ -51,9 +52,13 @@ def cmd_collect(args) -> int:
     with _resumable_run(settings, ["collect", args.platform, args.base_url, tags, args.since,
                                    args.no_score]) as run_id:
         summary = pipeline.run(settings, run_id=run_id, tags=tags, targets=targets,
-                               score=not args.no_score, since=args.since)
+                               score=not args.no_score, since=args.since, progress=_collecting)
     print_run(summary, settings)
     return 1 if summary.failures else 0
+
+
+def _collecting(total: int):
+    return progress("collecting", total=total, unit="tags")
 
 
 @contextmanager
@@ -81,7 +86,7 @@ def cmd_run(args) -> int:
     settings = settings_from(args)
     ensure_model(settings)
     with _resumable_run(settings, ["run", args.tag], args.run_id) as run_id:
-        summary = pipeline.run(settings, run_id=run_id, tags=args.tag or None)
+        summary = pipeline.run(settings, run_id=run_id, tags=args.tag or None, progress=_collecting)
     if summary.targets == 0:
         err("nothing to collect: add tags (tagwatch watchlist add TAG) and sources "
             "(tagwatch sources add --platform mastodon --base-url URL)")

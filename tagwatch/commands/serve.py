@@ -18,6 +18,9 @@ def cmd_serve(args) -> int:
     from webapp.app import create_app
 
     settings = Settings.from_env(db_path=args.db)
+    # The intake scores what schools submit: import scikit-learn now (seconds), not inside
+    # the first submission, which would then outlast its wait and go to the background.
+    import classifiers.model  # noqa: F401
     print(f"review app for {settings.db_path} at http://{args.host}:{args.port} (Ctrl-C stops)",
           flush=True)
     uvicorn.run(create_app(settings.db_path, settings=settings), host=args.host, port=args.port, log_level="warning")

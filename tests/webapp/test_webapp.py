@@ -178,3 +178,29 @@ def test_the_school_form_takes_one_line_as_one_submission_and_names_lines_that_a
     with session(app_db[0]) as con:
         assert [r[0] for r in con.execute("SELECT url FROM intake_submissions ORDER BY submission_id")
                 .fetchall()] == ["not a url", "https://elsewhere.example/@a/1", "www.example.org/post"]
+
+
+def test_the_dashboard_groups_spellings_and_speaks_plainly(settings):
+    from datetime import datetime, timezone
+
+    from review import cases as cs
+    from review import metrics
+    from warehouse import queries
+    from warehouse.resurfacing import refresh_matches
+
+    with MastodonReplayServer(max_lifetime=60) as server:
+        seed(settings, server, [make_status(1, ("sl4pateacher",)), make_status(2, ("slap_a_teacher",)),
+                                make_status(3, ("homework",))], [0.9, 0.8, 0.7])
+    with session(settings.db_path) as con:
+        queries.watchlist_add(con, "slapateacher", "banned", None)
+        refresh_matches(con)
+        cs.review(con, 1, "confirm", "ana")
+        users.add_user(con, "ana", "analyst", PASSWORD)
+        numbers = metrics.dashboard(con, datetime.now(timezone.utc))
+    assert {r["tag"]: r["flagged"] for r in numbers["by_hashtag"]} == {"slapateacher": 2, "homework": 1}
+    assert [r["age"] for r in numbers["still_online"]] == ["under a day"]
+    client = TestClient(create_app(settings.db_path, settings=settings), follow_redirects=False)
+    login(client, "ana")
+    page = client.get("/dashboard").text
+    assert "median (hours)" in page and "median_hours" not in page and "1: under a day" not in page
+    assert "sl4pateacher" not in page and "slap_a_teacher" not in page

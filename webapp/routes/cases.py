@@ -14,66 +14,66 @@ from review import rechecks as rc
 from review import schools
 from review import states as st
 from review.escalation import write_pack
-from webapp.web import AnalystForm, Posted, StaffPage, case_url, flash_to
+from webapp.web import AnalystForm, Page, StaffPage, case_url, flash_to
 
 router = APIRouter()
 
 
 @router.get("/")
-def queue(request: Request, web: StaffPage):
-    with web.store.connect() as con:
+def queue(page: StaffPage):
+    with page.connect() as con:
         rows = cs.list_cases(con, st.OPEN_FOR_REVIEW, limit=500)
-    return web.render(request, "queue.html", rows=rows)
+    return page.render("queue.html", rows=rows)
 
 
 @router.get("/cases")
-def case_list(request: Request, web: StaffPage, state: str | None = None):
-    with web.store.connect() as con:
+def case_list(page: StaffPage, state: str | None = None):
+    with page.connect() as con:
         rows = cs.list_cases(con, (state,) if state in st.STATES else None, limit=1000)
-    return web.render(request, "cases.html", rows=rows, state=state)
+    return page.render("cases.html", rows=rows, state=state)
 
 
 @router.get("/cases/{case_id}")
-def case_page(request: Request, web: StaffPage, case_id: str):
+def case_page(page: StaffPage, case_id: str):
     try:
-        with web.store.connect() as con:
+        with page.connect() as con:
             info = cs.show(con, case_id)
     except cs.CaseError as exc:
-        return web.render(request, "error.html", status=404, message=str(exc))
-    return web.render(request, "case.html", c=info)
+        return page.render("error.html", status=404, message=str(exc))
+    return page.render("case.html", c=info)
 
 
 @router.get("/intake")
-def intake_list(request: Request, web: StaffPage):
+def intake_list(page: StaffPage):
     """Submissions recorded without a post (unsupported, unconfigured or unreachable URLs)."""
-    with web.store.connect() as con:
+    with page.connect() as con:
         rows = schools.unfetched(con)
-    return web.render(request, "intake.html", rows=rows)
+    return page.render("intake.html", rows=rows)
 
 
 @router.get("/cases/{case_id}/escalation-pack")
-def escalation_pack(request: Request, web: StaffPage, case_id: str):
+def escalation_pack(page: StaffPage, case_id: str):
     """The pack for POSH / Report Harmful Content: the PDF and the JSON in one zip."""
     try:
-        with web.store.connect() as con, tempfile.TemporaryDirectory() as tmp:
+        with page.connect() as con, tempfile.TemporaryDirectory() as tmp:
             paths = write_pack(con, case_id, tmp)
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
                 for path in paths:
                     zf.write(path, path.name)
     except cs.CaseError as exc:
-        return web.render(request, "error.html", status=404, message=str(exc))
+        return page.render("error.html", status=404, message=str(exc))
     name = f"case-{cs.parse_case_id(case_id)}-escalation.zip"
     return Response(buffer.getvalue(), media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-async def act(request: Request, form: Posted, case_id: str, action: str, done: str,
+async def act(request: Request, form: Page, case_id: str, action: str, done: str,
               back: str | None = None):
     """Write one change to a case; a refused move or bad input writes nothing and says why.
     While a load holds the warehouse the change is journalled and applied right after it."""
     try:
-        now = await run_in_threadpool(form.web.store.decide, action, case_id, form.fields, form.user)
+        now = await run_in_threadpool(form.decide, action, case_id)
     except (cs.CaseError, ValueError) as exc:
         return flash_to(request, case_url(case_id), error=str(exc))
     if not now:
@@ -107,26 +107,30 @@ WEB_MAX_WAIT = 5.0  # seconds a re-check started from a page may wait on a platf
 
 @router.post("/cases/{case_id}/recheck")
 async def recheck_now(request: Request, form: AnalystForm, case_id: str):
-    """Re-check one case at once. The platform is asked with no warehouse connection
-    open (the loader may need the file meanwhile): read the target, close, ask, write."""
-    store, settings = form.web.store, form.web.settings
+    """Re-check one case now. The platform is asked with no warehouse connection open (the
+    loader may need the file meanwhile): read the target, close, ask, write. A platform that
+    asks us to wait (429 Retry-After) leaves the re-check running in the background."""
+    settings = form.web.settings
 
     def work():
         from tagwatch.pipeline import collect_options
 
-        with store.connect() as con:
+        with form.connect() as con:
             [target] = rc.targets(con, [cs.parse_case_id(case_id)])
         # A page waits for this: a platform asking to wait longer than a few seconds gets
         # an "error" re-check now, and the hourly re-check (in the background) asks again.
         with settings.http_client(interactive=True, max_retry_after=WEB_MAX_WAIT,
                                   max_total_wait=WEB_MAX_WAIT) as client:
             seen = rc.observe(client, target, collect_options(settings))
-        with store.connect() as con:
+        with form.web.store.connect() as con:  # the analyst may have left: record it anyway
             return rc.record(con, target["case_id"], seen, cs.utcnow())
     try:
-        result = await run_in_threadpool(work)
+        finished, result = await form.web.background.run(work, "re-check")
     except cs.CaseError as exc:
         return flash_to(request, case_url(case_id), error=str(exc))
+    if not finished:
+        return flash_to(request, case_url(case_id), ok="the platform is slow to answer: the re-check carries on "
+                        "in the background; reload this page in a few minutes to see its result")
     return flash_to(request, case_url(case_id),
                     ok=f"re-checked: {result['outcome']} (HTTP {result['http_status'] or '-'})"
                        + (f", now {result['moved_to']}" if result["moved_to"] else "")

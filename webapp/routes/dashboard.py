@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from review import metrics
 from webapp.web import StaffPage
@@ -12,7 +12,7 @@ router = APIRouter()
 
 
 @router.get("/dashboard")
-def dashboard(request: Request, web: StaffPage):
-    with web.store.connect() as con:
+def dashboard(page: StaffPage):
+    with page.connect() as con:
         numbers = metrics.dashboard(con, datetime.now(timezone.utc))
-    return web.render(request, "dashboard.html", m=numbers)
+    return page.render("dashboard.html", m=numbers)

@@ -15,12 +15,12 @@ PERIODS = ("1d", "7d", "30d", "all")
 
 
 @router.get("/resurfacing")
-def resurfacing(request: Request, web: StaffPage, since: str = "7d"):
+def resurfacing(page: StaffPage, since: str = "7d"):
     """Read-only: the DAG refreshes matches and proposals."""
     since = since if since in PERIODS else "7d"
-    with web.store.connect() as con:
+    with page.connect() as con:
         view = resurfacing_view(con, parse_since(since))
-    return web.render(request, "resurfacing.html", view=view, since=since)
+    return page.render("resurfacing.html", view=view, since=since)
 
 
 @router.post("/resurfacing/proposals")
@@ -30,7 +30,7 @@ async def decide_proposal(request: Request, form: AnalystForm):
         return Response("decision must be accept or reject; status watch or flagged", status_code=400)
 
     def write():
-        with form.web.store.connect() as con:  # a WarehouseError here: the loader held on too long
+        with form.connect() as con:  # a WarehouseError here: the loader held on too long
             try:
                 return decide(con, str(form.get("tag", "")), decision == "accept", form.user, status)
             except WarehouseError as exc:  # not proposed: nothing was written
