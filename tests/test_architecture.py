@@ -27,14 +27,10 @@ def test_no_domain_room_imports_a_face():
     assert [str(f) for f in arch.domain_to_face_imports()] == []
 
 
-# Made public by the classifier package split (classifiers/model.py into modules), which is in
-# flight on its own branch: when it lands these go, and so must this list.
+# Test helpers that reach into a module's own internals (the staff pattern's anchors, the
+# text-by-text fold a batched one is checked against): tolerated in tests only.
 PENDING_CLASSIFIER_SPLIT = {
-    "classifiers/evaluation.py: uses classifiers.model._metrics",
-    "classifiers/labels.py: uses classifiers.model._records",
-    "classifiers/labels.py: uses classifiers.model._parse_label",
     "tests/classifiers/test_model.py: imports classifiers.signals._anchor_words",
-    "tests/classifiers/test_model.py: uses classifiers.model._choose_threshold",
     "tests/classifiers/test_text.py: imports classifiers.text._fold_unicode",
     "tests/classifiers/test_text.py: imports classifiers.text._fold_unicode_many",
 }
