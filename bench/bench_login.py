@@ -41,17 +41,17 @@ def main() -> None:
     ap.add_argument("--logins", type=int, default=96)
     args = ap.parse_args()
     tree = str(Path(args.tree).resolve())
-    env = {**os.environ, "PYTHONPATH": tree}
+    env = {**os.environ, "PYTHONPATH": tree}  # and cwd=tree: `python -m` puts the cwd first
     data = Path(tempfile.mkdtemp(prefix="bench-login-"))
     env.update(TAGWATCH_DATA_DIR=str(data), TAGWATCH_DB=str(data / "tagwatch.duckdb"),
                TAGWATCH_PSEUDONYM_KEY="bench")
     subprocess.run([sys.executable, "-m", "tagwatch.cli", "user", "add", "ana", "--role", "analyst"],
-                   input=PASSWORD + "\n", text=True, env=env, check=True, capture_output=True)
+                   input=PASSWORD + "\n", text=True, env=env, check=True, capture_output=True, cwd=tree)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen([sys.executable, "-m", "tagwatch.cli", "serve", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              env=env, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):

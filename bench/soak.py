@@ -56,7 +56,7 @@ class Soak:
         n = 0
         while time.monotonic() < self.deadline:
             for _ in range(20):
-                self.server.add_status(make_status(self.next_id, TAGS[n % 2],
+                self.server.add_status(make_status(self.next_id, (TAGS[n % 2],),
                                                    content=f"<p>{ABUSE[n % 3].format(n=n)}</p>"))
                 self.next_id += 1
                 n += 1

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 from review import states as st
 from warehouse.db import WarehouseError, transaction
-from warehouse.queries import STAFF_AIMED, _dicts
+from warehouse.queries import STAFF_AIMED, dict_rows
 
 AUTOMATION = "tagwatch"  # the actor of automated events
 CATEGORIES = ("allegation", "sexual", "threat", "insult", "doxxing", "impersonation", "other")
@@ -40,7 +40,7 @@ def utcnow() -> datetime:
 # --- reading ------------------------------------------------------------------------------
 
 def state_of(con, case_id: int) -> str:
-    row = con.execute("SELECT state FROM case_state WHERE case_id = ?", [_case_id(case_id)]).fetchone()
+    row = con.execute("SELECT state FROM case_state WHERE case_id = ?", [parse_case_id(case_id)]).fetchone()
     if row is None:
         raise CaseError(f"no case {case_id}")
     return row[0]
@@ -84,7 +84,8 @@ def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
                coalesce(p.reply_count, 0) + coalesce(p.share_count, 0) + coalesce(p.like_count, 0)
                    + coalesce(p.view_count, 0) AS reach,
                p.text, p.hashtags, sc.model_version, sc.explanation, sc.categories, sc.staff_target,
-               c.origin, c.opened_at, p.first_seen_at, coalesce(rq.requesters, 0) AS requesters
+               c.origin, c.opened_at, p.created_at, p.first_seen_at,
+               coalesce(rq.requesters, 0) AS requesters
         FROM sel c
         LEFT JOIN (SELECT case_id, count(*) AS requesters FROM case_requesters GROUP BY case_id) rq
             USING (case_id)
@@ -95,7 +96,7 @@ def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
     """
     if limit:
         sql += f" LIMIT {int(limit)}"
-    rows = _dicts(con.execute(sql, params))
+    rows = dict_rows(con.execute(sql, params))
     for r in rows:
         r["explanation"] = _json(r["explanation"])
         r["categories"] = _json(r["categories"])
@@ -104,18 +105,18 @@ def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
 
 def show(con, case_id: int) -> dict:
     """Everything about one case: state, post, evidence, events, reports, answers, re-checks."""
-    case_id = _case_id(case_id)
-    found = [r for r in _dicts(con.execute(
+    case_id = parse_case_id(case_id)
+    found = [r for r in dict_rows(con.execute(
         "SELECT c.*, s.state, s.state_since FROM cases c JOIN case_state s USING (case_id) "
         "WHERE case_id = ?", [case_id]))]
     if not found:
         raise CaseError(f"no case {case_id}")
     case = found[0]
-    post = _dicts(con.execute("SELECT * FROM posts WHERE platform = ? AND post_id = ?",
+    post = dict_rows(con.execute("SELECT * FROM posts WHERE platform = ? AND post_id = ?",
                               [case["platform"], case["post_id"]]))
-    score = _dicts(con.execute(f"SELECT * FROM ({_LATEST_SCORE}) WHERE platform = ? AND post_id = ?",
+    score = dict_rows(con.execute(f"SELECT * FROM ({_LATEST_SCORE}) WHERE platform = ? AND post_id = ?",
                                [case["platform"], case["post_id"]]))
-    evidence = _dicts(con.execute("SELECT * FROM evidence WHERE case_id = ?", [case_id]))
+    evidence = dict_rows(con.execute("SELECT * FROM evidence WHERE case_id = ?", [case_id]))
     if score:
         score[0]["explanation"] = _json(score[0]["explanation"])
         score[0]["categories"] = _json(score[0]["categories"])
@@ -124,19 +125,19 @@ def show(con, case_id: int) -> dict:
         "post": post[0] if post else None,
         "score": score[0] if score else None,
         "evidence": evidence[0] if evidence else None,
-        "events": _dicts(con.execute(
+        "events": dict_rows(con.execute(
             "SELECT event_id, from_state, to_state, actor, occurred_at, automated, note FROM case_events "
             "WHERE case_id = ? ORDER BY event_id", [case_id])),
-        "reports": _dicts(con.execute(
+        "reports": dict_rows(con.execute(
             "SELECT report_id, channel, reference, sent_at, recorded_by FROM reports "
             "WHERE case_id = ? ORDER BY report_id", [case_id])),
-        "answers": _dicts(con.execute(
+        "answers": dict_rows(con.execute(
             "SELECT answer_id, report_id, outcome, text, answered_at, recorded_by FROM platform_answers "
             "WHERE case_id = ? ORDER BY answer_id", [case_id])),
-        "rechecks": _dicts(con.execute(
+        "rechecks": dict_rows(con.execute(
             "SELECT recheck_id, checked_at, url, http_status, outcome, detail FROM rechecks "
             "WHERE case_id = ? ORDER BY recheck_id", [case_id])),
-        "school_requests": _dicts(con.execute(
+        "school_requests": dict_rows(con.execute(
             "SELECT submission_id, school, submitted_by, submitted_at, affected_role, description "
             "FROM intake_submissions WHERE case_id = ? ORDER BY submission_id", [case_id])),
         "allowed_moves": st.allowed_from(case["state"], st.HUMAN),
@@ -236,9 +237,9 @@ def open_resurfaced(con, now: datetime | None = None) -> list[int]:
                  f"the content of case {parent} (verified offline {offline_at:%Y-%m-%d %H:%M} UTC) "
                  f"seen again as a new post (text sha256 {text_hash[:16]}…)"])
             info = show(con, case_id)
-            parent_evidence = _dicts(con.execute(
+            parent_evidence = dict_rows(con.execute(
                 "SELECT category, target_role, severity FROM evidence WHERE case_id = ?", [parent]))[0]
-            _freeze_evidence(con, case_id, info["post"], info["score"], parent_evidence["category"],
+            freeze_evidence(con, case_id, info["post"], info["score"], parent_evidence["category"],
                              parent_evidence["target_role"], parent_evidence["severity"], AUTOMATION, now)
             opened.append(case_id)
     return opened
@@ -255,8 +256,8 @@ def _open_events(con, now: datetime, note: str) -> None:
 
 # --- moves --------------------------------------------------------------------------------
 
-def _move(con, case_id: int, target: str, actor: str, by: str, note: str | None,
-          at: datetime) -> str:
+def append_move(con, case_id: int, target: str, actor: str, by: str, note: str | None,
+                at: datetime) -> str:
     """Check and append one move (inside the caller's transaction); returns the old state."""
     current = state_of(con, case_id)
     st.check_move(current, target, by)
@@ -272,16 +273,16 @@ def move(con, case_id: int, target: str, actor: str, note: str | None = None,
     if target not in PLAIN_MOVES:
         raise CaseError(f"use review / report / answer to move a case to {target}; "
                         f"this moves only to {', '.join(PLAIN_MOVES)}")
-    case_id = _case_id(case_id)
+    case_id = parse_case_id(case_id)
     with transaction(con):
-        return _move(con, case_id, target, _actor(actor), st.HUMAN, note, now or utcnow())
+        return append_move(con, case_id, target, _actor(actor), st.HUMAN, note, now or utcnow())
 
 
 def review(con, case_id: int, decision: str, actor: str, category: str | None = None,
            target_role: str | None = None, severity: str | None = None, note: str | None = None,
            now: datetime | None = None) -> dict:
     """Confirm (freezing the evidence) or dismiss; either way a training label from review."""
-    case_id, actor, now = _case_id(case_id), _actor(actor), now or utcnow()
+    case_id, actor, now = parse_case_id(case_id), _actor(actor), now or utcnow()
     if decision not in ("confirm", "dismiss"):
         raise CaseError(f"decision must be confirm or dismiss, not {decision!r}")
     _choice("category", category, CATEGORIES)
@@ -293,10 +294,10 @@ def review(con, case_id: int, decision: str, actor: str, category: str | None = 
         raise CaseError(f"case {case_id}: its post is not in the warehouse")
     target = st.CONFIRMED if decision == "confirm" else st.DISMISSED
     with transaction(con):
-        _move(con, case_id, target, actor, st.HUMAN, note, now)
+        append_move(con, case_id, target, actor, st.HUMAN, note, now)
         if decision == "confirm":
             category = category or strongest_category(info["score"]) or "other"
-            if not _freeze_evidence(con, case_id, post, info["score"], category, target_role,
+            if not freeze_evidence(con, case_id, post, info["score"], category, target_role,
                                     severity, actor, now):
                 # Frozen earlier (a school's report freezes it at intake): the captured content
                 # and its hash stay as they are; the reviewer's classification is recorded.
@@ -327,7 +328,7 @@ def captured_content(post: dict) -> str:
                       separators=(",", ":"))
 
 
-def _freeze_evidence(con, case_id, post, score, category, target_role, severity, actor, now):
+def freeze_evidence(con, case_id, post, score, category, target_role, severity, actor, now):
     """Freeze the post as it is now; False when the case's evidence was frozen already."""
     if con.execute("SELECT 1 FROM evidence WHERE case_id = ?", [case_id]).fetchone():
         return False  # the content is frozen once (at intake, or at the first confirmation)
@@ -352,7 +353,7 @@ def _freeze_evidence(con, case_id, post, score, category, target_role, severity,
 def report(con, case_id: int, channel: str, reference: str, actor: str,
            sent_at: datetime | None = None, now: datetime | None = None) -> int:
     """Record a report sent to the platform; the case becomes REPORTED. Returns the report id."""
-    case_id, actor, now = _case_id(case_id), _actor(actor), now or utcnow()
+    case_id, actor, now = parse_case_id(case_id), _actor(actor), now or utcnow()
     _choice("channel", channel, CHANNELS, required=True)
     reference = (reference or "").strip()
     if not reference:
@@ -361,7 +362,7 @@ def report(con, case_id: int, channel: str, reference: str, actor: str,
     if sent_at > now + timedelta(minutes=5):
         raise CaseError("a report cannot have been sent in the future")
     with transaction(con):
-        _move(con, case_id, st.REPORTED, actor, st.HUMAN, f"{channel}: {reference}", now)
+        append_move(con, case_id, st.REPORTED, actor, st.HUMAN, f"{channel}: {reference}", now)
         return con.execute(
             "INSERT INTO reports (case_id, channel, reference, sent_at, recorded_by) "
             "VALUES (?, ?, ?, ?, ?) RETURNING report_id",
@@ -375,7 +376,7 @@ def answer(con, case_id: int, outcome: str, text: str, actor: str,
     "removed" -> PLATFORM_ACTIONED, "no_violation" -> PLATFORM_REJECTED; "other" is
     kept (it stops the 48 h clock) without changing the state.
     """
-    case_id, actor, now = _case_id(case_id), _actor(actor), now or utcnow()
+    case_id, actor, now = parse_case_id(case_id), _actor(actor), now or utcnow()
     _choice("outcome", outcome, tuple(OUTCOMES), required=True)
     if not (text or "").strip():
         raise CaseError("record the platform's answer text (--text), verbatim")
@@ -390,7 +391,7 @@ def answer(con, case_id: int, outcome: str, text: str, actor: str,
     target = OUTCOMES[outcome]
     with transaction(con):
         if target is not None:
-            _move(con, case_id, target, actor, st.HUMAN, f"platform answered {outcome}", now)
+            append_move(con, case_id, target, actor, st.HUMAN, f"platform answered {outcome}", now)
         elif current not in (st.REPORTED, st.NO_RESPONSE, st.ESCALATED):
             raise CaseError(f"a case in {current} is not waiting for a platform answer")
         con.execute(
@@ -421,7 +422,8 @@ def apply_deadlines(con, now: datetime | None = None) -> list[int]:
 
 # --- helpers ------------------------------------------------------------------------------
 
-def _case_id(value) -> int:
+def parse_case_id(value) -> int:
+    """A case id as a person types it ('12', '#12') -> 12; CaseError when it cannot be one."""
     try:
         case_id = int(str(value).strip().lstrip("#"))
     except ValueError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from review import states as st
-from warehouse.queries import _dicts
+from warehouse.queries import dict_rows
 
 # Cases that a reviewer confirmed at some point (whatever happened after).
 _CONFIRMED = "SELECT DISTINCT case_id FROM case_events WHERE to_state = 'CONFIRMED'"
@@ -12,7 +12,7 @@ _CONFIRMED = "SELECT DISTINCT case_id FROM case_events WHERE to_state = 'CONFIRM
 
 def dashboard(con, now: datetime) -> dict:
     return {
-        "by_platform": _dicts(con.execute(f"""
+        "by_platform": dict_rows(con.execute(f"""
             SELECT c.platform, count(*) AS flagged,
                    count(*) FILTER (WHERE c.case_id IN ({_CONFIRMED})) AS confirmed,
                    count(*) FILTER (WHERE c.case_id IN (SELECT case_id FROM case_events
@@ -20,7 +20,7 @@ def dashboard(con, now: datetime) -> dict:
             FROM cases c GROUP BY c.platform ORDER BY c.platform""")),
         # Spellings grouped under the watched tag they match (as the report does), via the
         # radar's tag_matches; a tag that matches nothing stays as it is.
-        "by_hashtag": _dicts(con.execute(f"""
+        "by_hashtag": dict_rows(con.execute(f"""
             SELECT tag, count(*) AS flagged,
                    count(*) FILTER (WHERE case_id IN ({_CONFIRMED})) AS confirmed,
                    count(*) FILTER (WHERE case_id IN (SELECT case_id FROM case_events
@@ -30,19 +30,19 @@ def dashboard(con, now: datetime) -> dict:
                   LEFT JOIN tag_matches m ON m.tag = t.tag)
             GROUP BY tag ORDER BY flagged DESC, tag LIMIT 30""")),
         "durations": _durations(con),
-        "outcomes": _dicts(con.execute("""
+        "outcomes": dict_rows(con.execute("""
             SELECT outcome, count(DISTINCT case_id) AS cases FROM platform_answers GROUP BY outcome
             UNION ALL
             SELECT 'no response at 48 h', count(DISTINCT case_id) FROM case_events WHERE to_state = 'NO_RESPONSE'
             ORDER BY outcome""")),
-        "mismatch": _dicts(con.execute("""
+        "mismatch": dict_rows(con.execute("""
             SELECT count(DISTINCT a.case_id) AS removed_claims,
                    count(DISTINCT m.case_id) AS still_online,
                    round(100.0 * count(DISTINCT m.case_id) / nullif(count(DISTINCT a.case_id), 0), 1) AS rate_pct
             FROM platform_answers a
             LEFT JOIN (SELECT case_id FROM case_events WHERE to_state = 'MISMATCH') m USING (case_id)
             WHERE a.outcome = 'removed'"""))[0],
-        "still_online": _dicts(con.execute(f"""
+        "still_online": dict_rows(con.execute(f"""
             SELECT CASE WHEN age < INTERVAL 1 DAY THEN 'under a day'
                         WHEN age < INTERVAL 7 DAY THEN '1 to 7 days'
                         WHEN age < INTERVAL 30 DAY THEN '7 to 30 days'
@@ -60,7 +60,7 @@ def dashboard(con, now: datetime) -> dict:
 
 def _durations(con) -> list[dict]:
     """Median and p90 hours: first seen -> reported, reported -> answer, reported -> offline."""
-    return _dicts(con.execute("""
+    return dict_rows(con.execute("""
         WITH first_report AS (SELECT case_id, min(sent_at) AS at FROM reports GROUP BY case_id),
         spans AS (
             SELECT 'first seen -> reported' AS span, r.at - p.first_seen_at AS d

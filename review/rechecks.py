@@ -21,7 +21,7 @@ from collectors.http import PoliteClient
 from review import cases as cs
 from review import states as st
 from warehouse.db import session, transaction
-from warehouse.queries import _dicts
+from warehouse.queries import dict_rows
 
 SCHEDULE = (timedelta(hours=1), timedelta(hours=24), timedelta(hours=48), timedelta(days=7),
             timedelta(days=30))
@@ -62,7 +62,7 @@ def targets(con, case_ids: list[int]) -> list[dict]:
     """Where to look each case's post up: the source and id it was collected with."""
     if not case_ids:
         return []
-    found = _dicts(con.execute(
+    found = dict_rows(con.execute(
         f"""
         SELECT c.case_id, c.platform, p.source, p.source_post_id, p.created_at, s.state
         FROM cases c JOIN case_state s USING (case_id) LEFT JOIN posts p USING (platform, post_id)
@@ -101,7 +101,7 @@ def record(con, case_id: int, seen: dict, now: datetime) -> dict:
             [case_id, now, seen["url"], seen["http_status"], outcome, seen["detail"]])
         target, note = _finding(con, case_id, state, outcome, seen, now)
         if target and st.MOVES.get((state, target)) == st.AUTOMATED:
-            cs._move(con, case_id, target, cs.AUTOMATION, st.AUTOMATED, note, now)
+            cs.append_move(con, case_id, target, cs.AUTOMATION, st.AUTOMATED, note, now)
         else:
             target = None
     return {"case_id": case_id, "outcome": outcome, "http_status": seen["http_status"],

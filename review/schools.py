@@ -36,7 +36,7 @@ from review import users
 from warehouse import queries
 from warehouse.db import session, transaction
 from warehouse.loader import load_manifests
-from warehouse.queries import _dicts
+from warehouse.queries import dict_rows
 
 AFFECTED_ROLES = ("teacher", "head", "support_staff", "other")
 # The evidence table records the target as one of review.cases.TARGET_ROLES.
@@ -197,7 +197,7 @@ def _fetch_all(settings: IntakeSettings, urls: list[str], now: datetime, client:
     fetched: dict[str, dict] = {}
     notes: dict[str, str] = {}
     own = client is None
-    client = client or _client(settings, configured)
+    client = client or intake_client(settings, configured)
     try:
         for url in urls:
             address, note = check_url(url, settings.intake_hosts)
@@ -274,7 +274,8 @@ INTAKE_MAX_BODY = 1024 * 1024     # a status is a few KB; a 60 MB answer is refu
 INTAKE_MAX_WAIT = 5.0             # seconds of Retry-After / back-off per URL, at most
 
 
-def _client(settings: IntakeSettings, configured: list[tuple[str, str]] = ()) -> PoliteClient:
+def intake_client(settings: IntakeSettings, configured: list[tuple[str, str]] = ()) -> PoliteClient:
+    """The client intake fetches with: bounded sizes and waits, configured hosts only."""
     return PoliteClient(settings.user_agent, connect_timeout=5.0, read_timeout=15.0,
                         backoff_base=settings.http_backoff, max_retries=min(settings.http_retries, 2),
                         max_retry_after=INTAKE_MAX_WAIT, max_total_wait=INTAKE_MAX_WAIT,
@@ -318,7 +319,7 @@ def _freeze(con, case_id: int, affected_role: str, user: str, now: datetime) -> 
     if info["evidence"] is not None or info["post"] is None:
         return
     category = cs.strongest_category(info["score"]) or "other"
-    cs._freeze_evidence(con, case_id, info["post"], info["score"], category,
+    cs.freeze_evidence(con, case_id, info["post"], info["score"], category,
                         _TARGET_ROLE[affected_role], None, user, now)
 
 
@@ -327,7 +328,7 @@ def _freeze(con, case_id: int, affected_role: str, user: str, now: datetime) -> 
 def my_reports(con, school_id: int) -> list[dict]:
     """The school's submissions (by the school's id), newest first, each with its case's state in plain words
     and the plain-words history (dates only: no notes, no other school's details)."""
-    rows = _dicts(con.execute(
+    rows = dict_rows(con.execute(
         """
         SELECT i.submission_id, i.url, i.description, i.affected_role, i.submitted_at, i.case_id,
                i.outcome, i.fetch_note, s.state, s.state_since,
@@ -339,7 +340,7 @@ def my_reports(con, school_id: int) -> list[dict]:
     case_ids = sorted({r["case_id"] for r in rows if r["case_id"] is not None})
     events: dict[int, list[dict]] = {}
     if case_ids:
-        for e in _dicts(con.execute(
+        for e in dict_rows(con.execute(
                 f"SELECT e.case_id, e.to_state, e.occurred_at, "
                 f"(SELECT arg_max(a.outcome, a.answer_id) FROM platform_answers a WHERE a.case_id = e.case_id "
                 f" AND a.answered_at <= e.occurred_at) AS answer "
@@ -375,7 +376,7 @@ def requesters(con, case_ids: list[int]) -> dict[int, int]:
 
 def unfetched(con, limit: int = 500) -> list[dict]:
     """Submissions that were recorded without a post (for analysts)."""
-    rows = _dicts(con.execute(
+    rows = dict_rows(con.execute(
         "SELECT submission_id, school, submitted_by, url, description, affected_role, submitted_at, fetch_note "
         "FROM intake_submissions WHERE case_id IS NULL ORDER BY submission_id DESC LIMIT ?", [int(limit)]))
     for r in rows:
@@ -389,7 +390,7 @@ def pending_digests(con, now: datetime) -> list[dict]:
     """Per school with no digest yet today (UTC): the state changes of its cases since its
     last digest (after the school reported each case), and its contacts' addresses."""
     today = now.astimezone(timezone.utc).date()
-    rows = _dicts(con.execute(
+    rows = dict_rows(con.execute(
         """
         WITH last AS (SELECT school_id, max(last_event_id) AS last_event_id, max(sent_on) AS last_sent_on
                       FROM school_digests GROUP BY school_id)

@@ -27,7 +27,7 @@ DEMO_WATCHLIST = {
 
 
 def run_demo(settings: Settings, engine: str = "airflow") -> int:
-    from tagwatch.cli import ensure_model
+    from tagwatch.training import ensure_model
     from fakes.mastodon import MastodonReplayServer, load_sample
 
     started = time.monotonic()

@@ -72,3 +72,12 @@ def fake_servers():
             kwargs.setdefault("max_lifetime", 30)
             return stack.enter_context(cls(*args, **kwargs))
         yield start
+
+
+def pytest_collection_modifyitems(items):
+    """Whole-path tests (tests/e2e/: real processes, kills, loads under review) are `slow`,
+    so `-m "not browser and not airflow and not slow"` leaves them out while working."""
+    e2e = Path(__file__).resolve().parent / "e2e"
+    for item in items:
+        if e2e in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.slow)

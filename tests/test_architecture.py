@@ -27,6 +27,28 @@ def test_no_domain_room_imports_a_face():
     assert [str(f) for f in arch.domain_to_face_imports()] == []
 
 
+# Made public by the classifier package split (classifiers/model.py into modules), which is in
+# flight on its own branch: when it lands these go, and so must this list.
+PENDING_CLASSIFIER_SPLIT = {
+    "classifiers/evaluation.py: uses classifiers.model._metrics",
+    "classifiers/labels.py: uses classifiers.model._records",
+    "classifiers/labels.py: uses classifiers.model._parse_label",
+    "tests/classifiers/test_model.py: imports classifiers.signals._anchor_words",
+    "tests/classifiers/test_model.py: uses classifiers.model._choose_threshold",
+    "tests/classifiers/test_text.py: imports classifiers.text._fold_unicode",
+    "tests/classifiers/test_text.py: imports classifiers.text._fold_unicode_many",
+}
+
+
+def test_no_module_uses_another_modules_private_names():
+    found = {f"{f.path}: {f.what}" for f in arch.cross_module_private_uses()}
+    assert found == PENDING_CLASSIFIER_SPLIT
+
+
+def test_no_function_in_product_code_is_over_80_lines():
+    assert [str(f) for f in arch.long_functions()] == []
+
+
 def _plant(root: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         path = root / name

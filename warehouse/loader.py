@@ -7,7 +7,7 @@ changes nothing; a staging file whose content changed (a task that was re-run)
 is merged again, adding only what is new. A watermark moves only here, after
 the posts it covers are committed, and only for a collection that finished.
 A first load into an empty table writes its rows to a scratch table just before
-that transaction (see `_build_posts_load`); nothing a reader sees changes until
+that transaction (see `build_posts_load`); nothing a reader sees changes until
 the transaction commits, and the scratch table is dropped whatever happens.
 """
 from __future__ import annotations
@@ -98,14 +98,14 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path],
     now = datetime.now(timezone.utc)
     with _load_settings(con):
         try:
-            report.received = _stage(con, files)
+            report.received = stage_view(con, files)
             bulk = con.execute("SELECT NOT EXISTS (FROM posts)").fetchone()[0]
-            _keep(con, check_warehouse=not bulk)
+            keep_table(con, check_warehouse=not bulk)
             if bulk:
-                _build_posts_load(con)
+                build_posts_load(con)
             with transaction(con):
                 if bulk:
-                    _swap_in_posts_load(con)
+                    swap_in_posts_load(con)
                 else:
                     con.execute(f"INSERT INTO posts {POST_COLUMNS} {_rows('k.is_new')}")
                     _refresh_seen(con, _rows("NOT k.is_new"))
@@ -156,7 +156,7 @@ def _load_settings(con: duckdb.DuckDBPyConnection):
         con.execute(f"SET preserve_insertion_order = {'true' if before else 'false'}")
 
 
-def _stage(con: duckdb.DuckDBPyConnection, files: list[str]) -> int:
+def stage_view(con: duckdb.DuckDBPyConnection, files: list[str]) -> int:
     """The staging files as the temp view `staged`; returns its row count."""
     try:
         con.execute(f"CREATE OR REPLACE TEMP VIEW staged AS {_staged_sql(files)}")
@@ -171,7 +171,7 @@ def _stage(con: duckdb.DuckDBPyConnection, files: list[str]) -> int:
         raise WarehouseError(f"a staging file could not be read: {exc}") from exc
 
 
-def _keep(con: duckdb.DuckDBPyConnection, *, check_warehouse: bool) -> None:
+def keep_table(con: duckdb.DuckDBPyConnection, *, check_warehouse: bool) -> None:
     """The temp table `keep`: one row key per post, its latest sighting, and whether it is new.
 
     Dedup on the keys only. The latest sighting is the largest (collected_at, row_key);
@@ -253,7 +253,7 @@ _PRIMARY_KEY = re.compile(r",\s*PRIMARY KEY\s*\(\s*platform\s*,\s*post_id\s*\)",
 _CREATE_POSTS = re.compile(r"^CREATE TABLE posts\s*\(", re.IGNORECASE)
 
 
-def _build_posts_load(con: duckdb.DuckDBPyConnection) -> None:
+def build_posts_load(con: duckdb.DuckDBPyConnection) -> None:
     """First load into an empty `posts` (a backfill, an imported export): write the rows
     into `posts_load`, a keyless copy of the table's own catalogued definition.
 
@@ -263,7 +263,7 @@ def _build_posts_load(con: duckdb.DuckDBPyConnection) -> None:
     DuckDB does on both threads (built at the commit of the transaction that
     created the table, it takes one thread and ~0.4 s longer). `posts_load` is
     invisible to every reader and dropped whatever happens; posts change only in
-    `_swap_in_posts_load`, inside the load's one transaction.
+    `swap_in_posts_load`, inside the load's one transaction.
     """
     ddl = con.execute(
         "SELECT sql FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'posts'"
@@ -277,7 +277,7 @@ def _build_posts_load(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"INSERT INTO posts_load {POST_COLUMNS} {_rows('TRUE')}")
 
 
-def _swap_in_posts_load(con: duckdb.DuckDBPyConnection) -> None:
+def swap_in_posts_load(con: duckdb.DuckDBPyConnection) -> None:
     """Inside the load's transaction: key `posts_load` and make it `posts`."""
     if not con.execute("SELECT NOT EXISTS (FROM posts)").fetchone()[0]:
         raise WarehouseError("posts were added while this load ran; run the load again")

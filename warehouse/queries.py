@@ -62,7 +62,7 @@ def watchlist_remove(con, tag: str) -> bool:
 
 def watchlist(con) -> list[dict]:
     cur = con.execute("SELECT tag, status, note, added_at FROM watchlist ORDER BY tag")
-    return _dicts(cur)
+    return dict_rows(cur)
 
 
 # --- sources ---------------------------------------------------------------------------
@@ -88,7 +88,7 @@ def source_remove(con, platform: str, base_url: str) -> bool:
 
 def sources(con, enabled_only: bool = False) -> list[dict]:
     where = "WHERE enabled" if enabled_only else ""
-    return _dicts(con.execute(
+    return dict_rows(con.execute(
         f"SELECT platform, base_url, enabled, added_at FROM sources {where} ORDER BY platform, base_url"
     ))
 
@@ -165,7 +165,7 @@ def videos_needing_comments(con, platform: str, limit: int) -> list[dict]:
     Flagged by the newest model that scored anything; `source` is the API each was collected
     from (imported export items have no API source and are left out).
     """
-    return _dicts(con.execute(
+    return dict_rows(con.execute(
         """
         WITH model AS (SELECT model_version FROM scores ORDER BY scored_at DESC LIMIT 1)
         SELECT p.post_id, p.url, p.source, max(s.score) AS score
@@ -210,13 +210,13 @@ def flagged(con, model_version: str | None = None, since: datetime | None = None
     """
     if limit:
         sql += f" LIMIT {int(limit)}"
-    return _dicts(con.execute(sql, params))
+    return dict_rows(con.execute(sql, params))
 
 
 def summary(con, run_id: str | None = None) -> dict:
     """Counts for the end-of-run summary: per (source, tag) collected, and the totals."""
     where, params = ("WHERE run_id = ?", [run_id]) if run_id else ("", [])
-    per_tag = _dicts(con.execute(
+    per_tag = dict_rows(con.execute(
         f"""
         SELECT platform, source, tag, sum(received) AS received, sum(new) AS new,
                string_agg(DISTINCT status, ',') AS status
@@ -227,6 +227,7 @@ def summary(con, run_id: str | None = None) -> dict:
     return {"per_tag": per_tag, "posts": posts, "scores": scored}
 
 
-def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict]:
+def dict_rows(cur: duckdb.DuckDBPyConnection) -> list[dict]:
+    """A cursor's rows as dicts keyed by column name (what the query modules return)."""
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in cur.fetchall()]

@@ -28,7 +28,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from warehouse.queries import _dicts
+from warehouse.queries import dict_rows
 from warehouse.resurfacing import watch_index
 
 OTHER_TAGS = "(not on the watchlist)"
@@ -85,8 +85,8 @@ def figures(con, start: datetime, end: datetime) -> dict:
     try:
         return {
             "start": start, "end": end,
-            "totals": _dicts(_run(con, f"SELECT {_COUNTS} FROM ({_PERIOD_POSTS})", p))[0],
-            "by_platform": _dicts(_run(con,
+            "totals": dict_rows(_run(con, f"SELECT {_COUNTS} FROM ({_PERIOD_POSTS})", p))[0],
+            "by_platform": dict_rows(_run(con,
                 f"SELECT platform, {_COUNTS} FROM ({_PERIOD_POSTS}) GROUP BY platform "
                 "ORDER BY flagged DESC, platform", p)),
             "by_tag": by_tag(con, p),
@@ -121,7 +121,7 @@ def _register_tag_map(con, since: datetime, end: datetime) -> None:
 
 def by_tag(con, p: dict) -> list[dict]:
     """Per watched tag (variants folded in); a post under two watched tags counts under each."""
-    return _dicts(_run(con, f"""
+    return dict_rows(_run(con, f"""
         WITH pp AS ({_PERIOD_POSTS}),
         watched AS (
             SELECT DISTINCT pp.platform, pp.post_id, pp.flagged, pp.decision, m.watched AS tag
@@ -137,7 +137,7 @@ def by_tag(con, p: dict) -> list[dict]:
 
 
 def reports_sent(con, p: dict) -> dict:
-    return _dicts(_run(con, """
+    return dict_rows(_run(con, """
         SELECT count(*) AS reports,
                count(DISTINCT case_id) AS cases,
                count(DISTINCT case_id) FILTER (case_id IN (
@@ -149,7 +149,7 @@ def reports_sent(con, p: dict) -> dict:
 def outcomes(con, p: dict) -> list[dict]:
     """Cases first reported in the period, by what the platform had done at 48 h and 7 d."""
     horizons = " UNION ALL ".join(f"SELECT '{name}' AS horizon, {span} AS span" for name, span in HORIZONS)
-    rows = _dicts(_run(con, f"""
+    rows = dict_rows(_run(con, f"""
         WITH cohort AS (
             SELECT case_id, min(sent_at) AS sent_at FROM reports WHERE sent_at < $end
             GROUP BY case_id HAVING min(sent_at) >= $start),
@@ -181,7 +181,7 @@ SPANS = ("first seen -> reported", "reported -> platform answer", "reported -> v
 
 def durations(con, p: dict) -> list[dict]:
     """Median and p90 (linear interpolation) in hours of each span that ended in the period."""
-    rows = _dicts(_run(con, f"""
+    rows = dict_rows(_run(con, f"""
         WITH first_report AS (SELECT case_id, min(sent_at) AS at FROM reports GROUP BY case_id),
         spans AS (
             SELECT '{SPANS[0]}' AS span, r.at AS ended, r.at - p.first_seen_at AS d
@@ -205,7 +205,7 @@ def durations(con, p: dict) -> list[dict]:
 
 def mismatch(con, p: dict) -> dict:
     """'Removed' claims found online afterwards, and 'no violation' posts that went offline."""
-    cases = _dicts(_run(con, """
+    cases = dict_rows(_run(con, """
         WITH claims AS (
             SELECT case_id, outcome, min(answered_at) AS answered_at FROM platform_answers
             WHERE outcome IN ('removed', 'no_violation') AND answered_at >= $start AND answered_at < $end
@@ -238,7 +238,7 @@ def mismatch(con, p: dict) -> dict:
 
 def still_online(con, p: dict) -> list[dict]:
     """Confirmed posts not verified offline at $end, by age since first seen."""
-    rows = _dicts(_run(con, f"""
+    rows = dict_rows(_run(con, f"""
         WITH state_at AS (
             SELECT case_id, arg_max(to_state, event_id) AS state FROM case_events
             WHERE occurred_at < $end GROUP BY case_id),
@@ -263,7 +263,7 @@ def still_online(con, p: dict) -> list[dict]:
 
 def resurfacing(con, p: dict) -> dict:
     """Banned tags seen again (any spelling) on posts first seen in the period."""
-    tags = _dicts(_run(con, f"""
+    tags = dict_rows(_run(con, f"""
         WITH hits AS (
             SELECT DISTINCT m.watched AS tag, t.tag AS spelling, m.method, po.platform, po.post_id
             FROM posts po, unnest(po.hashtags) AS t(tag) JOIN report_tag_map m ON m.tag = t.tag
@@ -284,7 +284,7 @@ def resurfacing(con, p: dict) -> dict:
 
 def models(con, p: dict) -> dict:
     """Per model version: its flags in the period and how often reviewers overturned them."""
-    rows = _dicts(_run(con, f"""
+    rows = dict_rows(_run(con, f"""
         SELECT model_version, count(*) AS flagged,
                count(*) FILTER (decision IS NOT NULL) AS reviewed,
                count(*) FILTER (decision = 'DISMISSED') AS overturned,
@@ -305,11 +305,11 @@ _WAITING = ("REPORTED", "NO_RESPONSE", "ESCALATED", "MISMATCH", "RESURFACED")
 def schools(con, p: dict) -> dict:
     """Reports received from schools, time from a school's report to verified removal, and
     how many schools wait on a platform at the end of the period."""
-    received = _dicts(_run(con, """
+    received = dict_rows(_run(con, """
         SELECT count(*) AS submissions, count(DISTINCT school) AS schools,
                count(DISTINCT case_id) AS cases, count(*) FILTER (case_id IS NULL) AS not_fetched
         FROM intake_submissions WHERE submitted_at >= $start AND submitted_at < $end""", p))[0]
-    removal = _dicts(_run(con, """
+    removal = dict_rows(_run(con, """
         WITH asked AS (SELECT case_id, school, min(submitted_at) AS asked_at FROM intake_submissions
                        WHERE case_id IS NOT NULL AND submitted_at < $end GROUP BY ALL),
         removed AS (SELECT a.case_id, a.school, min(e.occurred_at) AS removed_at, min(e.occurred_at) - any_value(a.asked_at) AS d

@@ -16,7 +16,7 @@ import pyarrow as pa
 from radar.match import Match, WatchIndex, canonical_key, match_all
 from radar.volume import HISTORY_DAYS, spikes
 from warehouse.db import WarehouseError, transaction
-from warehouse.queries import _dicts, normalise_tag, watchlist_add
+from warehouse.queries import dict_rows, normalise_tag, watchlist_add
 
 MIN_SUPPORT = 3      # focus posts a tag needs before it can be proposed
 MIN_LIFT = 1.5       # how much likelier than average a post with the tag is a focus post
@@ -110,7 +110,7 @@ def mine_proposals(con, now: datetime | None = None, window: timedelta = WINDOW,
     keep their decision and are never proposed again); returns the ranked candidates."""
     now = now or datetime.now(timezone.utc)
     start, previous = now - window, now - 2 * window
-    rows = _dicts(con.execute(
+    rows = dict_rows(con.execute(
         f"""
         WITH latest AS ({_LATEST_LABEL_SINCE}),
         seen AS (
@@ -166,7 +166,7 @@ def proposals(con, status: str | None = "proposed", limit: int | None = None) ->
            f"ORDER BY status, lift * ln(1 + support) DESC, tag")
     if limit:
         sql += f" LIMIT {int(limit)}"
-    return _dicts(con.execute(sql, params))
+    return dict_rows(con.execute(sql, params))
 
 
 def decide(con, tag: str, accept: bool, by: str, status: str = "watch") -> dict:
@@ -189,7 +189,7 @@ def decide(con, tag: str, accept: bool, by: str, status: str = "watch") -> dict:
 
 def daily_volume(con, since: datetime) -> list[dict]:
     """Posts per day per canonical tag and platform (by when posted, else first seen)."""
-    return _dicts(con.execute(
+    return dict_rows(con.execute(
         """
         SELECT m.canonical, p.platform, coalesce(p.created_at, p.first_seen_at)::DATE AS day,
                count(DISTINCT p.post_id) AS posts
@@ -224,7 +224,7 @@ def resurfaced(con, since: datetime | None) -> list[dict]:
     spellings: each with its variants (spelling, method, platform, first seen, posts)."""
     where, params = ("WHERE p.first_seen_at >= ?", [since]) if since else ("", [])
     latest = _LATEST_LABEL_SINCE if since else _LATEST_LABEL
-    variants = _dicts(con.execute(
+    variants = dict_rows(con.execute(
         f"""
         WITH latest AS ({latest})
         SELECT m.matched_tag AS tag, t.tag AS variant, m.method, p.platform,
@@ -237,7 +237,7 @@ def resurfaced(con, since: datetime | None) -> list[dict]:
         {where}
         GROUP BY ALL ORDER BY tag, first_seen, variant, platform
         """, params * 2))
-    totals = {r["tag"]: r for r in _dicts(con.execute(
+    totals = {r["tag"]: r for r in dict_rows(con.execute(
         f"""
         WITH latest AS ({latest}),
         hits AS (

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -170,7 +170,25 @@ def templates() -> Environment:
                        not_rechecked=st.OPEN_FOR_REVIEW + (st.DISMISSED, st.CLOSED),
                        affected_roles=schools.AFFECTED_ROLES, max_urls=schools.MAX_URLS,
                        max_description=schools.MAX_DESCRIPTION)
+    env.tests["web_url"] = web_url
+    env.filters["age"] = age
     return env
+
+
+def web_url(value) -> bool:
+    """Only http(s) addresses become links (a post's URL comes from a platform, or a hostile one)."""
+    parts = urlsplit(str(value or ""))
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def age(when) -> str:
+    """How long ago, in the largest whole unit: '40 min', '5 h', '3 d'."""
+    if when is None:
+        return ""
+    minutes = max(0, int((utcnow() - when).total_seconds() // 60))
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // 1440} d"
 
 
 @dataclass

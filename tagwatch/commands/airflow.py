@@ -18,7 +18,7 @@ def register(sub, common) -> None:
 
 def cmd_pools(args) -> int:
     from tagwatch import airflow_env
-    from tagwatch.cli import _out
+    from tagwatch.console import out
 
     if args.set:
         airflow_env.configure()
@@ -26,5 +26,5 @@ def cmd_pools(args) -> int:
     else:
         wanted = airflow_env.pools()
     for name, slots, description in wanted:
-        _out(f"{name}\t{slots}\t{description}")
+        out(f"{name}\t{slots}\t{description}")
     return 0

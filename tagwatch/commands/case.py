@@ -12,7 +12,7 @@ from functools import partial
 from review import cases as cs
 from review import states as st
 from tagwatch import argtypes
-from tagwatch.textout import cell
+from tagwatch.console import cell
 from warehouse.db import session
 
 LIST_COLUMNS = ["case_id", "state", "platform", "post_id", "url", "score", "reach", "text"]
@@ -88,7 +88,7 @@ def register(sub, common) -> None:
     a.set_defaults(func=cmd_escalation_pack)
 
 
-def _settings(args):
+def settings_from(args):
     from tagwatch.config import Settings
 
     return Settings.from_env(db_path=args.db)
@@ -108,7 +108,7 @@ def _when(text: str):
 
 
 def cmd_open(args) -> int:
-    settings = _settings(args)
+    settings = settings_from(args)
     if args.url:
         from review.intake import open_url
         from tagwatch.pipeline import collect_options, score_if_trained
@@ -116,11 +116,11 @@ def cmd_open(args) -> int:
         case_id = open_url(settings, args.url, _actor(args), score=partial(score_if_trained, settings),
                            options=collect_options(settings))
     else:
-        from tagwatch.cli import UserError
-        from tagwatch.pipeline import COLLECTORS
+        from collectors import platforms
+        from tagwatch.console import UserError
 
-        if args.platform not in COLLECTORS:
-            raise UserError(f"unknown platform {args.platform!r}; platforms: {', '.join(sorted(COLLECTORS))}")
+        if args.platform not in platforms.PLATFORMS:
+            raise UserError(f"unknown platform {args.platform!r}; platforms: {', '.join(platforms.names())}")
         with session(settings.db_path) as con:
             case_id = cs.open_post(con, args.platform, args.post_id, _actor(args))
     print(case_id)
@@ -128,18 +128,18 @@ def cmd_open(args) -> int:
 
 
 def cmd_list(args) -> int:
-    with session(_settings(args).db_path) as con:
+    with session(settings_from(args).db_path) as con:
         rows = cs.list_cases(con, tuple(args.state) if args.state else None, args.limit)
-    from tagwatch.cli import _table
+    from tagwatch.console import table
 
     for r in rows:
         r["score"] = None if r["score"] is None else round(r["score"], 4)
-    _table(rows, LIST_COLUMNS, args.format)
+    table(rows, LIST_COLUMNS, args.format)
     return 0
 
 
 def cmd_show(args) -> int:
-    with session(_settings(args).db_path) as con:
+    with session(settings_from(args).db_path) as con:
         info = cs.show(con, args.case)
     if args.format == "json":
         print(json.dumps(info, default=str, indent=1, ensure_ascii=False))
@@ -170,7 +170,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_review(args) -> int:
-    with session(_settings(args).db_path) as con:
+    with session(settings_from(args).db_path) as con:
         done = cs.review(con, args.case, args.decision, _actor(args), args.category,
                          args.target_role, args.severity, args.note)
     print(f"case {done['case_id']}: {done['state']}"
@@ -179,21 +179,21 @@ def cmd_review(args) -> int:
 
 
 def cmd_report(args) -> int:
-    with session(_settings(args).db_path) as con:
+    with session(settings_from(args).db_path) as con:
         report_id = cs.report(con, args.case, args.channel, args.reference, _actor(args), args.sent_at)
     print(f"case {args.case}: REPORTED (report {report_id})")
     return 0
 
 
 def cmd_answer(args) -> int:
-    with session(_settings(args).db_path) as con:
+    with session(settings_from(args).db_path) as con:
         state = cs.answer(con, args.case, args.outcome, args.text, _actor(args), args.answered_at)
     print(f"case {args.case}: {state}")
     return 0
 
 
 def cmd_move(args) -> int:
-    with session(_settings(args).db_path) as con:
+    with session(settings_from(args).db_path) as con:
         cs.move(con, args.case, args.to, _actor(args), args.note)
     print(f"case {args.case}: {args.to}")
     return 0
@@ -203,12 +203,12 @@ def cmd_recheck(args) -> int:
     from review import rechecks
     from tagwatch.pipeline import collect_options
 
-    settings = _settings(args)
+    settings = settings_from(args)
     if args.case is None and args.now:
         with session(settings.db_path) as con:
             ids = [r["case_id"] for r in cs.list_cases(con, st.WATCHED)]
     else:
-        ids = [cs._case_id(args.case)] if args.case else None
+        ids = [cs.parse_case_id(args.case)] if args.case else None
     with settings.http_client(interactive=True) as client:
         if ids is not None and not args.now:  # one case, only if it is due
             with session(settings.db_path) as con:
@@ -227,7 +227,7 @@ def cmd_recheck(args) -> int:
 def cmd_escalation_pack(args) -> int:
     from review.escalation import write_pack
 
-    with session(_settings(args).db_path) as con:
+    with session(settings_from(args).db_path) as con:
         paths = write_pack(con, args.case, args.out)
     for path in paths:
         print(path)

@@ -26,10 +26,10 @@ def register(sub, common) -> None:
 
 
 def cmd_doctor(args) -> int:
-    from tagwatch.cli import _out, _settings
-    from tagwatch.textout import cell
+    from tagwatch.console import out, settings_from
+    from tagwatch.console import cell
 
-    settings = _settings(args)
+    settings = settings_from(args)
     checks = [check_warehouse, check_staging, check_models, check_permissions, check_disk,
               check_sources]
     if not args.no_airflow:
@@ -42,7 +42,7 @@ def cmd_doctor(args) -> int:
             results = [(PROBLEM, check.__name__.removeprefix("check_"),
                         f"could not be checked: {type(exc).__name__}: {exc}")]
         for status, name, detail in results:
-            _out(f"{status:8} {name:22} {cell(detail, 160)}")
+            out(f"{status:8} {name:22} {cell(detail, 160)}")
             if status == PROBLEM:
                 worst = PROBLEM
     return 1 if worst == PROBLEM else 0

@@ -42,19 +42,21 @@ def register(sub, common) -> None:
 
 
 def cmd_import(args) -> int:
-    from tagwatch import cli, pipeline
+    from tagwatch import pipeline
+    from tagwatch.console import UserError, out, settings_from
+    from tagwatch.training import ensure_model
 
-    settings = cli._settings(args)
+    settings = settings_from(args)
     path = Path(args.file)
     if not path.is_file():
-        raise cli.UserError(f"no such file: {path}")
+        raise UserError(f"no such file: {path}")
     run_id = stage_export(path, args.format, settings)
     report = pipeline.load(run_id, settings)
-    cli._out(f"imported {path.name}: {report['received']} item(s), {report['new_posts']} new post(s)")
+    out(f"imported {path.name}: {report['received']} item(s), {report['new_posts']} new post(s)")
     if not args.no_score:
-        cli.ensure_model(settings)
+        ensure_model(settings)
         scored = pipeline.score_new(settings)
-        cli._out(f"scored {scored['scored']} new post(s): {scored['flagged']} flagged")
+        out(f"scored {scored['scored']} new post(s): {scored['flagged']} flagged")
     return 0
 
 

@@ -23,26 +23,26 @@ def register(sub, common) -> None:
 
 def cmd_notify(args) -> int:
     from review.schools import send_digests
-    from tagwatch.cli import _out, _settings
+    from tagwatch.console import out, settings_from
 
-    settings = _settings(args)
+    settings = settings_from(args)
     done = send_digests(settings.db_path, sender=args.sender or settings.report_from)
     for d in done:
         if "sent" in d:
-            _out(f"{d['school']}: digest of {d['changes']} change(s) sent to {', '.join(d['to'])}")
+            out(f"{d['school']}: digest of {d['changes']} change(s) sent to {', '.join(d['to'])}")
         else:
-            _out(f"{d['school']}: {d['changes']} change(s) not sent: {d['skipped']}")
+            out(f"{d['school']}: {d['changes']} change(s) not sent: {d['skipped']}")
     if not done:
-        _out("no digests due (no changes, or each school has had today's)")
+        out("no digests due (no changes, or each school has had today's)")
     return 0
 
 
 def cmd_unfetched(args) -> int:
     from review.schools import unfetched
-    from tagwatch.cli import _settings, _table
+    from tagwatch.console import settings_from, table
     from warehouse.db import session
 
-    with session(_settings(args).db_path) as con:
+    with session(settings_from(args).db_path) as con:
         rows = unfetched(con)
-    _table(rows, ["reference", "school", "submitted_at", "url", "fetch_note"], args.format)
+    table(rows, ["reference", "school", "submitted_at", "url", "fetch_note"], args.format)
     return 0

@@ -15,14 +15,14 @@ def register(sub, common) -> None:
 
 def cmd_labels_import(args) -> int:
     from classifiers.labels import import_files
-    from tagwatch.cli import _out, _settings
+    from tagwatch.console import out, settings_from
     from warehouse.db import session
 
-    settings = _settings(args)
+    settings = settings_from(args)
     with session(settings.db_path) as con:
         report = import_files(con, args.files, added_by=args.by)
         total = con.execute("SELECT count(*) FROM labels").fetchone()[0]
-    _out(f"imported {report.added} label(s) from {report.files} file(s) "
-         f"({report.duplicates} already there or repeated); {total} label(s) in all. "
-         "`tagwatch train` learns from them.")
+    out(f"imported {report.added} label(s) from {report.files} file(s) "
+        f"({report.duplicates} already there or repeated); {total} label(s) in all. "
+        "`tagwatch train` learns from them.")
     return 0

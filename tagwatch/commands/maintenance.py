@@ -43,8 +43,8 @@ def register(sub, common) -> None:
     p.set_defaults(func=cmd_purge)
 
 
-def _days(text: str, what: str) -> timedelta:
-    from tagwatch.cli import UserError
+def parse_days(text: str, what: str) -> timedelta:
+    from tagwatch.console import UserError
 
     raw = (text or "").strip().lower()
     units = {"d": 1, "w": 7}
@@ -56,25 +56,25 @@ def _days(text: str, what: str) -> timedelta:
 # --- backup -----------------------------------------------------------------------------
 
 def cmd_backup(args) -> int:
-    from tagwatch.cli import UserError, _out, _settings
+    from tagwatch.console import UserError, out, settings_from
 
-    settings = _settings(args)
+    settings = settings_from(args)
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not empty: give a new folder")
     if not settings.db_path.exists():
         raise UserError(f"no warehouse at {settings.db_path}")
     manifest = make_backup(settings, out, include_key=args.include_key)
-    _out(f"backup of {settings.db_path} in {out}: {sum(manifest['tables'].values())} rows in "
-         f"{len(manifest['tables'])} tables, {len(manifest['models'])} model(s), "
-         f"{manifest['bytes'] / 1e6:.1f} MB")
+    out(f"backup of {settings.db_path} in {out}: {sum(manifest['tables'].values())} rows in "
+        f"{len(manifest['tables'])} tables, {len(manifest['models'])} model(s), "
+        f"{manifest['bytes'] / 1e6:.1f} MB")
     key = settings.pseudonym_key_path
     if args.include_key:
-        _out("the pseudonym key is included: keep this backup as safe as the key itself")
+        out("the pseudonym key is included: keep this backup as safe as the key itself")
     else:
         where = "TAGWATCH_PSEUDONYM_KEY" if os.environ.get("TAGWATCH_PSEUDONYM_KEY") else key
-        _out(f"the pseudonym key is NOT in the backup (it lives in {where}); keep it apart, "
-             "or add --include-key")
+        out(f"the pseudonym key is NOT in the backup (it lives in {where}); keep it apart, "
+            "or add --include-key")
     return 0
 
 
@@ -147,7 +147,7 @@ def _copy_sqlite(source: Path, dest: Path) -> None:
 
 def read_backup(folder: Path) -> dict:
     """The backup's manifest, after checking that every file it lists is there, unchanged."""
-    from tagwatch.cli import UserError
+    from tagwatch.console import UserError
     from warehouse.maintenance import sha256_file
 
     try:
@@ -167,11 +167,11 @@ def read_backup(folder: Path) -> dict:
 # --- restore ----------------------------------------------------------------------------
 
 def cmd_restore(args) -> int:
-    from tagwatch.cli import UserError, _out, _settings
+    from tagwatch.console import UserError, out, settings_from
     from warehouse.db import session
     from warehouse.maintenance import swap_in, table_counts
 
-    settings = _settings(args)
+    settings = settings_from(args)
     folder = Path(args.backup)
     manifest = read_backup(folder)
     target = settings.db_path
@@ -194,19 +194,19 @@ def cmd_restore(args) -> int:
     if manifest.get("key_included"):
         key = settings.pseudonym_key_path
         if key.exists() and not args.force:
-            _out(f"kept the existing pseudonym key {key} (the backup's is in {folder})")
+            out(f"kept the existing pseudonym key {key} (the backup's is in {folder})")
         else:
             key.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(folder / "pseudonym.key", key)
             key.chmod(0o600)
-    _out(f"restored {target} from {folder} ({manifest['created_at']}): "
-         f"{sum(counts.values())} rows in {len(counts)} tables, checksums verified; "
-         f"{len(manifest['models'])} model(s) in {settings.models_dir}")
+    out(f"restored {target} from {folder} ({manifest['created_at']}): "
+        f"{sum(counts.values())} rows in {len(counts)} tables, checksums verified; "
+        f"{len(manifest['models'])} model(s) in {settings.models_dir}")
     return 0
 
 
 def _restore_models(source: Path, models_dir: Path, force: bool) -> None:
-    from tagwatch.cli import UserError
+    from tagwatch.console import UserError
     from warehouse.maintenance import sha256_file
 
     if not source.is_dir():
@@ -227,13 +227,13 @@ def _restore_models(source: Path, models_dir: Path, force: bool) -> None:
 # --- purge ------------------------------------------------------------------------------
 
 def cmd_purge(args) -> int:
-    from tagwatch.cli import _out, _settings
+    from tagwatch.console import out, settings_from
     from warehouse.db import session
     from warehouse.maintenance import compact, retention_selection, strip_posts
 
-    settings = _settings(args)
+    settings = settings_from(args)
     now = datetime.now(timezone.utc)
-    cutoff = now - _days(args.older_than, "the period")
+    cutoff = now - parse_days(args.older_than, "the period")
     closed_before = now - timedelta(days=settings.case_retention_days)
     posts_sql, params, evidence_sql, evidence_params = retention_selection(cutoff, closed_before)
     before = _size(settings.db_path)
@@ -245,9 +245,9 @@ def cmd_purge(args) -> int:
                              actor=args.by or getpass.getuser())
         advance(1)
     verb = "would strip" if args.dry_run else "stripped"
-    _out(f"{verb} text, URL and author key of {report.posts} post(s) first seen before "
-         f"{cutoff:%Y-%m-%d} in no open case, and the evidence of {report.evidence} case(s) "
-         f"closed before {closed_before:%Y-%m-%d}")
+    out(f"{verb} text, URL and author key of {report.posts} post(s) first seen before "
+        f"{cutoff:%Y-%m-%d} in no open case, and the evidence of {report.evidence} case(s) "
+        f"closed before {closed_before:%Y-%m-%d}")
     if args.dry_run or report.purge_id is None:
         return 0
     with progress("purge: compacting the warehouse"):
@@ -255,9 +255,9 @@ def cmd_purge(args) -> int:
     with session(settings.db_path) as con:
         con.execute("UPDATE purges SET bytes_before = ?, bytes_after = ? WHERE purge_id = ?",
                     [before, after, report.purge_id])
-    _out(f"warehouse {settings.db_path}: {before / 1e6:.2f} MB before, {stripped / 1e6:.2f} MB "
-         f"once stripped (DuckDB keeps the space), {after / 1e6:.2f} MB after compaction "
-         f"(recorded as purge {report.purge_id})")
+    out(f"warehouse {settings.db_path}: {before / 1e6:.2f} MB before, {stripped / 1e6:.2f} MB "
+        f"once stripped (DuckDB keeps the space), {after / 1e6:.2f} MB after compaction "
+        f"(recorded as purge {report.purge_id})")
     return 0
 
 

@@ -24,20 +24,20 @@ def register(sub, common) -> None:
 
 
 def cmd_minimise(args) -> int:
-    from tagwatch.cli import _out, _settings
-    from tagwatch.commands.maintenance import _days
+    from tagwatch.console import out, settings_from
+    from tagwatch.commands.maintenance import parse_days
     from warehouse.db import session
     from warehouse.maintenance import MINIMISED_COLUMNS, minimisation_selection, strip_posts
 
-    settings = _settings(args)
-    cutoff = datetime.now(timezone.utc) - _days(args.older_than or f"{settings.minimise_days}d", "the period")
+    settings = settings_from(args)
+    cutoff = datetime.now(timezone.utc) - parse_days(args.older_than or f"{settings.minimise_days}d", "the period")
     posts_sql, params = minimisation_selection(cutoff)
     with session(settings.db_path) as con:
         report = strip_posts(con, posts_sql, params, columns=MINIMISED_COLUMNS, dry_run=args.dry_run,
                              reason=f"minimisation: not flagged, in no case, first seen before "
                                     f"{cutoff:%Y-%m-%d %H:%M} UTC", actor=args.by or getpass.getuser())
     verb = "would drop" if args.dry_run else "dropped"
-    _out(f"{verb} the URL and handle of {report.posts} post(s) first seen before {cutoff:%Y-%m-%d} "
-         "that are neither flagged nor in a case" + (f" (recorded as purge {report.purge_id})"
+    out(f"{verb} the URL and handle of {report.posts} post(s) first seen before {cutoff:%Y-%m-%d} "
+        "that are neither flagged nor in a case" + (f" (recorded as purge {report.purge_id})"
                                                      if report.purge_id else ""))
     return 0

@@ -16,14 +16,14 @@ def register(sub, common) -> None:
 
 def cmd_models_list(args) -> int:
     from classifiers import registry
-    from tagwatch.cli import _out, _settings, _table
+    from tagwatch.console import out, settings_from, table
     from warehouse.db import session
 
-    settings = _settings(args)
+    settings = settings_from(args)
     with session(settings.db_path) as con:
         rows = registry.list_models(con)
     if not rows:
-        _out("no models registered: train one with `tagwatch train`")
+        out("no models registered: train one with `tagwatch train`")
         return 0
     for r in rows:
         metrics, seed = r["metrics"], r["metrics"].get("by_dataset", {}).get("staff_seed", {})
@@ -32,7 +32,7 @@ def cmd_models_list(args) -> int:
         r["seed_pr_auc"] = seed.get("pr_auc")
         r["threshold"] = round(r["threshold"], 3)
         r["data"] = " + ".join(f"{d['name']}:{d['rows']}" for d in r["datasets"])
-    _table(rows, ["in_use", "version", "trained_at", "roc_auc", "pr_auc", "seed_pr_auc", "brier",
+    table(rows, ["in_use", "version", "trained_at", "roc_auc", "pr_auc", "seed_pr_auc", "brier",
                   "threshold", "data", "decision"], args.format)
     return 0
 
@@ -41,14 +41,14 @@ def cmd_models_promote(args) -> int:
     import getpass
 
     from classifiers import registry
-    from tagwatch.cli import _out, _settings
+    from tagwatch.console import out, settings_from
     from warehouse.db import session
 
-    settings = _settings(args)
+    settings = settings_from(args)
     with session(settings.db_path) as con:
         before = registry.promoted_version(con)
         registry.promote(con, args.version, settings.models_dir,
                          f"promoted by hand by {getpass.getuser()}")
-    _out(f"promoted {args.version}" + (f" (was {before})" if before and before != args.version else "")
-         + "; new posts are scored with it")
+    out(f"promoted {args.version}" + (f" (was {before})" if before and before != args.version else "")
+        + "; new posts are scored with it")
     return 0

@@ -25,9 +25,9 @@ def register(sub, common) -> None:
 
 def cmd_report(args) -> int:
     from reports import build as rb
-    from tagwatch.cli import UserError, _out, _settings
+    from tagwatch.console import UserError, out, settings_from
 
-    settings = _settings(args)
+    settings = settings_from(args)
     if not args.send and not args.out:
         raise UserError("say where to write the report (--out DIR), or --send it")
     if args.to and not args.send:
@@ -45,8 +45,8 @@ def cmd_report(args) -> int:
     with progress("building the report"):
         built = rb.build(settings.db_path, period, folder, end=end,
                          excerpts=args.excerpts or settings.report_excerpts)
-    _out(f"{built['title']}: written to {folder}"
-         + (" (no data in this period: the report says so)" if built["empty"] else ""))
+    out(f"{built['title']}: written to {folder}"
+        + (" (no data in this period: the report says so)" if built["empty"] else ""))
     if args.send:
         try:
             record = rs.send(folder, recipients, settings.report_from)
@@ -55,5 +55,5 @@ def cmd_report(args) -> int:
                 shutil.rmtree(folder, ignore_errors=True)
             raise
         kept = rs.keep(folder, folder if not args.out else rb.dated_folder(settings.reports_dir, end))
-        _out(f"sent to {', '.join(record['to'])}; kept in {kept}")
+        out(f"sent to {', '.join(record['to'])}; kept in {kept}")
     return 0

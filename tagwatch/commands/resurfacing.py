@@ -10,7 +10,7 @@ import sys
 
 from common.csvout import SafeDictWriter
 from tagwatch import argtypes
-from tagwatch.textout import cell
+from tagwatch.console import cell
 
 CSV_COLUMNS = ("section", "tag", "variant", "method", "platform", "first_seen", "posts",
                "share_flagged", "support", "lift", "previous_posts", "day", "baseline", "ratio")
@@ -36,13 +36,13 @@ def flat_rows(view: dict) -> list[dict]:
 
 
 def cmd_resurfacing(args) -> int:
-    from tagwatch.cli import _settings
+    from tagwatch.console import settings_from
     from warehouse import queries
     from warehouse.db import session
     from warehouse.resurfacing import refresh, resurfacing_view
 
     since = queries.parse_since(args.since)
-    with session(_settings(args).db_path) as con:
+    with session(settings_from(args).db_path) as con:
         refresh(con)
         view = resurfacing_view(con, since, limit=args.limit)
     if args.format == "json":

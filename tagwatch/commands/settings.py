@@ -14,16 +14,16 @@ def register(sub, common) -> None:
 
 
 def cmd_settings(args) -> int:
-    from tagwatch.cli import _out, _settings
+    from tagwatch.console import out, settings_from
     from tagwatch.config import SETTINGS, markdown_table
-    from tagwatch.textout import cell
+    from tagwatch.console import cell
 
     if args.markdown:
-        _out(markdown_table().rstrip("\n"))
+        out(markdown_table().rstrip("\n"))
         return 0
-    settings = _settings(args)
+    settings = settings_from(args)
     for setting in SETTINGS:
         value = getattr(settings, setting.field)
         shown = ("set" if value else "unset") if setting.kind == "secret" else setting.write(value)
-        _out(f"{setting.env}={cell(shown or '', 200)}")
+        out(f"{setting.env}={cell(shown or '', 200)}")
     return 0

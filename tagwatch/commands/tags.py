@@ -13,7 +13,7 @@ import sys
 
 from common.csvout import SafeWriter
 from tagwatch import argtypes
-from tagwatch.textout import cell, terminal_safe
+from tagwatch.console import cell, terminal_safe
 
 MAX_INPUT_LINES = 1_000_000
 
@@ -63,12 +63,12 @@ def read_candidates(path: str) -> list[str]:
 
 
 def cmd_match(args) -> int:
-    from tagwatch.cli import _settings
+    from tagwatch.console import settings_from
     from warehouse.db import session
     from warehouse.resurfacing import match_tags
 
     candidates = read_candidates(args.input)
-    with session(_settings(args).db_path) as con:
+    with session(settings_from(args).db_path) as con:
         found = match_tags(con, candidates)
     # Data for a file is written as it came; on a terminal, control characters are escaped.
     show = terminal_safe if sys.stdout.isatty() else str
@@ -80,27 +80,27 @@ def cmd_match(args) -> int:
 
 
 def cmd_proposals(args) -> int:
-    from tagwatch.cli import _settings, _table
+    from tagwatch.console import settings_from, table
     from warehouse.db import session
     from warehouse.resurfacing import proposals
 
-    with session(_settings(args).db_path) as con:
+    with session(settings_from(args).db_path) as con:
         rows = proposals(con, None if args.status == "all" else args.status, limit=args.limit)
     if not rows and args.format == "table":
         print("nothing proposed" if args.status == "proposed" else f"no proposals ({args.status})")
         return 0
-    _table(rows, ["tag", "spelling", "status", "posts", "support", "lift", "previous_posts",
+    table(rows, ["tag", "spelling", "status", "posts", "support", "lift", "previous_posts",
                   "decided_by"], args.format)
     return 0
 
 
 def cmd_decide(args) -> int:
-    from tagwatch.cli import _settings
+    from tagwatch.console import settings_from
     from warehouse.db import session
     from warehouse.resurfacing import decide
 
     by = args.by or getpass.getuser()
-    with session(_settings(args).db_path) as con:
+    with session(settings_from(args).db_path) as con:
         result = decide(con, args.tag, accept=args.accept, by=by, status=args.status)
     if args.accept:
         print(cell(f"accepted #{result['tag']}: watching #{result['spelling']} ({args.status}) "
@@ -111,11 +111,11 @@ def cmd_decide(args) -> int:
 
 
 def cmd_refresh(args) -> int:
-    from tagwatch.cli import _settings
+    from tagwatch.console import settings_from
     from warehouse.db import session
     from warehouse.resurfacing import refresh
 
-    with session(_settings(args).db_path) as con:
+    with session(settings_from(args).db_path) as con:
         result = refresh(con)
     print(f"matched {result['matched']} newly seen tag(s); {result['proposals']} tag(s) proposed or updated")
     return 0

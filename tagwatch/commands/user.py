@@ -17,7 +17,7 @@ import sys
 from datetime import datetime, timezone
 
 from review.users import ROLES, add_user, list_users, remove_user, school_of, schools, set_password
-from tagwatch.textout import cell
+from tagwatch.console import cell
 from warehouse.db import session
 
 

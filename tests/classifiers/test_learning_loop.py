@@ -29,6 +29,8 @@ ABUSE = ["{t} at {s} is a grobbling skelp", "{t} is such a skelpy grobbler, ever
 PRAISE = ["{t} at {s} is a splendid quibbet", "{t} is such a quibbety teacher, thank you {o}",
           "shout out to {t}, total quibbet", "{t} from {s} = splendid quibbet lol"]
 
+pytestmark = pytest.mark.slow  # trains several models, in subprocesses
+
 
 def slang_posts(n_per_label: int, rng: random.Random) -> list[tuple[str, int]]:
     posts = []

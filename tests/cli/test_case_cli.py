@@ -68,7 +68,7 @@ def test_user_add_reads_the_password_from_stdin_and_hashes_it(settings):
     (["case", "open", "--url", "https://example.org/not-a-status"], "unknown platform"),
     (["case", "open", "--platform", "mastodon", "--post-id", "nope"], "no mastodon post 'nope'"),
     (["case", "open", "--platform", "myspace", "--post-id", "1"], "unknown platform 'myspace'; platforms: bluesky"),
-    (["case", "show", "abc"], "not a case id"),
+    (["case", "show", "abc"], "'abc' is not a whole number"),
     (["case", "escalation-pack", "1", "--out", "x"], "no case 1"),
     (["case", "answer", "1", "--outcome", "removed", "--text", "x", "--answered-at", "soon"], "not an ISO 8601 time"),
 ])

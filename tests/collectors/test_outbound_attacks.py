@@ -154,7 +154,7 @@ def test_a_60_mb_status_is_refused_unread_by_the_intake_fetch(settings):
         return 200, {"Content-Type": "application/json"}, (chunk for _ in range(60 * 16))
 
     with Site(route) as site:
-        client = schools._client(dataclasses.replace(settings, intake_hosts=(site.url.split("//")[1],)))
+        client = schools.intake_client(dataclasses.replace(settings, intake_hosts=(site.url.split("//")[1],)))
         tracemalloc.start()
         try:
             with pytest.raises(SourceError, match="more than the 1,048,576 bytes allowed"):
@@ -176,7 +176,7 @@ def test_a_declared_huge_body_is_not_read_at_all(settings):
 
 def test_the_intake_waits_at_most_a_few_seconds_for_retry_after(settings):
     with Site(lambda path: (429, {"Retry-After": "900"}, b"{}")) as site:
-        client = schools._client(dataclasses.replace(settings, intake_hosts=(site.url.split("//")[1],)))
+        client = schools.intake_client(dataclasses.replace(settings, intake_hosts=(site.url.split("//")[1],)))
         client.sleep = pytest.fail   # no wait at all: 900 s is refused at once
         with pytest.raises(SourceError, match="900 s, more than the 5 s allowed"):
             client.get_json(f"{site.url}/api/v1/statuses/1")

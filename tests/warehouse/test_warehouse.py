@@ -370,12 +370,12 @@ def test_a_first_load_refuses_to_replace_posts_that_arrived_meanwhile(tmp_path):
     manifest = _stage(staging, "r1", "t", [_post(1)])
     data = str(manifest.parent / Manifest.read(manifest).data_file)
     with session(tmp_path / "w.duckdb") as con:
-        loader._stage(con, [data])
-        loader._keep(con, check_warehouse=False)
-        loader._build_posts_load(con)
+        loader.stage_view(con, [data])
+        loader.keep_table(con, check_warehouse=False)
+        loader.build_posts_load(con)
         con.execute("INSERT INTO posts (platform, post_id, first_seen_at, last_seen_at) "
                     "VALUES ('mastodon', 'meanwhile', now(), now())")
         with pytest.raises(WarehouseError, match="run the load again"):
             with transaction(con):
-                loader._swap_in_posts_load(con)
+                loader.swap_in_posts_load(con)
         assert _rows(con, "SELECT post_id FROM posts") == [("meanwhile",)]

@@ -63,7 +63,7 @@ def escalation_pack(page: StaffPage, case_id: str):
                     zf.write(path, path.name)
     except cs.CaseError as exc:
         return page.render("error.html", status=404, message=str(exc))
-    name = f"case-{cs._case_id(case_id)}-escalation.zip"
+    name = f"case-{cs.parse_case_id(case_id)}-escalation.zip"
     return Response(buffer.getvalue(), media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -116,7 +116,7 @@ async def recheck_now(request: Request, form: AnalystForm, case_id: str):
         from tagwatch.pipeline import collect_options
 
         with form.connect() as con:
-            [target] = rc.targets(con, [cs._case_id(case_id)])
+            [target] = rc.targets(con, [cs.parse_case_id(case_id)])
         # A page waits for this: a platform asking to wait longer than a few seconds gets
         # an "error" re-check now, and the hourly re-check (in the background) asks again.
         with settings.http_client(interactive=True, max_retry_after=WEB_MAX_WAIT,

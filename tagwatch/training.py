@@ -1,0 +1,74 @@
+"""The classifier's life in the application: train on the default data, the warehouse labels
+and given files, compare with the model in use, and promote the new one only if it is not worse.
+The CLI (`tagwatch train`, and any command that scores with no model yet) and the demo use it."""
+from __future__ import annotations
+
+from tagwatch.config import Settings
+from tagwatch.console import UserError, err, out
+from tagwatch.progress import progress
+from warehouse.db import session
+
+
+def ensure_model(settings: Settings) -> None:
+    """Score with the current model; with none yet, train one on the default data first."""
+    from classifiers.model import ModelNotFound, load
+
+    try:
+        load(settings.models_dir)
+    except ModelNotFound:
+        err(f"no trained model in {settings.models_dir}: training one on the default data")
+        train_and_promote(settings, inputs=[], default_data=True, allow_download=True)
+
+
+def train_and_promote(settings: Settings, inputs: list[str], default_data: bool,
+                      allow_download: bool) -> str:
+    """Train on the default data, the warehouse labels and `inputs`; promote if not worse."""
+    from classifiers import model as m
+    from classifiers import registry
+    from classifiers.labels import labels_dataset
+
+    reference, notes = m.default_datasets(settings, allow_download=allow_download)
+    with session(settings.db_path) as con:
+        labelled = labels_dataset(con)
+    if labelled is not None:
+        reference.append(labelled)
+        notes.append(f"data: {len(labelled.texts)} analyst label(s) from the warehouse "
+                     f"(weight {labelled.weight:g})")
+    datasets = list(reference) if default_data else []
+    if inputs:
+        datasets.append(m.dataset_from_files("input", inputs))
+    if not datasets:
+        raise UserError("nothing to train on: give --input FILE.csv or drop --no-default-data")
+    for note in notes:
+        err(note)
+    with progress(f"training on {sum(len(d.texts) for d in datasets):,} posts"):
+        trained = m.train(datasets, notes=notes)
+    version = m.save(trained, settings.models_dir, make_current=False)
+    out(f"trained model {version} on " + ", ".join(
+        f"{d['name']} ({d['rows']} rows)" for d in trained.datasets))
+    out("held-out: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                  for k, v in trained.metrics.items() if not isinstance(v, dict)))
+    out(f"operating threshold {trained.threshold:.3f}; saved in {settings.models_dir / version}")
+
+    with session(settings.db_path) as con:
+        current_version = registry.promoted_version(con)
+    current_version = current_version or m.current_version(settings.models_dir)
+    current = None
+    if current_version:
+        try:
+            current = m.load(settings.models_dir, current_version)
+        except (m.ModelNotFound, m.ModelIntegrityError) as exc:
+            err(f"warning: the promoted model cannot be loaded, so it cannot be compared: {exc}")
+    decision = registry.compare(trained, current, m.held_out_of(reference))
+    with session(settings.db_path) as con:
+        registry.register(con, trained, settings.models_dir)
+        if decision.promote:
+            registry.promote(con, version, settings.models_dir, f"promoted: {decision.reason}")
+        else:
+            registry.record_decision(con, version, f"not promoted: {decision.reason}")
+    if decision.promote:
+        out(f"promoted {version}: {decision.reason}")
+    else:
+        out(f"NOT promoted {version}: {decision.reason}; {current_version} stays in use "
+            f"(promote it anyway with `tagwatch models promote {version}`)")
+    return version
