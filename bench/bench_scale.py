@@ -211,7 +211,7 @@ def daily(work: Path, size: int, increment: int) -> dict:
 def _report(settings, out_dir: Path) -> None:
     from reports.build import build as build_report
 
-    build_report(settings, "7d", out_dir)
+    build_report(settings.db_path, "7d", out_dir)
 
 
 def _resurfacing(settings) -> None:
