@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from contextlib import nullcontext
 import logging
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path

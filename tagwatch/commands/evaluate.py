@@ -100,11 +100,11 @@ def cmd_cross_corpus(args) -> int:
         raise UserError(str(exc)) from None
     for line in selection.format_report(report)[2 + len(report.rounds):]:
         out(line)
-    out = settings.data_dir / "reports" / \
+    path = settings.data_dir / "reports" / \
         f"cross-corpus-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
-    out(f"report: {out}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
+    out(f"report: {path}")
     return 0
 
 

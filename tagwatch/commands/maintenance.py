@@ -59,13 +59,13 @@ def cmd_backup(args) -> int:
     from tagwatch.console import UserError, out, settings_from
 
     settings = settings_from(args)
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()):
-        raise UserError(f"{out} exists and is not empty: give a new folder")
+    folder = Path(args.out)
+    if folder.exists() and any(folder.iterdir()):
+        raise UserError(f"{folder} exists and is not empty: give a new folder")
     if not settings.db_path.exists():
         raise UserError(f"no warehouse at {settings.db_path}")
-    manifest = make_backup(settings, out, include_key=args.include_key)
-    out(f"backup of {settings.db_path} in {out}: {sum(manifest['tables'].values())} rows in "
+    manifest = make_backup(settings, folder, include_key=args.include_key)
+    out(f"backup of {settings.db_path} in {folder}: {sum(manifest['tables'].values())} rows in "
         f"{len(manifest['tables'])} tables, {len(manifest['models'])} model(s), "
         f"{manifest['bytes'] / 1e6:.1f} MB")
     key = settings.pseudonym_key_path
