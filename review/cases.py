@@ -11,7 +11,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from review import states as st
-from warehouse.db import WarehouseError, transaction
+from warehouse.db import WarehouseError, cached, transaction
 from warehouse.queries import STAFF_AIMED, dict_rows
 
 AUTOMATION = "tagwatch"  # the actor of automated events
@@ -68,7 +68,10 @@ def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = N
         if unknown:
             raise CaseError(f"unknown state(s) {sorted(unknown)}; states: {', '.join(st.STATES)}")
     where = f"WHERE s.state IN ({', '.join('?' * len(states))})" if states else ""
-    return _list_cases(con, where, list(states or ()), limit)
+    params = list(states or ())
+    # Read again and again (every queue page), changed only by a commit: computed once per change.
+    return cached(con, ("list_cases", where, tuple(params), limit),
+                  lambda: _list_cases(con, where, params, limit))
 
 
 def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
