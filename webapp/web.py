@@ -98,6 +98,7 @@ class Store:
         self._con = None
         self._last_used = 0.0
         self._reaper: threading.Thread | None = None
+        self._tick = threading.Event()   # never set: the reaper's clock (not time.sleep)
 
     @contextmanager
     def connect(self):
@@ -147,7 +148,7 @@ class Store:
     def _reap(self) -> None:
         """Close the kept connection once idle for keep_open seconds or wanted elsewhere."""
         while True:
-            time.sleep(_REAP_EVERY)
+            self._tick.wait(_REAP_EVERY)
             if not self._lock.acquire(blocking=False):
                 continue   # a request is using it
             try:
