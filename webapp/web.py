@@ -51,7 +51,7 @@ def csp_hash(text: str) -> str:
 
 
 CSP = (f"default-src 'none'; style-src {csp_hash(CSS)}; script-src {csp_hash(JS)}; "
-       "img-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+       "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 # How long a request waits for the warehouse (a running load, or other requests of this
 # app) before the reviewer sees the busy page ("nothing was read or changed, send it
