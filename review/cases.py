@@ -79,7 +79,7 @@ def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = N
     if author or tag:
         conditions.append("EXISTS (SELECT 1 FROM posts f WHERE f.platform = c.platform AND f.post_id = c.post_id"
                           + (" AND f.author_key = ?" if author else "")
-                          + (" AND list_contains(list_transform(f.hashtags, x -> lower(x)), lower(?))"
+                          + (" AND list_contains(list_transform(f.hashtags, lambda x: lower(x)), lower(?))"
                              if tag else "") + ")")
         params += [v for v in (author, tag) if v]
     where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
