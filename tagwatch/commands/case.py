@@ -80,6 +80,22 @@ def register(sub, common) -> None:
     a.add_argument("--note")
     a.set_defaults(func=cmd_move)
 
+    _register_undo_assign(cases, common, actor)
+
+    a = cases.add_parser("recheck", parents=[common],
+                         help="apply the 48 h deadline and run the due re-checks")
+    a.add_argument("case", nargs="?", type=argtypes.case_id, help="only this case")
+    a.add_argument("--now", action="store_true", help="re-check at once, due or not")
+    a.set_defaults(func=cmd_recheck)
+
+    a = cases.add_parser("escalation-pack", parents=[common],
+                         help="PDF + JSON for the helpline / Report Harmful Content")
+    a.add_argument("case", type=argtypes.case_id)
+    a.add_argument("--out", required=True, help="folder to write into")
+    a.set_defaults(func=cmd_escalation_pack)
+
+
+def _register_undo_assign(cases, common, actor) -> None:
     a = cases.add_parser("undo", parents=[common, actor],
                          help="undo your last decision (confirm, dismiss, report) within "
                               "TAGWATCH_UNDO_MINUTES (5): a compensating event, nothing deleted")
@@ -95,18 +111,6 @@ def register(sub, common) -> None:
     who.add_argument("--to", metavar="USER", help="the analyst (a user name)")
     who.add_argument("--nobody", action="store_true", help="unassign")
     a.set_defaults(func=cmd_assign)
-
-    a = cases.add_parser("recheck", parents=[common],
-                         help="apply the 48 h deadline and run the due re-checks")
-    a.add_argument("case", nargs="?", type=argtypes.case_id, help="only this case")
-    a.add_argument("--now", action="store_true", help="re-check at once, due or not")
-    a.set_defaults(func=cmd_recheck)
-
-    a = cases.add_parser("escalation-pack", parents=[common],
-                         help="PDF + JSON for the helpline / Report Harmful Content")
-    a.add_argument("case", type=argtypes.case_id)
-    a.add_argument("--out", required=True, help="folder to write into")
-    a.set_defaults(func=cmd_escalation_pack)
 
 
 def settings_from(args):
