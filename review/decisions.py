@@ -92,10 +92,13 @@ def _record_decision(con, action: str, actor: str, now: datetime, undoes: int | 
 
 
 def _about(case_id: int, exc: Exception, many: int) -> str:
+    """The refusal as it always read for one case; for several, naming the case."""
     text = str(exc)
+    if many == 1:
+        return text
     if not text.startswith((f"case {case_id}", f"no case {case_id}")):
         text = f"case {case_id}: {text}"
-    return text + ("; nothing was changed" if many > 1 else "")
+    return text + "; nothing was changed"
 
 
 def last_event(con, case_id: int) -> dict:

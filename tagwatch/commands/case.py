@@ -184,7 +184,8 @@ def cmd_show(args) -> int:
               f"{': ' + cell(e['note'], 200) if e['note'] else ''}" for e in info["events"]]
     for r in info["reports"]:
         lines.append(f"report {r['report_id']}: {r['channel']} ref {cell(r['reference'])} "
-                     f"sent {r['sent_at']:%Y-%m-%d %H:%M}")
+                     f"sent {r['sent_at']:%Y-%m-%d %H:%M}"
+                     + (" (withdrawn: the decision was undone)" if r.get("withdrawn_at") else ""))
     for a in info["answers"]:
         lines.append(f"answer {a['answered_at']:%Y-%m-%d %H:%M}: {a['outcome']}: {cell(a['text'], 300)}")
     for r in info["rechecks"]:
