@@ -109,6 +109,9 @@ def test_shadow_start_compare_stop_on_a_real_model(settings, monkeypatch, tmp_pa
     assert "stop it first" in one_line_error(capsys, "models", "shadow", candidate)
     assert "no reviewer decisions since the shadow" in one_line_error(capsys, "models", "compare")
     assert f"shadow model {candidate} running since" in cli_run(capsys, "models", "shadow")[1]
+    listing = cli_run(capsys, "models", "list", "--format", "csv")[1].splitlines()
+    assert [line.split(",")[:2] for line in listing[1:]] == [["shadow", candidate],
+                                                             ["*", trained_model.version]]
 
     # The same posts into this warehouse (shadow running) and a control one (no shadow).
     with MastodonReplayServer([], max_lifetime=60) as server:
