@@ -12,6 +12,7 @@ serves the page (`Page.connect`), so checking it costs no extra opening of the w
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import hashlib
 import hmac
@@ -141,6 +142,8 @@ class Store:
                 log.warning("closing the warehouse connection failed: %s", exc)
 
     def _start_reaper(self) -> None:
+        if self._reaper is None:
+            atexit.register(self.close)   # a server stopped without its shutdown still lets go
         if self._reaper is None or not self._reaper.is_alive():
             self._reaper = threading.Thread(target=self._reap, name="tagwatch-web-store", daemon=True)
             self._reaper.start()
@@ -161,9 +164,12 @@ class Store:
                 self._lock.release()
 
     def close(self) -> None:
-        """Let go of the file (the app is stopping)."""
-        with self._lock:
-            self._drop()
+        """Let go of the file (the app is stopping, or the process exits)."""
+        if self._lock.acquire(timeout=self.lock_wait):
+            try:
+                self._drop()
+            finally:
+                self._lock.release()
 
     def decide(self, action: str, case_id, fields: dict, user: str, confirm, trusted) -> bool:
         """Apply a reviewer's decision now (True), or, when the warehouse stays busy for
