@@ -14,12 +14,15 @@ work runs, every step a `tagwatch` command in its own process, timed from outsid
   queue_first the first request of the reviewers' queue page (GET /, tagwatch serve)
   queue_p95   p95 of the next 20 requests of it
 
-It prints each step per size, the ratio largest / smallest (the goal: at most 1.5), the
+The sizes take turns (--rounds days of work each, new posts every day; each step's median),
+so a machine whose load changes meanwhile weighs on both alike. It prints each step per size,
+the ratio largest / smallest (the goal: at most 1.5), the
 queue page's p95 (goal: under 100 ms) and each import's peak RSS (goal: under 2 GB, and not
 growing with the size). Usage:
 
   python bench/bench_outside.py                      # 100,000 and 2,000,000 (make bench-outside)
-  python bench/bench_outside.py --sizes 20000,200000 --increment 2000   # quick
+  python bench/bench_outside.py --sizes 10000,200000 --rounds 3   # quicker (same 20x)
+  python bench/bench_outside.py --keep ... then --reuse: the day's work again on the same warehouses
 """
 from __future__ import annotations
 
@@ -168,11 +171,11 @@ def build(work: Path, size: int) -> dict:
             "export_mb": export.stat().st_size / 2**20, "bytes": db.stat().st_size}
 
 
-def daily(work: Path, size: int, increment: int) -> dict:
+def daily(work: Path, size: int, increment: int, round_: int = 0) -> dict:
     env = env_for(work, size)
     export = work / f"today{size}.ndjson"
     write_export(export, increment, NOW - timedelta(hours=20), NOW - timedelta(minutes=5),
-                 seed=size + 1)
+                 seed=size + 1 + 1000003 * round_)   # new posts each round
     row: dict = {}
     row["increment"], row["increment_rss_mb"] = run_measured(
         env, "import", "--format", "zeeschuimer", str(export))
@@ -187,25 +190,41 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,2000000")
     parser.add_argument("--increment", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="days of work per size, the sizes taking turns (each step: the median)")
     parser.add_argument("--work", default=str(ROOT / "data" / "bench-outside"))
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep warehouses built by an earlier --keep run (their import is not re-timed)")
     parser.add_argument("--keep", action="store_true", help="keep the warehouses and exports")
     args = parser.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     ensure_model(work)
-    rows = []
-    for size in (int(s) for s in args.sizes.split(",")):
-        row = build(work, size)
-        print(f"imported {size:,} items ({row['export_mb']:,.0f} MiB export) in {row['import_s']:.0f} s,"
-              f" peak RSS {row['import_rss_mb']:,.0f} MB; warehouse "
-              f"{row['bytes'] / size * 1e6 / 2**20:,.0f} MiB per million posts", flush=True)
-        row.update(daily(work, size, args.increment))
-        print(json.dumps(row), flush=True)
-        rows.append(row)
-        if not args.keep:
+    sizes = [int(s) for s in args.sizes.split(",")]
+    built = {}
+    for size in sizes:
+        record = work / f"built{size}.json"
+        if args.reuse and record.exists():
+            built[size] = json.loads(record.read_text())
+            continue
+        built[size] = build(work, size)
+        record.write_text(json.dumps(built[size]))
+        print(f"imported {size:,} items ({built[size]['export_mb']:,.0f} MiB export) in "
+              f"{built[size]['import_s']:.0f} s, peak RSS {built[size]['import_rss_mb']:,.0f} MB; warehouse "
+              f"{built[size]['bytes'] / size * 1e6 / 2**20:,.0f} MiB per million posts", flush=True)
+    # The sizes take turns, so a machine whose load changes meanwhile weighs on both alike.
+    days: dict[int, list[dict]] = {size: [] for size in sizes}
+    for round_ in range(args.rounds):
+        for size in (sizes if round_ % 2 == 0 else sizes[::-1]):
+            days[size].append(daily(work, size, args.increment, round_))
+            print(json.dumps({"size": size, "round": round_, **days[size][-1]}), flush=True)
+    rows = [{**built[size], **{k: statistics.median(d[k] for d in days[size]) for k in days[size][0]}}
+            for size in sizes]
+    print_table(rows, args.increment, args.rounds)
+    if not args.keep:
+        for size in sizes:
             for leftover in work.glob(f"*{size}*"):
                 subprocess.run(["rm", "-rf", str(leftover)], check=True)
-    print_table(rows, args.increment)
     return 0
 
 
@@ -218,9 +237,10 @@ def ensure_model(work: Path) -> None:
         store.save(training.train([data.seed_dataset()]), models)
 
 
-def print_table(rows: list[dict], increment: int) -> None:
+def print_table(rows: list[dict], increment: int, rounds: int) -> None:
     first, last = rows[0], rows[-1]
-    print(f"\nThe day's work from outside: tagwatch import of {increment:,} new posts, then the lists")
+    print(f"\nThe day's work from outside: tagwatch import of {increment:,} new posts, then the lists "
+          f"(median of {rounds} rounds)")
     print(f"{'step':<12}" + "".join(f"{r['size']:>14,}" for r in rows) + f"{'ratio':>8}")
     for step in STEPS:
         ms = step.startswith("queue")

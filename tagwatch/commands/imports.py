@@ -8,6 +8,10 @@ layouts are accepted for either format); collectors.tiktok.export_item_to_post m
 the same post as the Research API collector does, so an export and the API never double
 a video.
 
+A Zeeschuimer line's `timestamp_collected` (when the extension captured the item) becomes the
+post's first sighting, so an export gathered over weeks keeps its days and the day's lists
+(flagged, radar, report) read only their days; a line without it is seen now.
+
 The whole file is read and checked before the warehouse is touched: a broken
 line stops the import with its line number and leaves the warehouse as it was.
 Importing the same file again adds nothing (same staging run, same checksum).
