@@ -10,9 +10,10 @@ import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 
+from review import incidents
 from review import states as st
 from warehouse.db import WarehouseError, transaction
-from warehouse.queries import STAFF_AIMED, dict_rows
+from warehouse.queries import MIN_SAME_TEXT, NORMALISED_TEXT, STAFF_AIMED, dict_rows
 
 AUTOMATION = "tagwatch"  # the actor of automated events
 CATEGORIES = ("allegation", "sexual", "threat", "insult", "doxxing", "impersonation", "other")
@@ -143,6 +144,7 @@ def show(con, case_id: int) -> dict:
         "allowed_moves": st.allowed_from(case["state"], st.HUMAN),
         "children": [r[0] for r in con.execute(
             "SELECT case_id FROM cases WHERE parent_case_id = ? ORDER BY case_id", [case_id]).fetchall()],
+        "incident": incidents.of_case(con, case_id),
     }
 
 
@@ -165,6 +167,7 @@ def open_flagged(con, now: datetime | None = None) -> int:
             RETURNING case_id
             """, [now, AUTOMATION]).fetchall()
         _open_events(con, now, "flagged by the classifier")
+    incidents.assign(con, now)
     return len(opened)
 
 
@@ -186,13 +189,12 @@ def open_post(con, platform: str, post_id: str, actor: str, origin: str = "membe
             "VALUES (?, ?, ?, ?, ?) RETURNING case_id", [platform, post_id, origin, now, actor]
         ).fetchone()[0]
         _open_events(con, now, "reported by a member" if origin == "member_report" else origin)
+        incidents.assign(con, now)
     return case_id
 
 
-# Text compared for resurfacing: case, runs of white space and the ends ignored. Texts shorter
-# than this say too little to call a copy the same content.
-_NORMALISED_TEXT = "lower(trim(regexp_replace({col}, '\\s+', ' ', 'g')))"
-MIN_RESURFACING_TEXT = 20
+# Text compared for resurfacing (and incidents): warehouse.queries.NORMALISED_TEXT.
+MIN_RESURFACING_TEXT = MIN_SAME_TEXT
 
 
 def open_resurfaced(con, now: datetime | None = None) -> list[int]:
@@ -205,7 +207,7 @@ def open_resurfaced(con, now: datetime | None = None) -> list[int]:
     if not con.execute("SELECT 1 FROM case_events e JOIN evidence USING (case_id) WHERE e.to_state = ? "
                        "LIMIT 1", [st.OFFLINE_VERIFIED]).fetchone():
         return []  # nothing was ever verified offline: no post to hash
-    norm_post, norm_evidence = (_NORMALISED_TEXT.format(col=c) for c in ("p.text", "e.text"))
+    norm_post, norm_evidence = (NORMALISED_TEXT.format(col=c) for c in ("p.text", "e.text"))
     found = con.execute(
         f"""
         WITH parents AS (
@@ -242,6 +244,7 @@ def open_resurfaced(con, now: datetime | None = None) -> list[int]:
             freeze_evidence(con, case_id, info["post"], info["score"], parent_evidence["category"],
                              parent_evidence["target_role"], parent_evidence["severity"], AUTOMATION, now)
             opened.append(case_id)
+        incidents.assign(con, now)
     return opened
 
 
