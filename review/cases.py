@@ -58,18 +58,45 @@ _LATEST_SCORE = """
 """
 
 
-def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = None) -> list[dict]:
-    """Cases with their state, post and latest score, worst first.
+# Human reports first: a case a person reported (school intake, `case open`, or a flagged post a
+# school also reported) ranks as if its score were HUMAN_REPORT_BAND higher than a case only the
+# classifier flagged: "similar score" means within 0.10 (a school report at 0.75 comes before a
+# classifier-only case at 0.84, after one at 0.86).
+HUMAN_REPORT_BAND = 0.1
+HUMAN_ORIGINS = ("member_report", "school_report")
+ORIGINS = ("flagged", "member_report", "school_report", "resurfaced")
+# What `case list --origin` and the queue's filter accept: an origin, or human / classifier.
+ORIGIN_FILTERS = ("human", "classifier", *ORIGINS)
+_HUMAN = (f"(c.origin IN {HUMAN_ORIGINS!r} OR EXISTS (SELECT 1 FROM intake_submissions i "
+          f"WHERE i.case_id = c.case_id))")
 
-    Worst: aimed at school staff (staff_target >= STAFF_AIMED) before the rest,
-    then by score (abusive, to anyone), then by reach.
+
+def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = None,
+               origins: tuple[str, ...] | None = None) -> list[dict]:
+    """Cases with their state, post, latest score and incident, worst first.
+
+    Worst: aimed at school staff (staff_target >= STAFF_AIMED) before the rest, then by score
+    (abusive, to anyone; human reports HUMAN_REPORT_BAND higher), then by reach. The open cases
+    of one incident follow each other, where its worst one stands.
+    `origins`: only cases of these ORIGIN_FILTERS.
     """
     if states:
         unknown = set(states) - set(st.STATES)
         if unknown:
             raise CaseError(f"unknown state(s) {sorted(unknown)}; states: {', '.join(st.STATES)}")
-    where = f"WHERE s.state IN ({', '.join('?' * len(states))})" if states else ""
-    return _list_cases(con, where, list(states or ()), limit)
+    unknown = set(origins or ()) - set(ORIGIN_FILTERS)
+    if unknown:
+        raise CaseError(f"unknown origin(s) {sorted(unknown)}; origins: {', '.join(ORIGIN_FILTERS)}")
+    conditions = [f"s.state IN ({', '.join('?' * len(states))})"] if states else []
+    if origins:
+        wanted = [f"c.origin IN ({', '.join('?' * len(set(origins) & set(ORIGINS)))})"] \
+            if set(origins) & set(ORIGINS) else []
+        wanted += [_HUMAN] if "human" in origins else []
+        wanted += [f"NOT {_HUMAN} AND c.origin = 'flagged'"] if "classifier" in origins else []
+        conditions.append("(" + " OR ".join(wanted) + ")")
+    where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+    params = [*(states or ()), *[o for o in ORIGINS if o in (origins or ())]]
+    return _list_cases(con, where, params, limit)
 
 
 def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
@@ -77,23 +104,37 @@ def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
     # latest-score aggregate runs over the queue's posts, not over every score ever written).
     sql = f"""
         WITH sel AS (
-            SELECT c.case_id, s.state, s.state_since, c.platform, c.post_id, c.origin, c.opened_at
+            SELECT c.case_id, s.state, s.state_since, c.platform, c.post_id, c.origin, c.opened_at,
+                   {_HUMAN} AS human_report
             FROM cases c JOIN case_state s USING (case_id) {where}),
         p AS (SELECT * FROM posts SEMI JOIN sel USING (platform, post_id)),
-        sc AS ({_LATEST_SCORE.replace("FROM scores", "FROM scores SEMI JOIN sel USING (platform, post_id)")})
-        SELECT c.case_id, c.state, c.state_since, c.platform, c.post_id, p.url, sc.score,
-               coalesce(p.reply_count, 0) + coalesce(p.share_count, 0) + coalesce(p.like_count, 0)
-                   + coalesce(p.view_count, 0) AS reach,
-               p.text, p.hashtags, sc.model_version, sc.explanation, sc.categories, sc.staff_target,
-               c.origin, c.opened_at, p.created_at, p.first_seen_at,
-               coalesce(rq.requesters, 0) AS requesters
-        FROM sel c
-        LEFT JOIN (SELECT case_id, count(*) AS requesters FROM case_requesters GROUP BY case_id) rq
-            USING (case_id)
-        LEFT JOIN p USING (platform, post_id)
-        LEFT JOIN sc USING (platform, post_id)
-        ORDER BY coalesce(sc.staff_target, 0) >= {STAFF_AIMED} DESC, sc.score DESC NULLS LAST,
-                 reach DESC, c.case_id
+        sc AS ({_LATEST_SCORE.replace("FROM scores", "FROM scores SEMI JOIN sel USING (platform, post_id)")}),
+        inc AS (SELECT i.case_id, i.incident_id, count(*) OVER (PARTITION BY i.incident_id) AS incident_cases
+                FROM case_incidents i WHERE i.incident_id IN (
+                    SELECT incident_id FROM case_incidents SEMI JOIN sel USING (case_id))),
+        ranked AS (
+            SELECT c.case_id, c.state, c.state_since, c.platform, c.post_id, p.url, sc.score,
+                   coalesce(p.reply_count, 0) + coalesce(p.share_count, 0) + coalesce(p.like_count, 0)
+                       + coalesce(p.view_count, 0) AS reach,
+                   p.text, p.hashtags, sc.model_version, sc.explanation, sc.categories, sc.staff_target,
+                   c.origin, c.opened_at, p.created_at, p.first_seen_at,
+                   coalesce(rq.requesters, 0) AS requesters, c.human_report,
+                   inc.incident_id, coalesce(inc.incident_cases, 1) AS incident_cases
+            FROM sel c
+            LEFT JOIN (SELECT case_id, count(*) AS requesters FROM case_requesters GROUP BY case_id) rq
+                USING (case_id)
+            LEFT JOIN p USING (platform, post_id)
+            LEFT JOIN sc USING (platform, post_id)
+            LEFT JOIN inc USING (case_id))
+        SELECT * EXCLUDE (rank, group_rank) FROM (
+            SELECT *, min(rank) OVER (PARTITION BY coalesce(incident_id, -case_id)) AS group_rank
+            FROM (SELECT *, row_number() OVER (
+                      ORDER BY coalesce(staff_target, 0) >= {STAFF_AIMED} DESC,
+                               score + CASE WHEN human_report THEN {HUMAN_REPORT_BAND} ELSE 0 END
+                                   DESC NULLS LAST,
+                               reach DESC, case_id) AS rank
+                  FROM ranked))
+        ORDER BY group_rank, rank
     """
     if limit:
         sql += f" LIMIT {int(limit)}"

@@ -294,3 +294,17 @@ def siblings(con, incident_id: int, exclude: int | None = None, limit: int = MAX
         WHERE i.incident_id = ? AND i.case_id IS DISTINCT FROM ?
         ORDER BY i.case_id LIMIT {int(limit)}
         """, [incident_id, exclude]))
+
+
+def listing(con, limit: int = 500) -> list[dict]:
+    """Incidents of more than one case, the largest first: cases, platforms, the case ids."""
+    return dict_rows(con.execute(
+        f"""
+        SELECT i.incident_id, count(*) AS cases, count(DISTINCT c.platform) AS platforms,
+               string_agg(DISTINCT c.platform, ' ' ORDER BY c.platform) AS platform_names,
+               string_agg(i.case_id::VARCHAR, ' ' ORDER BY i.case_id) AS case_ids,
+               string_agg(DISTINCT i.reason, ' ' ORDER BY i.reason) FILTER (i.reason <> 'first') AS matched_by
+        FROM case_incidents i JOIN cases c USING (case_id)
+        GROUP BY i.incident_id HAVING count(*) > 1
+        ORDER BY cases DESC, i.incident_id LIMIT {int(limit)}
+        """))

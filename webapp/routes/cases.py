@@ -20,10 +20,11 @@ router = APIRouter()
 
 
 @router.get("/")
-def queue(page: StaffPage):
+def queue(page: StaffPage, origin: str | None = None):
+    origin = origin if origin in cs.ORIGIN_FILTERS else None
     with page.connect() as con:
-        rows = cs.list_cases(con, st.OPEN_FOR_REVIEW, limit=500)
-    return page.render("queue.html", rows=rows)
+        rows = cs.list_cases(con, st.OPEN_FOR_REVIEW, limit=500, origins=(origin,) if origin else None)
+    return page.render("queue.html", rows=rows, origin=origin, origin_filters=cs.ORIGIN_FILTERS)
 
 
 @router.get("/cases")
