@@ -34,9 +34,8 @@ def tiktok_post(n: int, text: str, voice: str = "") -> dict:
                                 SOURCES["tiktok"], b"k", _now())
 
 
-def open_cases(settings, posts: list[dict], scores: list[float] | None = None, run_id: str = "seed") -> list[int]:
-    """Load `posts`, score them (default 0.9: flagged) and open their cases; the case ids in
-    the order of `posts`."""
+def load_posts(settings, posts: list[dict], scores: list[float] | None = None, run_id: str = "seed") -> None:
+    """Load `posts` through staging and the loader, and score them (default 0.9: flagged)."""
     manifests = []
     for platform in dict.fromkeys(p["platform"] for p in posts):
         with StagingWriter(settings.staging_dir, f"{run_id}-{platform}", platform, SOURCES[platform],
@@ -48,6 +47,13 @@ def open_cases(settings, posts: list[dict], scores: list[float] | None = None, r
         load_manifests(con, manifests)
         queries.write_scores(con, [(p["platform"], p["post_id"], s, None, None, None)
                                    for p, s in zip(posts, scores)], "test-model", 0.5)
+
+
+def open_cases(settings, posts: list[dict], scores: list[float] | None = None, run_id: str = "seed") -> list[int]:
+    """Load and score `posts` and open their cases as a scoring run does; the case ids in
+    the order of `posts`."""
+    load_posts(settings, posts, scores, run_id)
+    with session(settings.db_path) as con:
         cs.open_flagged(con)
         ids = {(r[0], r[1]): r[2] for r in con.execute("SELECT platform, post_id, case_id FROM cases").fetchall()}
     return [ids[(p["platform"], p["post_id"])] for p in posts]
