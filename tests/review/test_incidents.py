@@ -116,3 +116,29 @@ def test_work_per_new_case_is_bounded(settings):
     for _, kind, _ in compared:
         per_kind[kind] = per_kind.get(kind, 0) + 1
     assert per_kind and max(per_kind.values()) == inc.MAX_CANDIDATES   # ... but only so many are compared
+
+
+def test_an_escalation_pack_includes_the_sibling_cases(settings, tmp_path):
+    from pypdf import PdfReader
+
+    from review import escalation
+
+    original = ("Mr Invented at Fernbrook Academy was caught shouting at year 7 pupils again "
+                "and nobody at the school will do anything about it")
+    video = tiktok_post(4, original)
+    a, b, c = open_cases(settings, [mastodon_post(1, original), bluesky_post(2, original + " disgusting"), video])
+    with session(settings.db_path) as con:
+        cs.review(con, a, "confirm", "ana", category="allegation", target_role="teacher", severity="high")
+        pack = escalation.build(con, a)
+        json_path, pdf_path = escalation.write_pack(con, a, tmp_path)
+    incident = pack["incident"]
+    assert (incident["cases"], incident["platforms"]) == (3, 3)
+    assert [s["case_id"] for s in incident["siblings"]] == sorted([b, c])
+    by_platform = {s["platform"]: s for s in incident["siblings"]}
+    assert by_platform["tiktok"]["url"].endswith(f"/video/{video['post_id']}")
+    assert by_platform["bluesky"]["reason"] in ("near_duplicate", "text_hash", "first")
+    assert by_platform["tiktok"]["state"] == "DETECTED"
+    assert '"siblings"' in json_path.read_text(encoding="utf-8")
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(str(pdf_path)).pages).split())
+    assert f"incident {incident['incident_id']} (3 cases on 3 platforms)" in text
+    assert f"case {c} (tiktok, DETECTED" in text
