@@ -86,7 +86,7 @@ def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
-def minhash_bands(shingle_set: set[str]) -> list[str]:
+def minhash_bands(shingle_set: set[str]) -> list[int]:
     """One key per band of the MinHash signature (MINHASH_BANDS bands of MINHASH_ROWS hashes)."""
     if not shingle_set:
         return []
@@ -144,11 +144,11 @@ def video_of(host: str, path: str, query: dict) -> str | None:
     return f"youtube:{candidate}" if candidate and _YOUTUBE_ID.match(candidate) else None
 
 
-def content_keys(case: dict) -> list[tuple[str, str]]:
+def content_keys(case: dict) -> list[tuple[str, int]]:
     """(kind, key) of one case: case has platform, post_id, parent_post_id, text, url, text_hash."""
-    keys: set[tuple[str, str]] = set()
+    keys: set[tuple[str, int]] = set()
     if case.get("text_hash"):
-        keys.add(("text_hash", case["text_hash"][:32]))
+        keys.add(("text_hash", int.from_bytes(bytes.fromhex(case["text_hash"][:16]), "big", signed=True)))
     if case["platform"] == "tiktok" and not case.get("parent_post_id"):
         keys.add(("video", _key(f"tiktok:{case['post_id']}")))
     own = [] if case.get("parent_post_id") else [case.get("url") or ""]  # a comment's url is its video's
@@ -160,8 +160,9 @@ def content_keys(case: dict) -> list[tuple[str, str]]:
     return sorted(keys)
 
 
-def _key(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
+def _key(value: str) -> int:
+    """The first 8 bytes of the SHA-256 of `value`, as a signed integer (BIGINT)."""
+    return int.from_bytes(hashlib.sha256(value.encode("utf-8")).digest()[:8], "big", signed=True)
 
 
 # --- assigning ----------------------------------------------------------------------------------
@@ -192,15 +193,15 @@ def assign(con, now: datetime | None = None) -> int:
 
 def content(con, case_ids: list[int]) -> list[dict]:
     """What the keys of these cases are made from (the frozen evidence first, else the post)."""
-    return dict_rows(con.execute(f"SELECT * FROM ({_CONTENT}) WHERE case_id IN (SELECT unnest(?::BIGINT[])) "
-                                 "ORDER BY case_id", [case_ids]))
+    sql = _CONTENT.replace("FROM cases c", "FROM cases c JOIN (SELECT unnest(?::BIGINT[]) AS case_id) ids USING (case_id)")
+    return dict_rows(con.execute(f"{sql} ORDER BY case_id", [case_ids]))
 
 
 def _assign_batch(con, batch: list[dict], now: datetime) -> None:
     rows = [(c["case_id"], kind, key) for c in batch for kind, key in content_keys(c)]
     if rows:
         con.execute("INSERT INTO case_content_keys SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[]), "
-                    "unnest(?::VARCHAR[])", [list(col) for col in zip(*rows)])
+                    "unnest(?::BIGINT[])", [list(col) for col in zip(*rows)])
     ids = [c["case_id"] for c in batch]
     hits = candidates(con, ids)
     earlier = sorted({other for _, _, other in hits} | {c["parent_case_id"] for c in batch
@@ -228,7 +229,7 @@ def candidates(con, case_ids: list[int]) -> list[tuple[int, str, int]]:
     cases (the most recent) per case and kind. A lookup of keys, never a scan of pairs."""
     return con.execute(
         """
-        WITH mine AS (SELECT * FROM case_content_keys WHERE case_id IN (SELECT unnest(?::BIGINT[]))),
+        WITH mine AS (SELECT k.* FROM case_content_keys k JOIN (SELECT unnest(?::BIGINT[]) AS case_id) USING (case_id)),
         hits AS (SELECT DISTINCT m.case_id, m.kind, k.case_id AS other
                  FROM mine m JOIN case_content_keys k
                    ON k.key = m.key AND k.kind = m.kind AND k.case_id < m.case_id),

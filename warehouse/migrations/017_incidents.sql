@@ -18,5 +18,5 @@ CREATE TABLE case_incidents (
 CREATE TABLE case_content_keys (
     case_id BIGINT NOT NULL,
     kind    VARCHAR NOT NULL CHECK (kind IN ('text_hash', 'video', 'link', 'band')),
-    key     VARCHAR NOT NULL                     -- hex SHA-256 prefix (32 characters)
+    key     BIGINT NOT NULL                      -- the first 8 bytes of a SHA-256, as a signed integer
 );
