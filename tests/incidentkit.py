@@ -3,6 +3,9 @@
 scores and `open_flagged`, as after a scoring run."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 from collectors import bluesky, mastodon, tiktok
@@ -57,6 +60,14 @@ def open_cases(settings, posts: list[dict], scores: list[float] | None = None, r
         cs.open_flagged(con)
         ids = {(r[0], r[1]): r[2] for r in con.execute("SELECT platform, post_id, case_id FROM cases").fetchall()}
     return [ids[(p["platform"], p["post_id"])] for p in posts]
+
+
+def cli(settings, *args, check: bool = True) -> subprocess.CompletedProcess:
+    """`tagwatch ARGS` as a user runs it (a real process on the test's warehouse)."""
+    proc = subprocess.run([sys.executable, "-m", "tagwatch.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **settings.to_env()}, timeout=300)
+    assert proc.returncode == 0 or not check, proc.stderr
+    return proc
 
 
 def _now() -> str:

@@ -4,9 +4,10 @@ a distinct post starts its own. Posts go in as collection puts them (fakes' API 
 the collectors' conversions -> staging -> loader), cases open as after a scoring run."""
 from __future__ import annotations
 
+import json
 import time
 
-from incidentkit import bluesky_post, mastodon_post, open_cases, tiktok_post
+from incidentkit import bluesky_post, cli, mastodon_post, open_cases, tiktok_post
 from review import cases as cs
 from review import incidents as inc
 from warehouse.db import session
@@ -91,9 +92,17 @@ def test_cases_opened_before_incidents_existed_get_them_by_the_backfill(settings
         con.execute("DELETE FROM case_incidents")     # as a warehouse from before migration 017
         con.execute("DELETE FROM case_content_keys")
         assert incident(con, ids[0]) is None
-        assert inc.assign(con) == 3 and inc.assign(con) == 0
+    done = cli(settings, "case", "incidents", "--backfill", "--format", "json")
+    assert "3 case(s) given an incident" in done.stderr
+    [listed] = json.loads(done.stdout)   # incidents of more than one case only
+    assert (listed["cases"], listed["platforms"], listed["matched_by"]) == (2, 2, "text_hash")
+    assert listed["case_ids"] == " ".join(str(i) for i in sorted(ids[:2]))
+    with session(settings.db_path) as con:
+        assert inc.assign(con) == 0
         assert incident(con, ids[0])["incident_id"] == incident(con, ids[1])["incident_id"]
         assert incident(con, ids[2])["cases"] == 1
+    shown = cli(settings, "case", "show", str(max(ids[:2]))).stdout
+    assert f"incident {min(ids[:2])}: 2 case(s) on 2 platform(s); joined by text_hash" in shown
 
 
 def test_work_per_new_case_is_bounded(settings):

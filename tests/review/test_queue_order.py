@@ -3,14 +3,11 @@ incident next to each other in the queue (domain, the CLI and the review app).""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from fastapi.testclient import TestClient
 
-from incidentkit import bluesky_post, load_posts, mastodon_post, open_cases
+from incidentkit import bluesky_post, cli, load_posts, mastodon_post, open_cases
 from review import cases as cs
 from review import states as st
 from review import users
@@ -23,13 +20,6 @@ TEXTS = ["first invented post about a maths lesson that went badly wrong today",
          "third invented post about the football pitch flooding after the storm",
          "fourth invented post about a school trip to the seaside museum next week",
          "fifth invented post about the new timetable that nobody understands yet"]
-
-
-def run(settings, *args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "tagwatch.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **settings.to_env()}, timeout=300)
-    assert proc.returncode == 0 or not check, proc.stderr
-    return proc
 
 
 @pytest.fixture
@@ -65,9 +55,9 @@ def test_the_origin_filter(settings, mixed):
         assert ids("school_report") == [d] and ids("member_report", "flagged") == [a, c, b, e]
         with pytest.raises(cs.CaseError, match="unknown origin"):
             ids("robot")
-    listed = json.loads(run(settings, "case", "list", "--origin", "human", "--format", "json").stdout)
+    listed = json.loads(cli(settings, "case", "list", "--origin", "human", "--format", "json").stdout)
     assert [r["case_id"] for r in listed] == [c, d] and listed[0]["origin"] == "member_report"
-    bad = run(settings, "case", "list", "--origin", "robot", check=False)
+    bad = cli(settings, "case", "list", "--origin", "robot", check=False)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
     with session(settings.db_path) as con:
         users.add_user(con, "ana", "analyst", PASSWORD)
