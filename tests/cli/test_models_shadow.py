@@ -21,6 +21,7 @@ from classifiers import registry, store
 from classifiers.scoring import Scorer
 from fakes.mastodon import MastodonReplayServer, make_status
 from tagwatch import cli, pipeline
+from tagwatch.commands import runs
 from warehouse import queries
 from warehouse.db import session
 
@@ -208,6 +209,10 @@ def test_a_shadow_model_that_cannot_be_loaded_never_stops_the_real_scoring(
     report = pipeline.score_new(settings)
     assert report["scored"] == len(TEXTS) and report["cases_opened"] == 2
     assert report["shadow_scored"] == 0 and "was not loaded" in report["note"]
+    runs.print_run(pipeline.RunSummary(run_id="r1", score=report), settings)  # what `tagwatch run` says
+    said = capsys.readouterr()
+    assert f"shadow model {candidate}: scored 0 of them too" in said.out
+    assert f"the shadow model {candidate} was not loaded" in said.err
     # Starting a shadow of a file changed since training is refused too.
     cli_run(capsys, "models", "shadow", "--stop")
     assert "checksum differs" in one_line_error(capsys, "models", "shadow", candidate)
