@@ -83,3 +83,6 @@ def test_the_cases_of_one_incident_stand_together_in_the_queue(settings):
     page = app.get("/").text
     assert page.count(f"incident #{rows[0]['incident_id']} · 2 cases") == 2
     assert page.index(f'data-case="{y}"') < page.index(f'data-case="{z}"')
+    narrowed = app.get(f"/?incident={rows[0]['incident_id']}").text   # every open case of the incident
+    assert f'data-case="{x}"' in narrowed and f'data-case="{y}"' in narrowed and f'data-case="{z}"' not in narrowed
+    assert "every open case of incident" in narrowed
