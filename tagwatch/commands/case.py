@@ -46,13 +46,7 @@ def register(sub, common) -> None:
     a.add_argument("--limit", type=argtypes.limit)
     a.set_defaults(func=cmd_list)
 
-    a = cases.add_parser("incidents", parents=[common],
-                         help="incidents of more than one case (the same content on several posts)")
-    a.add_argument("--backfill", action="store_true",
-                   help="first give every case that has none its incident (cases opened before migration 017)")
-    a.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    a.add_argument("--limit", type=argtypes.limit)
-    a.set_defaults(func=cmd_incidents)
+    _register_incidents(cases, common)
 
     a = cases.add_parser("show", parents=[common], help="state, evidence, events and re-checks of a case")
     a.add_argument("case", type=argtypes.case_id)
@@ -124,6 +118,16 @@ def _register_undo_assign(cases, common, actor) -> None:
     who.add_argument("--to", metavar="USER", help="the analyst (a user name)")
     who.add_argument("--nobody", action="store_true", help="unassign")
     a.set_defaults(func=cmd_assign)
+
+
+def _register_incidents(cases, common) -> None:
+    a = cases.add_parser("incidents", parents=[common],
+                         help="incidents of more than one case (the same content on several posts)")
+    a.add_argument("--backfill", action="store_true",
+                   help="first give every case that has none its incident (cases opened before migration 017)")
+    a.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    a.add_argument("--limit", type=argtypes.limit)
+    a.set_defaults(func=cmd_incidents)
 
 
 def settings_from(args):
