@@ -211,6 +211,20 @@ def show(con, case_id: int) -> dict:
     }
 
 
+def post_and_score(con, case_id: int) -> dict:
+    """A case's post and latest score (what a decision needs of it), without its history."""
+    found = con.execute("SELECT platform, post_id FROM cases WHERE case_id = ?", [case_id]).fetchone()
+    if found is None:
+        raise CaseError(f"no case {case_id}")
+    post = dict_rows(con.execute("SELECT * FROM posts WHERE platform = ? AND post_id = ?", list(found)))
+    score = dict_rows(con.execute(
+        _LATEST_SCORE.replace("FROM scores", "FROM scores WHERE platform = ? AND post_id = ?"), list(found)))
+    if score:
+        score[0]["explanation"] = _json(score[0]["explanation"])
+        score[0]["categories"] = _json(score[0]["categories"])
+    return {"post": post[0] if post else None, "score": score[0] if score else None}
+
+
 # --- opening ------------------------------------------------------------------------------
 
 def open_flagged(con, now: datetime | None = None) -> int:
@@ -357,7 +371,7 @@ def review(con, case_id: int, decision: str, actor: str, category: str | None = 
     _choice("category", category, CATEGORIES)
     _choice("target role", target_role, TARGET_ROLES)
     _choice("severity", severity, SEVERITIES)
-    info = show(con, case_id)
+    info = post_and_score(con, case_id)  # not show(): a bulk decision reads this per case
     post = info["post"]
     if post is None:
         raise CaseError(f"case {case_id}: its post is not in the warehouse")
