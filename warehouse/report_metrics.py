@@ -18,7 +18,10 @@ Definitions (docs/schema.md, "The education report", says the same for readers):
   post to its verification offline, for verifications in the period; schools waiting on a
   platform: schools with a case reported, unanswered, escalated, or found online after
   "removed" at `end`;
-- tags are grouped by the watched tag they match (radar.match), never shown as spelt.
+- tags are grouped by the watched tag they match (radar.match), never shown as spelt;
+- incidents: the period's posts with the same content (review/incidents.py: the same text,
+  linked URL or video, or near-duplicate text, on any platform) counted once: posts whose cases
+  (opened before `end`) share an incident are one incident; a post without one is its own.
 
 Nothing here selects a handle, a URL or an author pseudonym.
 """
@@ -35,7 +38,8 @@ OTHER_TAGS = "(not on the watchlist)"
 HORIZONS = (("48 h", "INTERVAL 48 HOUR"), ("7 d", "INTERVAL 7 DAY"))
 AGE_BUCKETS = ("under 48 h", "48 h to 7 d", "7 to 30 d", "over 30 d")
 REQUIRED_TABLES = ("posts", "scores", "cases", "case_events", "reports", "platform_answers",
-                   "rechecks", "labels", "watchlist", "watchlist_synonyms", "intake_submissions")
+                   "rechecks", "labels", "watchlist", "watchlist_synonyms", "intake_submissions",
+                   "case_incidents")
 
 # The newest classifier verdict per post, as of $end.
 _VERDICT = """
@@ -43,12 +47,16 @@ _VERDICT = """
            arg_max(model_version, scored_at) AS model_version
     FROM scores WHERE scored_at < $end GROUP BY ALL
 """
-# The latest review decision per post over all its cases, as of $end.
+# The latest review decision per post over all its cases, as of $end (a decision undone
+# by then does not count).
 _DECISION = """
     SELECT c.platform, c.post_id, arg_max(e.to_state, e.event_id) AS decision
     FROM case_events e JOIN cases c USING (case_id)
-    WHERE e.to_state IN ('CONFIRMED', 'DISMISSED') AND e.occurred_at < $end GROUP BY ALL
+    WHERE e.to_state IN ('CONFIRMED', 'DISMISSED') AND e.occurred_at < $end
+      AND e.event_id NOT IN (SELECT event_id FROM undone_events WHERE undone_at < $end) GROUP BY ALL
 """
+# Reports as of $end: one withdrawn by then (its decision undone) was never sent.
+REPORTS = "(SELECT * FROM reports WHERE withdrawn_at IS NULL OR withdrawn_at >= $end)"
 _PERIOD_POSTS = f"""
     SELECT p.platform, p.post_id, p.hashtags, coalesce(v.flagged, FALSE) AS flagged,
            v.model_version, d.decision
@@ -86,6 +94,7 @@ def figures(con, start: datetime, end: datetime) -> dict:
         return {
             "start": start, "end": end,
             "totals": dict_rows(_run(con, f"SELECT {_COUNTS} FROM ({_PERIOD_POSTS})", p))[0],
+            "incidents": incidents(con, p),
             "by_platform": dict_rows(_run(con,
                 f"SELECT platform, {_COUNTS} FROM ({_PERIOD_POSTS}) GROUP BY platform "
                 "ORDER BY flagged DESC, platform", p)),
@@ -136,14 +145,34 @@ def by_tag(con, p: dict) -> list[dict]:
         ORDER BY tag = '{OTHER_TAGS}', flagged DESC, tag""", p))
 
 
+def incidents(con, p: dict) -> dict:
+    """The period's posts counted by incident: flagged, confirmed, and flagged incidents whose
+    cases (opened before the end) span more than one platform."""
+    return dict_rows(_run(con, f"""
+        WITH known AS (
+            SELECT c.platform, c.post_id, i.incident_id
+            FROM cases c JOIN case_incidents i USING (case_id) WHERE c.opened_at < $end),
+        spread AS (SELECT incident_id, count(DISTINCT platform) AS platforms FROM known GROUP BY ALL),
+        per_post AS (SELECT platform, post_id, min(incident_id) AS incident_id FROM known GROUP BY ALL),
+        pp AS (
+            SELECT pp.flagged, pp.decision, coalesce(s.platforms, 1) AS platforms,
+                   coalesce(i.incident_id::VARCHAR, pp.platform || ' ' || pp.post_id) AS incident
+            FROM ({_PERIOD_POSTS}) pp LEFT JOIN per_post i USING (platform, post_id)
+            LEFT JOIN spread s USING (incident_id))
+        SELECT count(DISTINCT incident) FILTER (flagged) AS flagged,
+               count(DISTINCT incident) FILTER (decision = 'CONFIRMED') AS confirmed,
+               count(DISTINCT incident) FILTER (flagged AND platforms > 1) AS cross_platform
+        FROM pp""", p))[0]
+
+
 def reports_sent(con, p: dict) -> dict:
-    return dict_rows(_run(con, """
+    return dict_rows(_run(con, f"""
         SELECT count(*) AS reports,
                count(DISTINCT case_id) AS cases,
                count(DISTINCT case_id) FILTER (case_id IN (
-                   SELECT case_id FROM reports GROUP BY case_id HAVING min(sent_at) >= $start))
+                   SELECT case_id FROM {REPORTS} GROUP BY case_id HAVING min(sent_at) >= $start))
                    AS first_reports
-        FROM reports WHERE sent_at >= $start AND sent_at < $end""", p))[0]
+        FROM {REPORTS} WHERE sent_at >= $start AND sent_at < $end""", p))[0]
 
 
 def outcomes(con, p: dict) -> list[dict]:
@@ -151,7 +180,7 @@ def outcomes(con, p: dict) -> list[dict]:
     horizons = " UNION ALL ".join(f"SELECT '{name}' AS horizon, {span} AS span" for name, span in HORIZONS)
     rows = dict_rows(_run(con, f"""
         WITH cohort AS (
-            SELECT case_id, min(sent_at) AS sent_at FROM reports WHERE sent_at < $end
+            SELECT case_id, min(sent_at) AS sent_at FROM {REPORTS} reports WHERE sent_at < $end
             GROUP BY case_id HAVING min(sent_at) >= $start),
         answers AS (SELECT case_id, outcome, answered_at FROM platform_answers WHERE answered_at < $end),
         judged AS (
@@ -182,7 +211,7 @@ SPANS = ("first seen -> reported", "reported -> platform answer", "reported -> v
 def durations(con, p: dict) -> list[dict]:
     """Median and p90 (linear interpolation) in hours of each span that ended in the period."""
     rows = dict_rows(_run(con, f"""
-        WITH first_report AS (SELECT case_id, min(sent_at) AS at FROM reports GROUP BY case_id),
+        WITH first_report AS (SELECT case_id, min(sent_at) AS at FROM {REPORTS} reports GROUP BY case_id),
         spans AS (
             SELECT '{SPANS[0]}' AS span, r.at AS ended, r.at - p.first_seen_at AS d
             FROM first_report r JOIN cases c USING (case_id) JOIN posts p USING (platform, post_id)
@@ -205,7 +234,7 @@ def durations(con, p: dict) -> list[dict]:
 
 def mismatch(con, p: dict) -> dict:
     """'Removed' claims found online afterwards, and 'no violation' posts that went offline."""
-    cases = dict_rows(_run(con, """
+    cases = dict_rows(_run(con, f"""
         WITH claims AS (
             SELECT case_id, outcome, min(answered_at) AS answered_at FROM platform_answers
             WHERE outcome IN ('removed', 'no_violation') AND answered_at >= $start AND answered_at < $end
@@ -218,7 +247,7 @@ def mismatch(con, p: dict) -> dict:
                                                        ELSE 'OFFLINE_VERIFIED' END) AS found_at
             FROM claims cl)
         SELECT f.case_id, c.platform, f.outcome AS platform_said, f.answered_at, f.found_at,
-               (SELECT arg_max(r.reference, r.report_id) FROM reports r
+               (SELECT arg_max(r.reference, r.report_id) FROM {REPORTS} r
                  WHERE r.case_id = f.case_id AND r.sent_at <= f.answered_at) AS reference
         FROM found f JOIN cases c USING (case_id)
         ORDER BY f.outcome DESC, f.case_id""", p))
@@ -293,8 +322,9 @@ def models(con, p: dict) -> dict:
         FROM ({_PERIOD_POSTS}) WHERE flagged GROUP BY model_version ORDER BY model_version""", p))
     newest = _run(con, "SELECT arg_max(model_version, scored_at) FROM scores WHERE scored_at < $end",
                          p).fetchall()[0][0]
-    labels = _run(con, "SELECT count(*) FROM labels WHERE source = 'review' "
-                         "AND added_at >= $start AND added_at < $end", p).fetchall()[0][0]
+    labels = _run(con, "SELECT count(*) FROM labels WHERE source = 'review' AND added_at >= $start "
+                         "AND added_at < $end AND (withdrawn_at IS NULL OR withdrawn_at >= $end)",
+                  p).fetchall()[0][0]
     return {"current": newest, "by_version": rows, "labels_from_review": labels}
 
 

@@ -51,7 +51,7 @@ def csp_hash(text: str) -> str:
 
 
 CSP = (f"default-src 'none'; style-src {csp_hash(CSS)}; script-src {csp_hash(JS)}; "
-       "img-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+       "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 # How long a request waits for the warehouse (a running load, or other requests of this
 # app) before the reviewer sees the busy page ("nothing was read or changed, send it
@@ -350,8 +350,11 @@ def require_login(request: Request, school: bool | None = False) -> None:
 
 
 async def read_form(request: Request) -> dict:
-    """The posted form once its CSRF token is right (BodyLimit bounds its size)."""
-    form = dict(await request.form())
+    """The posted form once its CSRF token is right (BodyLimit bounds its size). A field
+    sent several times (the queue's `case` checkboxes) keeps all its values, as a list."""
+    posted = await request.form()
+    form = {key: (posted.getlist(key) if len(posted.getlist(key)) > 1 else value)
+            for key, value in posted.items()}
     if not hmac.compare_digest(str(form.get("csrf", "")), csrf(request)):
         raise Refused(Response("the form has expired or did not come from this app: reload the page",
                                status_code=403))

@@ -7,15 +7,19 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sys
+from datetime import timedelta
 from functools import partial
 
 from review import cases as cs
+from review import decisions
 from review import states as st
 from tagwatch import argtypes
 from tagwatch.console import cell
 from warehouse.db import session
 
-LIST_COLUMNS = ["case_id", "state", "platform", "post_id", "url", "score", "reach", "text"]
+LIST_COLUMNS = ["case_id", "state", "platform", "post_id", "url", "score", "reach", "text", "origin",
+                "incident_id", "incident_cases"]
 
 
 def register(sub, common) -> None:
@@ -35,17 +39,23 @@ def register(sub, common) -> None:
 
     a = cases.add_parser("list", parents=[common], help="list cases, worst first")
     a.add_argument("--state", choices=st.STATES, action="append", help="repeatable")
+    a.add_argument("--origin", choices=cs.ORIGIN_FILTERS, action="append",
+                   help="repeatable: human (school intake, case open, or a school joined), classifier "
+                        "(flagged, no human report), or an origin as stored")
     a.add_argument("--format", choices=["table", "csv", "json"], default="table")
     a.add_argument("--limit", type=argtypes.limit)
     a.set_defaults(func=cmd_list)
+
+    _register_incidents(cases, common)
 
     a = cases.add_parser("show", parents=[common], help="state, evidence, events and re-checks of a case")
     a.add_argument("case", type=argtypes.case_id)
     a.add_argument("--format", choices=["text", "json"], default="text")
     a.set_defaults(func=cmd_show)
 
-    a = cases.add_parser("review", parents=[common, actor], help="confirm or dismiss a case")
-    a.add_argument("case", type=argtypes.case_id)
+    a = cases.add_parser("review", parents=[common, actor], help="confirm or dismiss cases (one or several)")
+    a.add_argument("case", nargs="+", type=argtypes.case_id,
+                   help="one or more case ids: one decision, each case its own events and evidence")
     a.add_argument("--decision", choices=["confirm", "dismiss"], required=True)
     a.add_argument("--category", choices=cs.CATEGORIES,
                    help="abuse category (default: the classifier's strongest, else other)")
@@ -54,8 +64,10 @@ def register(sub, common) -> None:
     a.add_argument("--note")
     a.set_defaults(func=cmd_review)
 
-    a = cases.add_parser("report", parents=[common, actor], help="record a report sent to the platform")
-    a.add_argument("case", type=argtypes.case_id)
+    a = cases.add_parser("report", parents=[common, actor],
+                         help="record a report sent to the platform (one case or several)")
+    a.add_argument("case", nargs="+", type=argtypes.case_id,
+                   help="one or more case ids, reported together under one reference")
     a.add_argument("--channel", choices=cs.CHANNELS, required=True)
     a.add_argument("--reference", required=True, help="the platform's reference for the report")
     a.add_argument("--sent-at", type=_when, help="when it was sent (ISO 8601; default now)")
@@ -75,6 +87,8 @@ def register(sub, common) -> None:
     a.add_argument("--note")
     a.set_defaults(func=cmd_move)
 
+    _register_undo_assign(cases, common, actor)
+
     a = cases.add_parser("recheck", parents=[common],
                          help="apply the 48 h deadline and run the due re-checks")
     a.add_argument("case", nargs="?", type=argtypes.case_id, help="only this case")
@@ -86,6 +100,34 @@ def register(sub, common) -> None:
     a.add_argument("case", type=argtypes.case_id)
     a.add_argument("--out", required=True, help="folder to write into")
     a.set_defaults(func=cmd_escalation_pack)
+
+
+def _register_undo_assign(cases, common, actor) -> None:
+    a = cases.add_parser("undo", parents=[common, actor],
+                         help="undo your last decision (confirm, dismiss, report) within "
+                              "TAGWATCH_UNDO_MINUTES (5): a compensating event, nothing deleted")
+    which = a.add_mutually_exclusive_group(required=True)
+    which.add_argument("case", nargs="*", type=argtypes.case_id, default=[],
+                       help="the cases whose last decision to undo")
+    which.add_argument("--last", action="store_true", help="your last decision, all its cases")
+    a.set_defaults(func=cmd_undo)
+
+    a = cases.add_parser("assign", parents=[common, actor], help="assign cases to an analyst")
+    a.add_argument("case", nargs="+", type=argtypes.case_id)
+    who = a.add_mutually_exclusive_group(required=True)
+    who.add_argument("--to", metavar="USER", help="the analyst (a user name)")
+    who.add_argument("--nobody", action="store_true", help="unassign")
+    a.set_defaults(func=cmd_assign)
+
+
+def _register_incidents(cases, common) -> None:
+    a = cases.add_parser("incidents", parents=[common],
+                         help="incidents of more than one case (the same content on several posts)")
+    a.add_argument("--backfill", action="store_true",
+                   help="first give every case that has none its incident (cases opened before migration 017)")
+    a.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    a.add_argument("--limit", type=argtypes.limit)
+    a.set_defaults(func=cmd_incidents)
 
 
 def settings_from(args):
@@ -129,12 +171,25 @@ def cmd_open(args) -> int:
 
 def cmd_list(args) -> int:
     with session(settings_from(args).db_path) as con:
-        rows = cs.list_cases(con, tuple(args.state) if args.state else None, args.limit)
+        rows = cs.list_cases(con, tuple(args.state) if args.state else None, args.limit,
+                             origins=tuple(args.origin) if args.origin else None)
     from tagwatch.console import table
 
     for r in rows:
         r["score"] = None if r["score"] is None else round(r["score"], 4)
     table(rows, LIST_COLUMNS, args.format)
+    return 0
+
+
+def cmd_incidents(args) -> int:
+    from review import incidents
+    from tagwatch.console import table
+
+    with session(settings_from(args).db_path) as con:
+        if args.backfill:
+            print(f"{incidents.assign(con)} case(s) given an incident", file=sys.stderr)
+        rows = incidents.listing(con, args.limit or 500)
+    table(rows, ["incident_id", "cases", "platforms", "platform_names", "case_ids", "matched_by"], args.format)
     return 0
 
 
@@ -153,13 +208,22 @@ def cmd_show(args) -> int:
     if ev:
         lines.append(f"  evidence frozen {ev['frozen_at']:%Y-%m-%d %H:%M} by {ev['frozen_by']}: "
                      f"category {ev['category']}, sha256 {ev['content_sha256']}")
+    if info["incident"]:
+        i = info["incident"]
+        lines.append(f"  incident {i['incident_id']}: {i['cases']} case(s) on {i['platforms']} platform(s); "
+                     + ("its first case" if i["reason"] == "first" else f"joined by {i['reason']}"
+                        + (f" {i['similarity']:.2f}" if i["similarity"] is not None else "")
+                        + f" with case {i['matched_case']}"))
+        lines += [f"    sibling case {s['case_id']}: {s['platform']} {s['state']} ({s['reason']})"
+                  for s in i["siblings"]]
     lines.append("events:")
     lines += [f"  {e['occurred_at']:%Y-%m-%d %H:%M} {e['from_state'] or '-'} -> {e['to_state']} "
               f"by {e['actor']}{' (automated)' if e['automated'] else ''}"
               f"{': ' + cell(e['note'], 200) if e['note'] else ''}" for e in info["events"]]
     for r in info["reports"]:
         lines.append(f"report {r['report_id']}: {r['channel']} ref {cell(r['reference'])} "
-                     f"sent {r['sent_at']:%Y-%m-%d %H:%M}")
+                     f"sent {r['sent_at']:%Y-%m-%d %H:%M}"
+                     + (" (withdrawn: the decision was undone)" if r.get("withdrawn_at") else ""))
     for a in info["answers"]:
         lines.append(f"answer {a['answered_at']:%Y-%m-%d %H:%M}: {a['outcome']}: {cell(a['text'], 300)}")
     for r in info["rechecks"]:
@@ -171,17 +235,43 @@ def cmd_show(args) -> int:
 
 def cmd_review(args) -> int:
     with session(settings_from(args).db_path) as con:
-        done = cs.review(con, args.case, args.decision, _actor(args), args.category,
-                         args.target_role, args.severity, args.note)
-    print(f"case {done['case_id']}: {done['state']}"
-          + (f" ({done['category']}); evidence frozen" if args.decision == "confirm" else ""))
+        made = decisions.review_cases(con, args.case, args.decision, _actor(args), args.category,
+                                      args.target_role, args.severity, args.note)
+    for done in made["cases"]:
+        print(f"case {done['case_id']}: {done['state']}"
+              + (f" ({done['category']}); evidence frozen" if args.decision == "confirm" else ""))
     return 0
 
 
 def cmd_report(args) -> int:
     with session(settings_from(args).db_path) as con:
-        report_id = cs.report(con, args.case, args.channel, args.reference, _actor(args), args.sent_at)
-    print(f"case {args.case}: REPORTED (report {report_id})")
+        made = decisions.report_cases(con, args.case, args.channel, args.reference, _actor(args),
+                                      args.sent_at)
+    for done in made["cases"]:
+        print(f"case {done['case_id']}: REPORTED (report {done['report_id']})")
+    return 0
+
+
+def cmd_undo(args) -> int:
+    settings = settings_from(args)
+    window = timedelta(minutes=max(0.0, settings.undo_minutes))
+    with session(settings.db_path) as con:
+        if args.last:
+            undone = decisions.undo_last(con, _actor(args), window=window)
+        else:
+            undone = decisions.undo(con, args.case, _actor(args), window=window)
+    for done in undone["cases"]:
+        print(f"case {done['case_id']}: {done['undid']} undone, back to {done['state']}")
+    return 0
+
+
+def cmd_assign(args) -> int:
+    from review import assignments
+
+    with session(settings_from(args).db_path) as con:
+        ids = assignments.assign(con, args.case, None if args.nobody else args.to, _actor(args))
+    for case_id in ids:
+        print(f"case {case_id}: " + ("unassigned" if args.nobody else f"assigned to {args.to}"))
     return 0
 
 
