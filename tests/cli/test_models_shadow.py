@@ -178,7 +178,10 @@ def test_compare_lists_what_the_candidate_would_drop_and_promote_ends_the_shadow
     weaker = min((0, 1), key=lambda n: scores[n])
     post_id = posts[weaker]["post_id"]
     case = case_of(settings, post_id)
-    # A dismissal reopened for a second look is no decision (yet).
+    # A dismissal undone, or reopened for a second look, is no decision (yet).
+    cli_run(capsys, "case", "review", case, "--decision", "dismiss", "--actor", "ana")
+    assert cli_run(capsys, "case", "undo", "--last", "--actor", "ana")[0] == 0
+    assert "no reviewer decisions since the shadow" in one_line_error(capsys, "models", "compare")
     cli_run(capsys, "case", "review", case, "--decision", "dismiss", "--actor", "ana")
     cli_run(capsys, "case", "move", case, "--to", "IN_REVIEW", "--actor", "ana")
     assert "no reviewer decisions since the shadow" in one_line_error(capsys, "models", "compare")

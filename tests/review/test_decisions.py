@@ -79,3 +79,29 @@ def test_the_suggestion_follows_the_classifier():
     assert decisions.suggestion({"score": 0.75, "categories": {"insult": 0.3}, "staff_target": 0.7}) == \
         {"category": "insult", "target_role": "teacher", "severity": "medium"}
     assert decisions.suggestion({}) == {"category": "other", "target_role": None, "severity": "low"}
+
+
+def test_a_bulk_decision_and_its_undo_sent_while_a_load_ran_are_applied_from_the_journal(three):
+    """The review app journals a decision when a load holds the warehouse; the next writer
+    applies it with the time it was sent (so the undo window counts from then)."""
+    from review import journal
+
+    settings, ids = three
+    sent = cs.utcnow()
+    journal.append(settings.db_path, "decide", ids[0], {"cases": ",".join(map(str, ids)), "decision": "confirm",
+                                                        "severity": "medium"}, "ana", now=sent)
+    with session(settings.db_path) as con:
+        applied = journal.apply_pending(con, settings.db_path)
+        assert [a["outcome"] for a in applied] == ["applied"]
+        assert {cs.state_of(con, i) for i in ids} == {st.CONFIRMED}
+        made = decisions.last_decision(con, "ana")
+    journal.append(settings.db_path, "undo", ids[0], {"decision_id": made["decision_id"],
+                                                      "cases": ",".join(map(str, ids)), "window_minutes": "5"},
+                   "ana", now=sent + timedelta(minutes=6))  # sent after the window: refused
+    journal.append(settings.db_path, "undo", ids[0], {"decision_id": made["decision_id"], "window_minutes": "5"},
+                   "ana", now=sent + timedelta(minutes=4))
+    with session(settings.db_path) as con:
+        applied = journal.apply_pending(con, settings.db_path)
+        assert [a["outcome"] for a in applied] == ["refused", "applied"]
+        assert "can be undone for 5 min only" in applied[0]["detail"]
+        assert {cs.state_of(con, i) for i in ids} == {st.DETECTED}
