@@ -23,8 +23,6 @@ MIN_SUPPORT = 3      # focus posts a tag needs before it can be proposed
 MIN_LIFT = 1.5       # how much likelier than average a post with the tag is a focus post
 WINDOW = timedelta(days=7)
 
-# The newest verdict per post, whichever model gave it.
-_LATEST_LABEL = "SELECT platform, post_id, arg_max(label, scored_at) AS flagged FROM scores GROUP BY ALL"
 # The same for posts first seen since a time: a post is scored after it is loaded, so its
 # scores are all later than its first sighting (a day's margin for clocks of other machines);
 # scores are stored in the order they are written, so older row groups are skipped. Only the
@@ -133,14 +131,18 @@ def mine_proposals(con, now: datetime | None = None, window: timedelta = WINDOW,
             FROM keyed k LEFT JOIN latest l USING (platform, post_id) GROUP BY ALL
         ),
         totals AS (SELECT count(*) AS n, count(*) FILTER (focus) AS nf FROM post_focus WHERE current),
+        pairs AS (SELECT DISTINCT platform, post_id, canonical FROM keyed WHERE matched_tag IS NULL),
+        counted AS (   -- one row per (post, tag): plain counts instead of three DISTINCT ones
+            SELECT p.canonical AS tag,
+                   count(*) FILTER (pf.current) AS posts,
+                   count(*) FILTER (pf.current AND pf.focus) AS support,
+                   count(*) FILTER (NOT pf.current) AS previous_posts
+            FROM pairs p JOIN post_focus pf USING (platform, post_id) GROUP BY p.canonical
+        ),
         stats AS (
-            SELECT k.canonical AS tag, mode(k.tag) AS spelling,
-                   count(DISTINCT (k.platform, k.post_id)) FILTER (pf.current) AS posts,
-                   count(DISTINCT (k.platform, k.post_id)) FILTER (pf.current AND pf.focus) AS support,
-                   count(DISTINCT (k.platform, k.post_id)) FILTER (NOT pf.current) AS previous_posts
-            FROM keyed k JOIN post_focus pf USING (platform, post_id)
-            WHERE k.matched_tag IS NULL
-            GROUP BY k.canonical
+            SELECT c.*, s.spelling FROM counted c JOIN (
+                SELECT canonical AS tag, mode(tag) AS spelling FROM keyed WHERE matched_tag IS NULL
+                GROUP BY canonical) s USING (tag)
         )
         SELECT s.tag, s.spelling, s.posts, s.support, s.previous_posts,
                (s.support::DOUBLE / s.posts) / (t.nf::DOUBLE / t.n) AS lift
@@ -282,35 +284,33 @@ def refresh(con, now: datetime | None = None) -> dict:
 def resurfaced(con, since: datetime | None) -> list[dict]:
     """Banned tags seen again, one alert per watched tag however many platforms and
     spellings: each with its variants (spelling, method, platform, first seen, posts)."""
+    # The tags in the select list (a lateral unnest would join each tag back to its post), and
+    # the latest labels of the posts that carry a banned tag only.
     where, params = ("WHERE first_seen_at >= ?", [since]) if since else ("", [])
-    latest = _LATEST_LABEL_SINCE if since else _LATEST_LABEL
-    params = params * 3   # the latest labels' two, then the posts' one
-    # The tags in the select list, not a lateral unnest: DuckDB would join each tag back to its post.
-    tagged = f"(SELECT platform, post_id, first_seen_at, unnest(hashtags) AS tag FROM posts {where})"
+    hits = f"""
+        hits AS (
+            SELECT p.platform, p.post_id, p.first_seen_at, p.tag AS variant, m.matched_tag AS tag, m.method
+            FROM (SELECT platform, post_id, first_seen_at, unnest(hashtags) AS tag FROM posts {where}) p
+            JOIN tag_matches m ON m.tag = p.tag
+            JOIN watchlist w ON w.tag = m.matched_tag AND w.status = 'banned'),
+        latest AS (SELECT platform, post_id, arg_max(label, scored_at) AS flagged FROM scores
+                   SEMI JOIN hits USING (platform, post_id) GROUP BY ALL)"""
     variants = dict_rows(con.execute(
         f"""
-        WITH latest AS ({latest})
-        SELECT m.matched_tag AS tag, p.tag AS variant, m.method, p.platform,
-               min(p.first_seen_at) AS first_seen, count(DISTINCT p.post_id) AS posts,
+        WITH {hits}
+        SELECT h.tag, h.variant, h.method, h.platform,
+               min(h.first_seen_at) AS first_seen, count(DISTINCT h.post_id) AS posts,
                avg(l.flagged::INT) AS share_flagged
-        FROM {tagged} AS p
-        JOIN tag_matches m ON m.tag = p.tag
-        JOIN watchlist w ON w.tag = m.matched_tag AND w.status = 'banned'
-        LEFT JOIN latest l ON l.platform = p.platform AND l.post_id = p.post_id
+        FROM hits h LEFT JOIN latest l USING (platform, post_id)
         GROUP BY ALL ORDER BY tag, first_seen, variant, platform
         """, params))
     totals = {r["tag"]: r for r in dict_rows(con.execute(
         f"""
-        WITH latest AS ({latest}),
-        hits AS (
-            SELECT DISTINCT m.matched_tag AS tag, p.platform, p.post_id, p.first_seen_at
-            FROM {tagged} AS p
-            JOIN tag_matches m ON m.tag = p.tag
-            JOIN watchlist w ON w.tag = m.matched_tag AND w.status = 'banned'
-        )
+        WITH {hits},
+        posts_hit AS (SELECT DISTINCT tag, platform, post_id, first_seen_at FROM hits)
         SELECT h.tag, min(h.first_seen_at) AS first_seen, count(*) AS posts,
                avg(l.flagged::INT) AS share_flagged, list(DISTINCT h.platform ORDER BY h.platform) AS platforms
-        FROM hits h LEFT JOIN latest l USING (platform, post_id) GROUP BY h.tag
+        FROM posts_hit h LEFT JOIN latest l USING (platform, post_id) GROUP BY h.tag
         """, params))}
     alerts = []
     for tag, total in totals.items():
