@@ -103,6 +103,7 @@ def build(cur: dict, prev: dict, *, excerpts_of: dict[int, str] | None = None,
         _summary(cur, prev),
         _flagged(cur),
         _outcomes(cur, prev),
+        _platforms(cur),
         _durations(cur, prev),
         _mismatch(cur, excerpts_of),
         _still_online(cur, prev),
@@ -144,6 +145,7 @@ def summary_rows(f: dict) -> list[tuple[str, object]]:
         ('"no violation" within 48 h (cases)', _at(f, "48 h", "no_violation")),
         ("no answer at 48 h (cases)", _at(f, "48 h", "no_answer")),
         ("no answer at 7 d (cases)", _at(f, "7 d", "no_answer")),
+        ("takedown rate (%)", pct(takedown_rate(f))),
         ("median hours first seen -> reported", _span(f, SPANS[0])),
         ("median hours reported -> platform answer", _span(f, SPANS[1])),
         ("median hours reported -> verified offline", _span(f, SPANS[2])),
@@ -206,6 +208,29 @@ def _outcomes(cur: dict, prev: dict) -> Section:
         {label: [o[k] for o in cur["outcomes"]] for k, label in zip(keys, labels)}, "cases"))
     return Section("Reports and what the platforms did", lines,
                    [Table("platform_outcomes", ["after", *labels, "cases"], rows)], chart)
+
+
+def takedown_rate(f: dict) -> float | None:
+    """Cases first reported in the period that the platform took down or restricted by the
+    end, over all of them (every platform)."""
+    reported = sum(r["reported"] for r in f["by_platform_decisions"])
+    return sum(r["taken_down"] for r in f["by_platform_decisions"]) / reported if reported else None
+
+
+def _platforms(f: dict) -> Section:
+    rows = [[r["platform"], r["reported"], r["removed_48h"], pct(r["takedown_rate"]),
+             hours(r["median_hours_offline"]), pct(r["mismatch_rate"]), r["ground_illegal"],
+             r["ground_terms"], r["automated_decisions"]] for r in f["by_platform_decisions"]]
+    return Section("Each platform's decisions", [
+        "Per platform: cases first reported in this period, removed within 48 h of the first "
+        "report, and the takedown rate (removed, disabled, restricted or the account suspended, "
+        "by the end of the period; counted like the UK helplines' published rate). Time to "
+        "verified offline and mismatches as above; the last three columns count the platform's "
+        "answers that gave a DSA statement-of-reasons ground, and its automated decisions."],
+        [Table("platform_decisions", ["platform", "cases reported", "removed within 48 h",
+                                      "takedown rate (%)", "median hours to verified offline",
+                                      "mismatch rate (%)", "illegal content (DSA ground)",
+                                      "terms of service (DSA ground)", "automated decisions"], rows)])
 
 
 def _durations(cur: dict, prev: dict) -> Section:
@@ -326,6 +351,15 @@ def _definitions() -> Section:
         "Platform outcomes: cases first reported in the period, by the platform's first clear answer "
         "within 48 hours and 7 days of that report; \"not yet due\" when that moment is after the "
         "end of the period.",
+        "Takedown rate: of the cases first reported to a platform in the period, the share the "
+        "platform had acted on by the end of the period, whenever it answered: a \"removed\" "
+        "answer, a restriction recorded from its statement of reasons (removed, disabled, "
+        "visibility reduced, age or interaction restricted, labelled, account suspended or "
+        "terminated), or a re-check that found the post removed by the platform. This is how the "
+        "Professionals Online Safety Helpline and Report Harmful Content count theirs (content "
+        "escalated to a platform that was removed or restricted); both escalate only content they "
+        "judged harmful, as tagwatch reports only confirmed cases. A \"removed\" claim later "
+        "found online still counts here; the mismatch rate shows those.",
         "Median and 90th percentile (linear interpolation) of each span that ended in the period.",
         "Still online: confirmed posts not verified offline, whose latest re-check did not find them gone.",
         "Schools: post addresses a school contact sent through the intake form in the period; time to "

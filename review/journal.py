@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from review import cases as cs
+from review import dsa
 from warehouse.db import transaction
 
 # What a journal entry can ask for: the same calls the web app's forms make.
@@ -30,13 +31,14 @@ ACTIONS = {
     "report": lambda con, case_id, f, actor, now: cs.report(
         con, case_id, f.get("channel", ""), f.get("reference", ""), actor, now=now),
     "answer": lambda con, case_id, f, actor, now: cs.answer(
-        con, case_id, f.get("outcome", ""), f.get("text", ""), actor, now=now),
+        con, case_id, f.get("outcome", ""), f.get("text", ""), actor, now=now,
+        statement={k: f.get(k) for k in dsa.FIELDS}),
     "move": lambda con, case_id, f, actor, now: cs.move(
         con, case_id, f.get("to", ""), actor, f.get("note") or None, now=now),
 }
 # The form fields an action reads (nothing else from a form is kept).
 FIELDS = ("decision", "category", "target_role", "severity", "note", "channel", "reference",
-          "outcome", "text", "to")
+          "outcome", "text", "to", *(f for f in dsa.FIELDS if f != "category"))
 
 
 def journal_path(db_path: str | Path) -> Path:

@@ -87,6 +87,25 @@ def test_figures_match_the_hand_computed_ones(warehouse):
     assert models == {"model-a": (4, 4, 1), "model-b": (2, 1, 0)}
     assert cur["models"]["current"] == "model-b"
     assert (cur["models"]["labels_from_review"], prev["models"]["labels_from_review"]) == (5, 2)
+    # per platform: mastodon reported p1 p2 p4, p1 removed in 10 h (p4's removal came after the
+    # end); p2 verified offline 48 h after its report, p1 found online after "removed";
+    # bluesky reported p6, account suspended in 24 h, offline 26 h after the report
+    by = {r["platform"]: r for r in cur["by_platform_decisions"]}
+    assert [r["platform"] for r in cur["by_platform_decisions"]] == ["mastodon", "bluesky"]
+    assert {k: by["mastodon"][k] for k in ("reported", "removed_48h", "taken_down", "removed_claims")} == \
+        {"reported": 3, "removed_48h": 1, "taken_down": 1, "removed_claims": 1}
+    assert by["mastodon"]["takedown_rate"] == pytest.approx(1 / 3)
+    assert by["mastodon"]["median_hours_offline"] == pytest.approx(48.0)
+    assert by["mastodon"]["mismatch_rate"] == 1.0
+    assert (by["mastodon"]["ground_illegal"], by["mastodon"]["ground_terms"],
+            by["mastodon"]["automated_decisions"]) == (0, 1, 0)
+    assert (by["bluesky"]["reported"], by["bluesky"]["removed_48h"], by["bluesky"]["takedown_rate"],
+            by["bluesky"]["median_hours_offline"], by["bluesky"]["mismatch_rate"]) == (1, 1, 1.0, 26.0, 0.0)
+    assert (by["bluesky"]["ground_illegal"], by["bluesky"]["ground_terms"],
+            by["bluesky"]["automated_decisions"]) == (1, 0, 1)
+    # the previous period: q1 reported on Mastodon, never answered
+    assert [(r["platform"], r["reported"], r["taken_down"]) for r in prev["by_platform_decisions"]] == \
+        [("mastodon", 1, 0)]
 
 
 # --- the files ------------------------------------------------------------------------------
