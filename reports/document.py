@@ -41,6 +41,7 @@ class Document:
     end: datetime
     empty: bool
     sections: list[Section]
+    headline: list[tuple[str, str]] = field(default_factory=list)  # the key figures, shown first
 
     def tables(self) -> list[Table]:
         return [t for s in self.sections for t in s.tables]
@@ -112,7 +113,22 @@ def build(cur: dict, prev: dict, *, excerpts_of: dict[int, str] | None = None,
         _schools(cur, prev),
         _definitions(),
     ]
-    return Document(title, subtitle, start, end, False, sections)
+    return Document(title, subtitle, start, end, False, sections, headline(cur))
+
+
+def percent(rate: float | None) -> str:
+    return "–" if rate is None else f"{100 * rate:.0f} %"
+
+
+def headline(f: dict) -> list[tuple[str, str]]:
+    """The key figures of the period, shown before everything else."""
+    t = f["totals"]
+    return [("posts flagged", str(t["flagged"])), ("confirmed as abuse", str(t["confirmed"])),
+            ("reports sent to platforms", str(f["reports"]["reports"])),
+            ("removed within 48 h", str(_at(f, "48 h", "removed"))),
+            ("takedown rate", percent(takedown_rate(f))),
+            ("mismatch rate", percent(f["mismatch"]["rate"])),
+            ("confirmed posts still online", str(sum(b["posts"] for b in f["still_online"])))]
 
 
 def _change(now, before):
@@ -222,11 +238,9 @@ def _platforms(f: dict) -> Section:
              hours(r["median_hours_offline"]), pct(r["mismatch_rate"]), r["ground_illegal"],
              r["ground_terms"], r["automated_decisions"]] for r in f["by_platform_decisions"]]
     return Section("Each platform's decisions", [
-        "Per platform: cases first reported in this period, removed within 48 h of the first "
-        "report, and the takedown rate (removed, disabled, restricted or the account suspended, "
-        "by the end of the period; counted like the UK helplines' published rate). Time to "
-        "verified offline and mismatches as above; the last three columns count the platform's "
-        "answers that gave a DSA statement-of-reasons ground, and its automated decisions."],
+        "Cases first reported in this period: removed within 48 h, and the takedown rate (acted "
+        "on by the end of the period, counted as the UK helplines count theirs). The last three "
+        "columns count answers that gave a DSA statement-of-reasons ground or an automated decision."],
         [Table("platform_decisions", ["platform", "cases reported", "removed within 48 h",
                                       "takedown rate (%)", "median hours to verified offline",
                                       "mismatch rate (%)", "illegal content (DSA ground)",
@@ -295,10 +309,10 @@ def _resurfacing(cur: dict, prev: dict) -> Section:
     rows = [[t, now.get(t, {}).get("posts", 0), before.get(t, 0), now.get(t, {}).get("flagged", 0),
              now.get(t, {}).get("variant_spellings", 0), now.get(t, {}).get("platforms"),
              now.get(t, {}).get("matched_by")] for t in tags]
-    lines = [f"{len(now)} banned tags were seen again on posts first seen in this period. Variant "
-             "spellings are counted, not shown (they can carry names).",
-             f"{cur['resurfacing']['removed_posts_back']} posts verified offline came back online "
-             "in this period."]
+    lines = [f"{count_of(len(now), 'banned tag', were=True)} seen again on posts first seen in this "
+             "period. Variant spellings are counted, not shown (they can carry names).",
+             f"{count_of(cur['resurfacing']['removed_posts_back'], 'post')} verified offline came back "
+             "online in this period."]
     chart = None
     if rows:
         chart = Chart("banned_tags", "Banned tags seen again", charts.grouped_bars(
