@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pyarrow as pa
 
 from radar.match import Match, WatchIndex, canonical_key, match_all
+from radar.network import MAX_EDGES, Network, build
 from radar.volume import HISTORY_DAYS, spikes
 from warehouse.db import WarehouseError, transaction
 from warehouse.queries import dict_rows, normalise_tag, watchlist_add
@@ -208,6 +209,58 @@ def volume_spikes(con, since: datetime, now: datetime | None = None) -> list[dic
     found = [{"tag": tag, "platform": platform, **s}
              for (tag, platform), counts in series.items() for s in spikes(counts, days)]
     return sorted(found, key=lambda s: (-s["ratio"], s["tag"], s["platform"], s["day"]))
+
+
+# --- the network of tags around the watched ones -----------------------------------------
+
+def tag_network(con, since: datetime | None, max_edges: int = MAX_EDGES) -> Network:
+    """Tags seen on the same posts as a watched or proposed tag (posts first seen since
+    `since`): the `max_edges` strongest pairs by posts together, then lift (how much
+    likelier the two are together than apart), each tag with its kind and posts."""
+    where, params = ("WHERE p.first_seen_at >= ?", [since]) if since else ("", [])
+    tagged = f"""
+        tagged AS (
+            SELECT DISTINCT p.platform, p.post_id, m.canonical AS tag
+            FROM posts p, unnest(p.hashtags) AS t(tag) JOIN tag_matches m ON m.tag = t.tag {where}),
+        centre AS (SELECT tag FROM watchlist
+                   UNION SELECT tag FROM tag_proposals WHERE status = 'proposed'),
+        counts AS (SELECT tag, count(*) AS posts FROM tagged GROUP BY tag),
+        total AS (SELECT count(DISTINCT (platform, post_id)) AS n FROM tagged),
+        near AS (SELECT t.* FROM tagged t SEMI JOIN (SELECT DISTINCT platform, post_id FROM tagged
+                 WHERE tag IN (SELECT tag FROM centre)) c USING (platform, post_id))"""
+    pairs = dict_rows(con.execute(
+        f"""
+        WITH {tagged},
+        pairs AS (
+            SELECT a.tag AS a, b.tag AS b, count(*) AS posts
+            FROM near a JOIN near b ON a.platform = b.platform AND a.post_id = b.post_id AND a.tag < b.tag
+            WHERE a.tag IN (SELECT tag FROM centre) OR b.tag IN (SELECT tag FROM centre)
+            GROUP BY ALL)
+        SELECT p.a, p.b, p.posts, p.posts * t.n / (ca.posts * cb.posts)::DOUBLE AS lift,
+               count(*) OVER () AS seen
+        FROM pairs p JOIN counts ca ON ca.tag = p.a JOIN counts cb ON cb.tag = p.b, total t
+        ORDER BY p.posts DESC, lift DESC, p.a, p.b LIMIT ?
+        """, params + [max(0, int(max_edges))]))
+    names = sorted({r[k] for r in pairs for k in ("a", "b")})
+    if not names:
+        return Network()
+    info = {r["tag"]: r for r in dict_rows(con.execute(
+        f"""
+        WITH {tagged},
+        wanted AS (SELECT unnest(?::VARCHAR[]) AS tag),
+        spelled AS (SELECT m.canonical AS tag, mode(t.tag) AS label
+                    FROM posts p, unnest(p.hashtags) AS t(tag) JOIN tag_matches m ON m.tag = t.tag
+                    {where} {'AND' if where else 'WHERE'} m.canonical IN (SELECT tag FROM wanted)
+                    GROUP BY m.canonical)
+        SELECT w.tag, coalesce(pr.spelling, s.label, w.tag) AS label, c.posts,
+               coalesce(wl.status, CASE WHEN pr.tag IS NOT NULL THEN 'proposed' END, 'other') AS kind
+        FROM wanted w LEFT JOIN counts c USING (tag) LEFT JOIN spelled s USING (tag)
+        LEFT JOIN watchlist wl ON wl.tag = w.tag
+        LEFT JOIN tag_proposals pr ON pr.tag = w.tag AND pr.status = 'proposed'
+        """, params + [names] + params))}
+    network = build(pairs, info, max_edges)
+    network.pairs_seen = pairs[0]["seen"]
+    return network
 
 
 # --- the view ---------------------------------------------------------------------------

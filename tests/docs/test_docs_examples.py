@@ -40,6 +40,9 @@ NOT_RUN = {
     "collect": "collects from live platforms; tests/collectors/ against local fakes",
     "import": "needs a Zeeschuimer/4CAT export file; tests/collectors/test_tiktok_collector.py",
     "models promote VERSION": "VERSION is a placeholder; tests/classifiers/test_learning_loop.py",
+    "models shadow VERSION": "VERSION is a placeholder; tests/cli/test_models_shadow.py",
+    "models shadow --stop": "needs a running shadow model; tests/cli/test_models_shadow.py",
+    "models compare": "needs a running shadow model and decisions; tests/cli/test_models_shadow.py",
     "replay-server": "a long-running server; tests/fakes/",
     "demo": "the demo itself builds the warehouse these examples run on",
 }

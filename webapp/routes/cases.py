@@ -14,7 +14,8 @@ from review import rechecks as rc
 from review import schools
 from review import states as st
 from review.escalation import write_pack
-from webapp.web import AnalystForm, Page, StaffPage, case_url, flash_to
+from warehouse.db import WarehouseLocked
+from webapp.web import AnalystForm, Busy, Page, Refused, StaffPage, case_url, flash_to, log
 
 router = APIRouter()
 
@@ -40,7 +41,7 @@ def case_page(page: StaffPage, case_id: str):
             info = cs.show(con, case_id)
     except cs.CaseError as exc:
         return page.render("error.html", status=404, message=str(exc))
-    return page.render("case.html", c=info)
+    return page.render("case.html", c=info, recheck=page.web.background.job(recheck_key(case_id)))
 
 
 @router.get("/intake")
@@ -105,11 +106,37 @@ async def move(request: Request, form: AnalystForm, case_id: str):
 WEB_MAX_WAIT = 5.0  # seconds a re-check started from a page may wait on a platform, at most
 
 
+def recheck_key(case_id) -> str:
+    return f"re-check:{cs.parse_case_id(case_id)}"
+
+
+def recheck_summary(result: dict) -> tuple[str, str]:
+    """A finished re-check in plain words: done (the platform answered) or failed (it did not)."""
+    if result["outcome"] == "error":
+        return "failed", (f"the platform gave no usable answer: {result['detail'] or 'no detail'}; "
+                          "the hourly re-check will ask again")
+    return "done", (f"{result['outcome']} (HTTP {result['http_status'] or '-'})"
+                    + (f", now {result['moved_to']}" if result["moved_to"] else ""))
+
+
+def recheck_failure(exc: BaseException) -> str:
+    """Why a re-check could not be done, in plain words (the details go to the server log)."""
+    if isinstance(exc, cs.CaseError):
+        return str(exc)
+    if isinstance(exc, WarehouseLocked):
+        return "the warehouse stayed busy (a load was running): nothing was recorded; try again in a minute"
+    if isinstance(exc, Refused):
+        return "the session that asked for it has ended: nothing was recorded"
+    log.error("re-check failed", exc_info=exc)
+    return "an unexpected error (written to the server's log): nothing was recorded"
+
+
 @router.post("/cases/{case_id}/recheck")
 async def recheck_now(request: Request, form: AnalystForm, case_id: str):
-    """Re-check one case now. The platform is asked with no warehouse connection open (the
-    loader may need the file meanwhile): read the target, close, ask, write. A platform that
-    asks us to wait (429 Retry-After) leaves the re-check running in the background."""
+    """Re-check one case now, in the background: the page waits a few seconds for it, then
+    the case page shows it running, done or failed (webapp.web.Job). The platform is asked
+    with no warehouse connection open (the loader may need the file meanwhile): read the
+    target, close, ask, write. A slow platform, or one asking to wait, holds no page."""
     settings = form.web.settings
 
     def work():
@@ -117,22 +144,26 @@ async def recheck_now(request: Request, form: AnalystForm, case_id: str):
 
         with form.connect() as con:
             [target] = rc.targets(con, [cs.parse_case_id(case_id)])
-        # A page waits for this: a platform asking to wait longer than a few seconds gets
-        # an "error" re-check now, and the hourly re-check (in the background) asks again.
+        # A platform asking to wait longer than a few seconds gets an "error" re-check now,
+        # and the hourly re-check asks again.
         with settings.http_client(interactive=True, max_retry_after=WEB_MAX_WAIT,
                                   max_total_wait=WEB_MAX_WAIT) as client:
             seen = rc.observe(client, target, collect_options(settings))
         with form.web.store.connect() as con:  # the analyst may have left: record it anyway
-            return rc.record(con, target["case_id"], seen, cs.utcnow())
+            return {**rc.record(con, target["case_id"], seen, cs.utcnow()), "detail": seen["detail"]}
     try:
-        finished, result = await form.web.background.run(work, "re-check")
-    except cs.CaseError as exc:
-        return flash_to(request, case_url(case_id), error=str(exc))
+        finished, _ = await form.web.background.run(
+            work, "re-check", key=recheck_key(case_id), by=form.user,
+            summary=recheck_summary, explain=recheck_failure)
+    except Busy as exc:
+        return flash_to(request, case_url(case_id), error=f"a re-check of this case is already running "
+                        f"(asked by {exc.job.by} {exc.job.seconds} s ago): its result shows here when it ends")
+    except (cs.CaseError, WarehouseLocked) as exc:
+        return flash_to(request, case_url(case_id), error=recheck_failure(exc))
+    job = form.web.background.job(recheck_key(case_id))
     if not finished:
         return flash_to(request, case_url(case_id), ok="the platform is slow to answer: the re-check carries on "
-                        "in the background; reload this page in a few minutes to see its result")
-    return flash_to(request, case_url(case_id),
-                    ok=f"re-checked: {result['outcome']} (HTTP {result['http_status'] or '-'})"
-                       + (f", now {result['moved_to']}" if result["moved_to"] else "")
-                       + ("; the platform gave no usable answer in time: the hourly re-check will ask again"
-                          if result["outcome"] == "error" else ""))
+                        "in the background; this page shows when it is done")
+    if job.state == "failed":
+        return flash_to(request, case_url(case_id), ok=f"re-checked: error; {job.message}")
+    return flash_to(request, case_url(case_id), ok=f"re-checked: {job.message}")
