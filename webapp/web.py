@@ -352,8 +352,11 @@ def require_login(request: Request, school: bool | None = False) -> None:
 
 
 async def read_form(request: Request) -> dict:
-    """The posted form once its CSRF token is right (BodyLimit bounds its size)."""
-    form = dict(await request.form())
+    """The posted form once its CSRF token is right (BodyLimit bounds its size). A field
+    sent several times (the queue's `case` checkboxes) keeps all its values, as a list."""
+    posted = await request.form()
+    form = {key: (posted.getlist(key) if len(posted.getlist(key)) > 1 else value)
+            for key, value in posted.items()}
     if not hmac.compare_digest(str(form.get("csrf", "")), csrf(request)):
         raise Refused(Response("the form has expired or did not come from this app: reload the page",
                                status_code=403))

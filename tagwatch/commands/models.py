@@ -34,15 +34,19 @@ def cmd_models_list(args) -> int:
     from tagwatch.console import out, settings_from, table
     from warehouse.db import session
 
+    from classifiers import shadow
+
     settings = settings_from(args)
     with session(settings.db_path) as con:
         rows = registry.list_models(con)
+        active = shadow.running(con)
     if not rows:
         out("no models registered: train one with `tagwatch train`")
         return 0
     for r in rows:
         metrics, seed = r["metrics"], r["metrics"].get("by_dataset", {}).get("staff_seed", {})
-        r["in_use"] = "*" if r["promoted"] else ""
+        r["in_use"] = "*" if r["promoted"] else (
+            "shadow" if active and active["model_version"] == r["version"] else "")
         r["roc_auc"], r["pr_auc"], r["brier"] = (metrics.get(k) for k in ("roc_auc", "pr_auc", "brier"))
         r["seed_pr_auc"] = seed.get("pr_auc")
         r["threshold"] = round(r["threshold"], 3)

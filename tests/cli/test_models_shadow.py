@@ -21,6 +21,7 @@ from classifiers import registry, store
 from classifiers.scoring import Scorer
 from fakes.mastodon import MastodonReplayServer, make_status
 from tagwatch import cli, pipeline
+from tagwatch.commands import runs
 from warehouse import queries
 from warehouse.db import session
 
@@ -109,6 +110,9 @@ def test_shadow_start_compare_stop_on_a_real_model(settings, monkeypatch, tmp_pa
     assert "stop it first" in one_line_error(capsys, "models", "shadow", candidate)
     assert "no reviewer decisions since the shadow" in one_line_error(capsys, "models", "compare")
     assert f"shadow model {candidate} running since" in cli_run(capsys, "models", "shadow")[1]
+    listing = cli_run(capsys, "models", "list", "--format", "csv")[1].splitlines()
+    assert [line.split(",")[:2] for line in listing[1:]] == [["shadow", candidate],
+                                                             ["*", trained_model.version]]
 
     # The same posts into this warehouse (shadow running) and a control one (no shadow).
     with MastodonReplayServer([], max_lifetime=60) as server:
@@ -174,7 +178,10 @@ def test_compare_lists_what_the_candidate_would_drop_and_promote_ends_the_shadow
     weaker = min((0, 1), key=lambda n: scores[n])
     post_id = posts[weaker]["post_id"]
     case = case_of(settings, post_id)
-    # A dismissal reopened for a second look is no decision (yet).
+    # A dismissal undone, or reopened for a second look, is no decision (yet).
+    cli_run(capsys, "case", "review", case, "--decision", "dismiss", "--actor", "ana")
+    assert cli_run(capsys, "case", "undo", "--last", "--actor", "ana")[0] == 0
+    assert "no reviewer decisions since the shadow" in one_line_error(capsys, "models", "compare")
     cli_run(capsys, "case", "review", case, "--decision", "dismiss", "--actor", "ana")
     cli_run(capsys, "case", "move", case, "--to", "IN_REVIEW", "--actor", "ana")
     assert "no reviewer decisions since the shadow" in one_line_error(capsys, "models", "compare")
@@ -205,6 +212,10 @@ def test_a_shadow_model_that_cannot_be_loaded_never_stops_the_real_scoring(
     report = pipeline.score_new(settings)
     assert report["scored"] == len(TEXTS) and report["cases_opened"] == 2
     assert report["shadow_scored"] == 0 and "was not loaded" in report["note"]
+    runs.print_run(pipeline.RunSummary(run_id="r1", score=report), settings)  # what `tagwatch run` says
+    said = capsys.readouterr()
+    assert f"shadow model {candidate}: scored 0 of them too" in said.out
+    assert f"the shadow model {candidate} was not loaded" in said.err
     # Starting a shadow of a file changed since training is refused too.
     cli_run(capsys, "models", "shadow", "--stop")
     assert "checksum differs" in one_line_error(capsys, "models", "shadow", candidate)

@@ -32,6 +32,8 @@ NOT_RUN = {
     "case report": "changes a case; tests/cli/test_case_cli.py",
     "case answer": "changes a case; tests/cli/test_case_cli.py",
     "case move": "changes a case; tests/cli/test_case_cli.py",
+    "case undo": "undoes a decision made minutes before; tests/cli/test_case_bulk_cli.py",
+    "case assign": "needs an analyst account; tests/cli/test_case_bulk_cli.py",
     "case recheck": "asks live platforms; tests/review/test_rechecks.py",
     "case escalation-pack": "needs a confirmed case; tests/cli/test_case_cli.py",
     "intake notify": "sends email; tests/review/test_school_intake.py (aiosmtpd)",

@@ -4,27 +4,89 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
+from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from review import assignments
 from review import cases as cs
+from review import decisions
 from review import rechecks as rc
 from review import schools
 from review import states as st
 from review.escalation import write_pack
 from warehouse.db import WarehouseLocked
-from webapp.web import AnalystForm, Busy, Page, Refused, StaffPage, case_url, flash_to, log
+from webapp.web import AnalystForm, Busy, Page, Refused, StaffPage, case_url, flash_to, local, log
 
 router = APIRouter()
 
 
+QUEUE_LIMIT = 500
+
+
 @router.get("/")
-def queue(page: StaffPage):
+def queue(page: StaffPage, assigned: str | None = None, author: str | None = None, tag: str | None = None):
+    """The open cases, worst first; `assigned=me`, `author=PSEUDONYM` or `tag=TAG` narrow it
+    (all open cases of one author or tag: the bulk form then takes them at once)."""
+    narrowed = {"assigned_to": page.user if assigned == "me" else None,
+                "author": (author or "")[:200] or None, "tag": (tag or "").lstrip("#")[:100] or None}
     with page.connect() as con:
-        rows = cs.list_cases(con, st.OPEN_FOR_REVIEW, limit=500)
-    return page.render("queue.html", rows=rows)
+        rows = cs.list_cases(con, st.OPEN_FOR_REVIEW, limit=QUEUE_LIMIT, **narrowed)
+        undo = decisions.undoable(con, page.user, cs.utcnow(), undo_window(page))
+    for r in rows:
+        r["suggested"] = decisions.suggestion(r)
+    return page.render("queue.html", rows=rows, undo=undo, narrowed=narrowed, limit=QUEUE_LIMIT,
+                       here=page.request.url.path + ("?" + page.request.url.query if page.request.url.query else ""))
+
+
+def undo_window(page: Page) -> timedelta:
+    return timedelta(minutes=max(0.0, page.web.settings.undo_minutes))
+
+
+@router.post("/queue/decide")
+async def decide_many(request: Request, form: AnalystForm):
+    """Confirm, dismiss or report the selected cases at once (one category, target, severity)."""
+    back = local(form.get("back"))
+    try:
+        ids = decisions.parse_case_ids(form.get("case") or [])
+    except cs.CaseError as exc:
+        return flash_to(request, back, error=f"select the cases first: {exc}")
+    form.fields["cases"] = ",".join(str(i) for i in ids)
+    try:
+        now = await run_in_threadpool(form.decide, "decide", str(ids[0]))
+    except (cs.CaseError, ValueError) as exc:
+        return flash_to(request, back, error=str(exc))
+    done = {"confirm": "confirmed", "dismiss": "dismissed", "report": "reported"}.get(form.get("decision"), "decided")
+    message = f"{len(ids)} case{'s' if len(ids) != 1 else ''} {done}: " + ", ".join(f"#{i}" for i in ids)
+    if not now:
+        message += " (a load is running: it is recorded and applied as soon as the load ends)"
+    return flash_to(request, back, ok=message)
+
+
+@router.post("/undo")
+async def undo(request: Request, form: AnalystForm):
+    """Undo the decision the Undo button names (the user's last one, within the window)."""
+    back = local(form.get("back"))
+    try:
+        ids = decisions.parse_case_ids(form.get("cases") or [])
+    except cs.CaseError as exc:
+        return flash_to(request, back, error=str(exc))
+    form.fields["window_minutes"] = str(undo_window(form).total_seconds() / 60)  # never the form's
+    try:
+        now = await run_in_threadpool(form.decide, "undo", str(ids[0]))
+    except (cs.CaseError, ValueError) as exc:
+        return flash_to(request, back, error=f"not undone: {exc}")
+    return flash_to(request, back, ok="undone: " + ", ".join(f"#{i}" for i in ids)
+                    + ("" if now else " (a load is running: applied as soon as it ends)"))
+
+
+@router.post("/cases/{case_id}/assign")
+async def assign(request: Request, form: AnalystForm, case_id: str):
+    who = form.get("assignee") or ""
+    return await act(request, form, case_id, "assign",
+                     f"case {case_id}: " + (f"assigned to {who}" if who else "unassigned"))
 
 
 @router.get("/cases")
@@ -39,9 +101,13 @@ def case_page(page: StaffPage, case_id: str):
     try:
         with page.connect() as con:
             info = cs.show(con, case_id)
+            info["assignee"] = assignments.assignee_of(con, info["case_id"])
+            analysts = assignments.analysts(con)
+            undo = decisions.undoable(con, page.user, cs.utcnow(), undo_window(page))
     except cs.CaseError as exc:
         return page.render("error.html", status=404, message=str(exc))
-    return page.render("case.html", c=info, recheck=page.web.background.job(recheck_key(case_id)))
+    return page.render("case.html", c=info, recheck=page.web.background.job(recheck_key(case_id)),
+                       analysts=analysts, undo=undo, here=case_url(str(info["case_id"])))
 
 
 @router.get("/intake")
