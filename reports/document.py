@@ -154,6 +154,8 @@ def summary_rows(f: dict) -> list[tuple[str, object]]:
         ("posts first seen", t["posts"]),
         ("posts flagged by the classifier", t["flagged"]),
         ("posts confirmed by a reviewer", t["confirmed"]),
+        ("incidents flagged (same content counted once)", f["incidents"]["flagged"]),
+        ("incidents confirmed", f["incidents"]["confirmed"]),
         ("precision of flags (%)", pct(t["precision"])),
         ("reports sent to platforms", f["reports"]["reports"]),
         ("cases reported for the first time", f["reports"]["first_reports"]),
@@ -194,6 +196,9 @@ def _flagged(f: dict) -> Section:
              f"{t['flagged']} and reviewers "
              f"confirmed {t['confirmed']} as abuse. Of the {t['flags_reviewed']} flags reviewed so far, "
              f"{t['flags_confirmed']} were confirmed (precision {fmt(pct(t['precision']))} %).",
+             f"Counted as incidents (the same content, on any platform or re-uploaded, once): "
+             f"{f['incidents']['flagged']} flagged, {f['incidents']['confirmed']} confirmed; "
+             f"{f['incidents']['cross_platform']} of the flagged ones on more than one platform.",
              "Tags are grouped by the watched tag they match, spelling variants included; a post "
              "under two watched tags counts under each."]
     chart = Chart("flagged_by_tag", "Flagged and confirmed posts by watched tag", charts.grouped_bars(
@@ -376,6 +381,9 @@ def _definitions() -> Section:
         "found online still counts here; the mismatch rate shows those.",
         "Median and 90th percentile (linear interpolation) of each span that ended in the period.",
         "Still online: confirmed posts not verified offline, whose latest re-check did not find them gone.",
+        "Incidents: posts with the same content counted once: the same text (case and spaces "
+        "ignored), the same linked address or video, or near-duplicate text (at least half of their "
+        "three-word sequences shared), on any platform.",
         "Schools: post addresses a school contact sent through the intake form in the period; time to "
         "verified removal runs from a school's first report of a post to the re-check that found it "
         "gone; a school waits on a platform while one of its cases is reported and unanswered, "

@@ -128,14 +128,14 @@ def last_decision(con, actor: str) -> dict | None:
 
 def undoable(con, actor: str, now: datetime | None = None, window: timedelta = UNDO_WINDOW) -> dict | None:
     """The actor's last decision if it can still be undone (the review app's Undo button)."""
-    found = last_decision(con, actor)
-    if not found or found["action"] == "undo":
+    found, now = last_decision(con, actor), now or cs.utcnow()
+    if not found or found["action"] == "undo" or now - found["decided_at"] > window:
         return None
     try:
-        _undo_plan(con, found["case_ids"], actor, now or cs.utcnow(), window)
-    except cs.CaseError:
+        _undo_plan(con, found["case_ids"], actor, now, window)
+    except (cs.CaseError, ValueError):
         return None
-    found["left"] = window - ((now or cs.utcnow()) - found["decided_at"])
+    found["left"] = window - (now - found["decided_at"])
     return found
 
 
@@ -193,17 +193,25 @@ def undo(con, case_ids, actor: str, now: datetime | None = None, window: timedel
 
 
 def _undo_plan(con, ids: list[int], actor: str, now: datetime, window: timedelta) -> list[dict]:
-    """What undoing the last decision on each case would do; CaseError (one line) if it cannot."""
+    """What undoing the last decision on each case would do; CaseError (one line) if it cannot.
+    One query for all the cases (the queue asks this on every page)."""
+    rows = {r["case_id"]: r for r in dict_rows(con.execute(
+        """
+        WITH last AS (SELECT case_id, max(event_id) AS event_id FROM case_events
+                      WHERE list_contains(?, case_id) GROUP BY case_id)
+        SELECT l.case_id, e.event_id, e.from_state, e.to_state, e.actor AS moved_by, e.occurred_at,
+               e.automated, dc.decision_id, dc.report_id, dc.label_id, d.action, d.actor, d.decided_at
+        FROM last l JOIN case_events e USING (event_id)
+        LEFT JOIN decision_cases dc ON dc.case_id = l.case_id AND dc.event_id = l.event_id
+        LEFT JOIN decisions d ON d.decision_id = dc.decision_id
+        """, [ids]))}
     plan = []
     for case_id in ids:
-        event = last_event(con, case_id)
-        rows = dict_rows(con.execute(
-            "SELECT dc.decision_id, dc.report_id, dc.label_id, dc.undoes_event_id, d.action, d.actor, "
-            "d.decided_at FROM decision_cases dc JOIN decisions d USING (decision_id) "
-            "WHERE dc.case_id = ? AND dc.event_id = ?", [case_id, event["event_id"]]))
-        if not rows:
-            raise cs.CaseError(_not_a_decision(case_id, event))
-        made = rows[0]
+        made = rows.get(case_id)
+        if made is None:
+            raise cs.CaseError(f"no case {case_id}")
+        if made["decision_id"] is None:
+            raise cs.CaseError(_not_a_decision(case_id, made))
         if made["action"] == "undo":
             raise cs.CaseError(f"case {case_id}: its last decision was undone already")
         if made["actor"] != actor:
@@ -213,13 +221,13 @@ def _undo_plan(con, ids: list[int], actor: str, now: datetime, window: timedelta
         if age > window:
             raise cs.CaseError(f"case {case_id}: the {made['action']} was made {_minutes(age)} ago; "
                                f"a decision can be undone for {_minutes(window)} only")
-        st.check_undo(event["from_state"], event["to_state"])
-        plan.append({**event, **made, "case_id": case_id})
+        st.check_undo(made["from_state"], made["to_state"])
+        plan.append(made)
     return plan
 
 
 def _not_a_decision(case_id: int, event: dict) -> str:
-    who = "automatically" if event["automated"] else f"by {event['actor']}"
+    who = "automatically" if event["automated"] else f"by {event['moved_by']}"
     return (f"case {case_id} moved since the last decision ({event['from_state'] or '-'} -> "
             f"{event['to_state']} {who} at {event['occurred_at']:%Y-%m-%d %H:%M} UTC): "
             "only a case's last move can be undone, when it is a decision")

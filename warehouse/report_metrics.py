@@ -18,7 +18,10 @@ Definitions (docs/schema.md, "The education report", says the same for readers):
   post to its verification offline, for verifications in the period; schools waiting on a
   platform: schools with a case reported, unanswered, escalated, or found online after
   "removed" at `end`;
-- tags are grouped by the watched tag they match (radar.match), never shown as spelt.
+- tags are grouped by the watched tag they match (radar.match), never shown as spelt;
+- incidents: the period's posts with the same content (review/incidents.py: the same text,
+  linked URL or video, or near-duplicate text, on any platform) counted once: posts whose cases
+  (opened before `end`) share an incident are one incident; a post without one is its own.
 
 Nothing here selects a handle, a URL or an author pseudonym.
 """
@@ -35,7 +38,8 @@ OTHER_TAGS = "(not on the watchlist)"
 HORIZONS = (("48 h", "INTERVAL 48 HOUR"), ("7 d", "INTERVAL 7 DAY"))
 AGE_BUCKETS = ("under 48 h", "48 h to 7 d", "7 to 30 d", "over 30 d")
 REQUIRED_TABLES = ("posts", "scores", "cases", "case_events", "reports", "platform_answers",
-                   "rechecks", "labels", "watchlist", "watchlist_synonyms", "intake_submissions")
+                   "rechecks", "labels", "watchlist", "watchlist_synonyms", "intake_submissions",
+                   "case_incidents")
 
 # The newest classifier verdict per post, as of $end.
 _VERDICT = """
@@ -90,6 +94,7 @@ def figures(con, start: datetime, end: datetime) -> dict:
         return {
             "start": start, "end": end,
             "totals": dict_rows(_run(con, f"SELECT {_COUNTS} FROM ({_PERIOD_POSTS})", p))[0],
+            "incidents": incidents(con, p),
             "by_platform": dict_rows(_run(con,
                 f"SELECT platform, {_COUNTS} FROM ({_PERIOD_POSTS}) GROUP BY platform "
                 "ORDER BY flagged DESC, platform", p)),
@@ -139,6 +144,26 @@ def by_tag(con, p: dict) -> list[dict]:
             ANTI JOIN watched USING (platform, post_id))
         SELECT tag, {_COUNTS} FROM tagged GROUP BY tag
         ORDER BY tag = '{OTHER_TAGS}', flagged DESC, tag""", p))
+
+
+def incidents(con, p: dict) -> dict:
+    """The period's posts counted by incident: flagged, confirmed, and flagged incidents whose
+    cases (opened before the end) span more than one platform."""
+    return dict_rows(_run(con, f"""
+        WITH known AS (
+            SELECT c.platform, c.post_id, i.incident_id
+            FROM cases c JOIN case_incidents i USING (case_id) WHERE c.opened_at < $end),
+        spread AS (SELECT incident_id, count(DISTINCT platform) AS platforms FROM known GROUP BY ALL),
+        per_post AS (SELECT platform, post_id, min(incident_id) AS incident_id FROM known GROUP BY ALL),
+        pp AS (
+            SELECT pp.flagged, pp.decision, coalesce(s.platforms, 1) AS platforms,
+                   coalesce(i.incident_id::VARCHAR, pp.platform || ' ' || pp.post_id) AS incident
+            FROM ({_PERIOD_POSTS}) pp LEFT JOIN per_post i USING (platform, post_id)
+            LEFT JOIN spread s USING (incident_id))
+        SELECT count(DISTINCT incident) FILTER (flagged) AS flagged,
+               count(DISTINCT incident) FILTER (decision = 'CONFIRMED') AS confirmed,
+               count(DISTINCT incident) FILTER (flagged AND platforms > 1) AS cross_platform
+        FROM pp""", p))[0]
 
 
 def reports_sent(con, p: dict) -> dict:

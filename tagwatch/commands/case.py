@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sys
 from datetime import timedelta
 from functools import partial
 
@@ -18,7 +19,8 @@ from tagwatch import argtypes
 from tagwatch.console import cell
 from warehouse.db import session
 
-LIST_COLUMNS = ["case_id", "state", "platform", "post_id", "url", "score", "reach", "text"]
+LIST_COLUMNS = ["case_id", "state", "platform", "post_id", "url", "score", "reach", "text", "origin",
+                "incident_id", "incident_cases"]
 
 
 def register(sub, common) -> None:
@@ -38,9 +40,14 @@ def register(sub, common) -> None:
 
     a = cases.add_parser("list", parents=[common], help="list cases, worst first")
     a.add_argument("--state", choices=st.STATES, action="append", help="repeatable")
+    a.add_argument("--origin", choices=cs.ORIGIN_FILTERS, action="append",
+                   help="repeatable: human (school intake, case open, or a school joined), classifier "
+                        "(flagged, no human report), or an origin as stored")
     a.add_argument("--format", choices=["table", "csv", "json"], default="table")
     a.add_argument("--limit", type=argtypes.limit)
     a.set_defaults(func=cmd_list)
+
+    _register_incidents(cases, common)
 
     a = cases.add_parser("show", parents=[common], help="state, evidence, events and re-checks of a case")
     a.add_argument("case", type=argtypes.case_id)
@@ -131,6 +138,16 @@ def add_statement_args(a) -> None:
     sor.add_argument("--restriction", metavar="WHAT", help=" | ".join(dsa.SHORT["restriction"]))
 
 
+def _register_incidents(cases, common) -> None:
+    a = cases.add_parser("incidents", parents=[common],
+                         help="incidents of more than one case (the same content on several posts)")
+    a.add_argument("--backfill", action="store_true",
+                   help="first give every case that has none its incident (cases opened before migration 017)")
+    a.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    a.add_argument("--limit", type=argtypes.limit)
+    a.set_defaults(func=cmd_incidents)
+
+
 def settings_from(args):
     from tagwatch.config import Settings
 
@@ -172,12 +189,25 @@ def cmd_open(args) -> int:
 
 def cmd_list(args) -> int:
     with session(settings_from(args).db_path) as con:
-        rows = cs.list_cases(con, tuple(args.state) if args.state else None, args.limit)
+        rows = cs.list_cases(con, tuple(args.state) if args.state else None, args.limit,
+                             origins=tuple(args.origin) if args.origin else None)
     from tagwatch.console import table
 
     for r in rows:
         r["score"] = None if r["score"] is None else round(r["score"], 4)
     table(rows, LIST_COLUMNS, args.format)
+    return 0
+
+
+def cmd_incidents(args) -> int:
+    from review import incidents
+    from tagwatch.console import table
+
+    with session(settings_from(args).db_path) as con:
+        if args.backfill:
+            print(f"{incidents.assign(con)} case(s) given an incident", file=sys.stderr)
+        rows = incidents.listing(con, args.limit or 500)
+    table(rows, ["incident_id", "cases", "platforms", "platform_names", "case_ids", "matched_by"], args.format)
     return 0
 
 
@@ -196,6 +226,14 @@ def cmd_show(args) -> int:
     if ev:
         lines.append(f"  evidence frozen {ev['frozen_at']:%Y-%m-%d %H:%M} by {ev['frozen_by']}: "
                      f"category {ev['category']}, sha256 {ev['content_sha256']}")
+    if info["incident"]:
+        i = info["incident"]
+        lines.append(f"  incident {i['incident_id']}: {i['cases']} case(s) on {i['platforms']} platform(s); "
+                     + ("its first case" if i["reason"] == "first" else f"joined by {i['reason']}"
+                        + (f" {i['similarity']:.2f}" if i["similarity"] is not None else "")
+                        + f" with case {i['matched_case']}"))
+        lines += [f"    sibling case {s['case_id']}: {s['platform']} {s['state']} ({s['reason']})"
+                  for s in i["siblings"]]
     lines.append("events:")
     lines += [f"  {e['occurred_at']:%Y-%m-%d %H:%M} {e['from_state'] or '-'} -> {e['to_state']} "
               f"by {e['actor']}{' (automated)' if e['automated'] else ''}"
