@@ -19,7 +19,8 @@ Bounded work per new case, no scan of all pairs: every case stores hashed keys
 (`case_content_keys`: the text hash, video ids, links, and MINHASH_BANDS locality-sensitive
 bands of a MinHash signature of its shingles). A new case looks up only the earlier cases that
 share a key, at most MAX_CANDIDATES per kind of key (the most recent), and computes the Jaccard
-similarity only for those. A text's first MAX_WORDS words and MAX_LINKS links are keyed. With 24 bands of 3 hashes, a pair at Jaccard 0.5 shares a band with
+similarity only for those. A text's first MAX_WORDS words and MAX_LINKS links are keyed.
+With 24 bands of 3 hashes, a pair at Jaccard 0.5 shares a band with
 probability 1 - (1 - 0.5^3)^24 = 0.96, at 0.6: 0.997; at 0.2 only 0.18 (a few extra comparisons).
 When several earlier cases match, the strongest reason wins (the order above), then the oldest
 incident. Incidents are never merged afterwards, so an incident id, once shown, stays.
