@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from review import dsa
 from review import incidents
 from review import states as st
-from warehouse.db import WarehouseError, transaction
+from warehouse.db import WarehouseError, cached, transaction
 from warehouse.queries import MIN_SAME_TEXT, NORMALISED_TEXT, STAFF_AIMED, dict_rows
 
 AUTOMATION = "tagwatch"  # the actor of automated events
@@ -107,7 +107,9 @@ def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = N
         conditions.append("c.case_id IN (SELECT case_id FROM case_incidents WHERE incident_id = ?)")
         params.append(int(incident))
     where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
-    return _list_cases(con, where, params, limit)
+    # Read again and again (every queue page), changed only by a commit: computed once per change.
+    return cached(con, ("list_cases", where, tuple(params), limit),
+                  lambda: _list_cases(con, where, params, limit))
 
 
 def _origin_condition(origins: tuple[str, ...]) -> str:

@@ -41,11 +41,14 @@ REQUIRED_TABLES = ("posts", "scores", "cases", "case_events", "reports", "platfo
                    "rechecks", "labels", "watchlist", "watchlist_synonyms", "intake_submissions",
                    "case_incidents")
 
-# The newest classifier verdict per post, as of $end.
+# The newest classifier verdict per post first seen in the period, as of $end (only the
+# period's posts are aggregated, not every score ever written).
 _VERDICT = """
     SELECT platform, post_id, arg_max(label, scored_at) AS flagged,
            arg_max(model_version, scored_at) AS model_version
-    FROM scores WHERE scored_at < $end GROUP BY ALL
+    FROM scores SEMI JOIN (SELECT platform, post_id FROM posts
+                           WHERE first_seen_at >= $start AND first_seen_at < $end) USING (platform, post_id)
+    WHERE scored_at < $end GROUP BY ALL
 """
 # The latest review decision per post over all its cases, as of $end (a decision undone
 # by then does not count).
@@ -135,7 +138,8 @@ def by_tag(con, p: dict) -> list[dict]:
         WITH pp AS ({_PERIOD_POSTS}),
         watched AS (
             SELECT DISTINCT pp.platform, pp.post_id, pp.flagged, pp.decision, m.watched AS tag
-            FROM pp, unnest(pp.hashtags) AS t(tag) JOIN report_tag_map m ON m.tag = t.tag
+            FROM (SELECT platform, post_id, flagged, decision, unnest(hashtags) AS tag FROM pp) pp
+            JOIN report_tag_map m ON m.tag = pp.tag
             WHERE m.watched IS NOT NULL),
         tagged AS (
             SELECT * FROM watched
@@ -295,9 +299,11 @@ def resurfacing(con, p: dict) -> dict:
     """Banned tags seen again (any spelling) on posts first seen in the period."""
     tags = dict_rows(_run(con, f"""
         WITH hits AS (
-            SELECT DISTINCT m.watched AS tag, t.tag AS spelling, m.method, po.platform, po.post_id
-            FROM posts po, unnest(po.hashtags) AS t(tag) JOIN report_tag_map m ON m.tag = t.tag
-            WHERE m.status = 'banned' AND po.first_seen_at >= $start AND po.first_seen_at < $end)
+            SELECT DISTINCT m.watched AS tag, po.tag AS spelling, m.method, po.platform, po.post_id
+            FROM (SELECT platform, post_id, unnest(hashtags) AS tag FROM posts
+                  WHERE first_seen_at >= $start AND first_seen_at < $end) po
+            JOIN report_tag_map m ON m.tag = po.tag
+            WHERE m.status = 'banned')
         SELECT h.tag, count(DISTINCT (h.platform, h.post_id)) AS posts,
                count(DISTINCT (h.platform, h.post_id)) FILTER (v.flagged) AS flagged,
                count(DISTINCT h.spelling) FILTER (h.spelling <> h.tag) AS variant_spellings,

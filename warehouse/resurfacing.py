@@ -27,8 +27,12 @@ WINDOW = timedelta(days=7)
 _LATEST_LABEL = "SELECT platform, post_id, arg_max(label, scored_at) AS flagged FROM scores GROUP BY ALL"
 # The same for posts first seen since a time: a post is scored after it is loaded, so its
 # scores are all later than its first sighting (a day's margin for clocks of other machines);
-# scores are stored in the order they are written, so older row groups are skipped.
+# scores are stored in the order they are written, so older row groups are skipped. Only the
+# posts of the window are aggregated (a warehouse scored in one go has every score "recent").
+# Two parameters: the time, twice.
 _LATEST_LABEL_SINCE = ("SELECT platform, post_id, arg_max(label, scored_at) AS flagged FROM scores "
+                       "SEMI JOIN (SELECT platform, post_id FROM posts WHERE first_seen_at >= ?::TIMESTAMPTZ) "
+                       "USING (platform, post_id) "
                        "WHERE scored_at >= ?::TIMESTAMPTZ - INTERVAL 1 DAY GROUP BY ALL")
 
 
@@ -115,9 +119,8 @@ def mine_proposals(con, now: datetime | None = None, window: timedelta = WINDOW,
         f"""
         WITH latest AS ({_LATEST_LABEL_SINCE}),
         seen AS (
-            SELECT p.platform, p.post_id, p.first_seen_at, t.tag
-            FROM posts p, unnest(p.hashtags) AS t(tag)
-            WHERE p.first_seen_at >= ? AND p.first_seen_at < ?
+            SELECT platform, post_id, first_seen_at, unnest(hashtags) AS tag FROM posts
+            WHERE first_seen_at >= ? AND first_seen_at < ?
         ),
         keyed AS (
             SELECT s.*, m.canonical, m.matched_tag, w.status
@@ -144,7 +147,7 @@ def mine_proposals(con, now: datetime | None = None, window: timedelta = WINDOW,
         FROM stats s, totals t
         WHERE t.nf > 0 AND s.support >= ? AND (s.support::DOUBLE / s.posts) / (t.nf::DOUBLE / t.n) >= ?
         ORDER BY lift * ln(1 + s.support) DESC, s.tag
-        """, [previous, previous, now, start, min_support, min_lift]))
+        """, [previous, previous, previous, now, start, min_support, min_lift]))
     if rows:
         found = pa.Table.from_pylist(rows)  # noqa: F841 (read by DuckDB below)
         with transaction(con):
@@ -192,12 +195,15 @@ def daily_volume(con, since: datetime) -> list[dict]:
     """Posts per day per canonical tag and platform (by when posted, else first seen)."""
     return dict_rows(con.execute(
         """
-        SELECT m.canonical, p.platform, coalesce(p.created_at, p.first_seen_at)::DATE AS day,
-               count(DISTINCT p.post_id) AS posts
-        FROM posts p, unnest(p.hashtags) AS t(tag) JOIN tag_matches m ON m.tag = t.tag
-        WHERE coalesce(p.created_at, p.first_seen_at) >= ?
-        GROUP BY ALL ORDER BY m.canonical, p.platform, day
-        """, [since]))
+        SELECT m.canonical, p.platform, p.day, count(DISTINCT p.post_id) AS posts
+        FROM (SELECT platform, post_id, coalesce(created_at, first_seen_at)::DATE AS day,
+                     unnest(hashtags) AS tag
+              FROM posts WHERE coalesce(created_at, first_seen_at) >= ?
+                 -- seen after posted (a day's margin for clocks): skips the older row groups
+                 AND first_seen_at >= ?::TIMESTAMPTZ - INTERVAL 1 DAY) p
+        JOIN tag_matches m ON m.tag = p.tag
+        GROUP BY ALL ORDER BY m.canonical, p.platform, p.day
+        """, [since, since]))
 
 
 def volume_spikes(con, since: datetime, now: datetime | None = None) -> list[dict]:
@@ -276,35 +282,36 @@ def refresh(con, now: datetime | None = None) -> dict:
 def resurfaced(con, since: datetime | None) -> list[dict]:
     """Banned tags seen again, one alert per watched tag however many platforms and
     spellings: each with its variants (spelling, method, platform, first seen, posts)."""
-    where, params = ("WHERE p.first_seen_at >= ?", [since]) if since else ("", [])
+    where, params = ("WHERE first_seen_at >= ?", [since]) if since else ("", [])
     latest = _LATEST_LABEL_SINCE if since else _LATEST_LABEL
+    params = params * 3   # the latest labels' two, then the posts' one
+    # The tags in the select list, not a lateral unnest: DuckDB would join each tag back to its post.
+    tagged = f"(SELECT platform, post_id, first_seen_at, unnest(hashtags) AS tag FROM posts {where})"
     variants = dict_rows(con.execute(
         f"""
         WITH latest AS ({latest})
-        SELECT m.matched_tag AS tag, t.tag AS variant, m.method, p.platform,
+        SELECT m.matched_tag AS tag, p.tag AS variant, m.method, p.platform,
                min(p.first_seen_at) AS first_seen, count(DISTINCT p.post_id) AS posts,
                avg(l.flagged::INT) AS share_flagged
-        FROM posts p, unnest(p.hashtags) AS t(tag)
-        JOIN tag_matches m ON m.tag = t.tag
+        FROM {tagged} AS p
+        JOIN tag_matches m ON m.tag = p.tag
         JOIN watchlist w ON w.tag = m.matched_tag AND w.status = 'banned'
         LEFT JOIN latest l ON l.platform = p.platform AND l.post_id = p.post_id
-        {where}
         GROUP BY ALL ORDER BY tag, first_seen, variant, platform
-        """, params * 2))
+        """, params))
     totals = {r["tag"]: r for r in dict_rows(con.execute(
         f"""
         WITH latest AS ({latest}),
         hits AS (
             SELECT DISTINCT m.matched_tag AS tag, p.platform, p.post_id, p.first_seen_at
-            FROM posts p, unnest(p.hashtags) AS t(tag)
-            JOIN tag_matches m ON m.tag = t.tag
+            FROM {tagged} AS p
+            JOIN tag_matches m ON m.tag = p.tag
             JOIN watchlist w ON w.tag = m.matched_tag AND w.status = 'banned'
-            {where}
         )
         SELECT h.tag, min(h.first_seen_at) AS first_seen, count(*) AS posts,
                avg(l.flagged::INT) AS share_flagged, list(DISTINCT h.platform ORDER BY h.platform) AS platforms
         FROM hits h LEFT JOIN latest l USING (platform, post_id) GROUP BY h.tag
-        """, params * 2))}
+        """, params))}
     alerts = []
     for tag, total in totals.items():
         vs = [v for v in variants if v["tag"] == tag]

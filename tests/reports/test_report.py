@@ -176,6 +176,7 @@ def built(warehouse, tmp_path):
     return out, cases
 
 
+@pytest.mark.slow
 def test_the_html_is_self_contained_and_its_tables_are_the_csv_files(built):
     out, _ = built
     page = parse(out / "report.html")
@@ -204,6 +205,7 @@ def test_the_html_is_self_contained_and_its_tables_are_the_csv_files(built):
     assert mail.tables == page.tables
 
 
+@pytest.mark.slow
 def test_the_pdf_says_the_same_figures(built):
     out, cases = built
     text = " ".join(pdf_text(out / "report.pdf").split())
@@ -215,6 +217,7 @@ def test_the_pdf_says_the_same_figures(built):
     assert "48 h to 7 d 3 1" in text
 
 
+@pytest.mark.slow
 def test_no_output_names_an_author_or_a_person_even_with_excerpts(warehouse, tmp_path):
     settings, _ = warehouse
     out = tmp_path / "with-excerpts"
@@ -231,6 +234,7 @@ def test_no_output_names_an_author_or_a_person_even_with_excerpts(warehouse, tmp
         assert "pseudo-" not in lowered and "/@" not in lowered and "statuses/" not in lowered
 
 
+@pytest.mark.slow
 def test_excerpts_are_off_unless_asked_for(built):
     out, _ = built
     assert read_csv(out / "mismatches.csv")[0] == ["case", "platform", "report reference", "platform said",
@@ -264,6 +268,7 @@ def test_all_text_is_escaped_in_the_html():
     assert hostile in "".join(page.text)
 
 
+@pytest.mark.slow
 def test_a_period_without_data_says_so(warehouse, tmp_path):
     settings, _ = warehouse
     out = tmp_path / "quiet"
@@ -285,6 +290,7 @@ def test_a_period_without_data_says_so(warehouse, tmp_path):
     (["--send"], "nobody to send the report to"),
     (["--send", "--to", "not-an-address"], "not an email address: not-an-address"),
 ])
+@pytest.mark.slow
 def test_bad_input_gets_a_clear_error(warehouse, tmp_path, args, message):
     settings, _ = warehouse
     proc = run(settings, "report", "--out", str(tmp_path / "x"), *args, env={"TAGWATCH_REPORT_TO": ""})
@@ -292,6 +298,7 @@ def test_bad_input_gets_a_clear_error(warehouse, tmp_path, args, message):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_an_unwritable_out_folder_gets_a_clear_error(warehouse, tmp_path):
     settings, _ = warehouse
     blocker = tmp_path / "a-file"
@@ -316,6 +323,7 @@ def attachments(message) -> dict[str, bytes]:
             for part in message.walk() if part.get_filename()}
 
 
+@pytest.mark.slow
 def test_send_delivers_one_email_with_the_report_and_keeps_it(warehouse, tmp_path, smtp_server):
     settings, _ = warehouse
     archive = tmp_path / "sent"
@@ -345,6 +353,7 @@ def test_send_delivers_one_email_with_the_report_and_keeps_it(warehouse, tmp_pat
     assert (archive / "2026-03-08-2" / "sent.json").exists() and len(smtp_server.messages) == 2
 
 
+@pytest.mark.slow
 def test_send_to_a_server_that_is_not_there_fails_clearly(warehouse, tmp_path, free_port):
     settings, _ = warehouse
     proc = run(settings, "report", "--end", "2026-03-08", "--send", "--to", "union@example.org",
@@ -356,6 +365,7 @@ def test_send_to_a_server_that_is_not_there_fails_clearly(warehouse, tmp_path, f
     assert not (tmp_path / "sent").exists()
 
 
+@pytest.mark.slow
 def test_send_without_an_smtp_connection_says_how_to_set_one_and_writes_nothing(warehouse, tmp_path):
     settings, _ = warehouse
     env = {k: v for k, v in os.environ.items() if k != "AIRFLOW_CONN_SMTP_DEFAULT"}
@@ -368,6 +378,7 @@ def test_send_without_an_smtp_connection_says_how_to_set_one_and_writes_nothing(
     assert not (tmp_path / "sent").exists()
 
 
+@pytest.mark.slow
 def test_a_failed_send_leaves_no_dated_folder_behind(warehouse, tmp_path, free_port):
     settings, _ = warehouse
     archive = tmp_path / "sent"
