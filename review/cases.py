@@ -10,6 +10,7 @@ import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 
+from review import dsa
 from review import incidents
 from review import states as st
 from warehouse.db import WarehouseError, cached, transaction
@@ -198,7 +199,8 @@ def show(con, case_id: int) -> dict:
             "SELECT report_id, channel, reference, sent_at, recorded_by, withdrawn_at FROM reports "
             "WHERE case_id = ? ORDER BY report_id", [case_id])),
         "answers": dict_rows(con.execute(
-            "SELECT answer_id, report_id, outcome, text, answered_at, recorded_by FROM platform_answers "
+            "SELECT answer_id, report_id, outcome, text, answered_at, recorded_by, "
+            f"{', '.join(dsa.FIELDS)} FROM platform_answers "
             "WHERE case_id = ? ORDER BY answer_id", [case_id])),
         "rechecks": dict_rows(con.execute(
             "SELECT recheck_id, checked_at, url, http_status, outcome, detail FROM rechecks "
@@ -461,16 +463,20 @@ def report(con, case_id: int, channel: str, reference: str, actor: str,
 
 
 def answer(con, case_id: int, outcome: str, text: str, actor: str,
-           answered_at: datetime | None = None, now: datetime | None = None) -> str:
+           answered_at: datetime | None = None, now: datetime | None = None,
+           statement: dict | None = None) -> str:
     """Record the platform's answer verbatim; returns the case's state afterwards.
 
     "removed" -> PLATFORM_ACTIONED, "no_violation" -> PLATFORM_REJECTED; "other" is
-    kept (it stops the 48 h clock) without changing the state.
+    kept (it stops the 48 h clock) without changing the state. `statement`: the fields of
+    the DSA statement of reasons the platform gave (review.dsa.FIELDS), each optional.
     """
     case_id, actor, now = parse_case_id(case_id), _actor(actor), now or utcnow()
     _choice("outcome", outcome, tuple(OUTCOMES), required=True)
     if not (text or "").strip():
         raise CaseError("record the platform's answer text (--text), verbatim")
+    sor = dsa.statement(statement, (now + timedelta(days=1)).date())
+    dsa.check_against_outcome(outcome, sor["restriction"])
     latest = con.execute("SELECT report_id, sent_at FROM reports WHERE case_id = ? AND withdrawn_at IS NULL "
                          "ORDER BY report_id DESC LIMIT 1", [case_id]).fetchone()
     current = state_of(con, case_id)
@@ -486,8 +492,9 @@ def answer(con, case_id: int, outcome: str, text: str, actor: str,
         elif current not in (st.REPORTED, st.NO_RESPONSE, st.ESCALATED):
             raise CaseError(f"a case in {current} is not waiting for a platform answer")
         con.execute(
-            "INSERT INTO platform_answers (case_id, report_id, outcome, text, answered_at, recorded_by) "
-            "VALUES (?, ?, ?, ?, ?, ?)", [case_id, latest[0], outcome, text, answered_at, actor])
+            "INSERT INTO platform_answers (case_id, report_id, outcome, text, answered_at, recorded_by, "
+            f"{', '.join(dsa.FIELDS)}) VALUES (?, ?, ?, ?, ?, ?{', ?' * len(dsa.FIELDS)})",
+            [case_id, latest[0], outcome, text, answered_at, actor, *(sor[f] for f in dsa.FIELDS)])
     return target or current
 
 

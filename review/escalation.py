@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from review import cases as cs
+from review import dsa
 
 # A Unicode font for the PDF (post text is rarely plain Latin-1); the first one found is used.
 FONT_CANDIDATES = (
@@ -122,6 +123,8 @@ def _pdf(pack: dict, json_sha256: str, path: Path) -> None:
     heading("The platform's answers (verbatim)")
     for a in pack["platform_answers"] or [{"answered_at": "-", "outcome": "no answer recorded", "text": ""}]:
         line(f"{a['answered_at']}: {a['outcome']}: {a['text']}")
+        if dsa.describe(a):
+            line(f"    DSA statement of reasons: {dsa.describe(a)}")
     heading("Re-checks of whether the post is online")
     for r in pack["rechecks"] or [{"checked_at": "-", "outcome": "none yet", "http_status": None}]:
         line(f"{r['checked_at']}: {r['outcome']} (HTTP {r['http_status'] or '-'})")
@@ -147,4 +150,6 @@ def _plain(value):
         return [_plain(v) for v in value]
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).isoformat()
+    if isinstance(value, date):  # a platform's decision date (DSA application_date)
+        return value.isoformat()
     return value

@@ -19,7 +19,8 @@ Bounded work per new case, no scan of all pairs: every case stores hashed keys
 (`case_content_keys`: the text hash, video ids, links, and MINHASH_BANDS locality-sensitive
 bands of a MinHash signature of its shingles). A new case looks up only the earlier cases that
 share a key, at most MAX_CANDIDATES per kind of key (the most recent), and computes the Jaccard
-similarity only for those. With 24 bands of 3 hashes, a pair at Jaccard 0.5 shares a band with
+similarity only for those. A text's first MAX_WORDS words and MAX_LINKS links are keyed.
+With 24 bands of 3 hashes, a pair at Jaccard 0.5 shares a band with
 probability 1 - (1 - 0.5^3)^24 = 0.96, at 0.6: 0.997; at 0.2 only 0.18 (a few extra comparisons).
 When several earlier cases match, the strongest reason wins (the order above), then the oldest
 incident. Incidents are never merged afterwards, so an incident id, once shown, stays.
@@ -45,6 +46,8 @@ MINHASH_BANDS, MINHASH_ROWS = 24, 3
 MAX_CANDIDATES = 20   # earlier cases compared per kind of key, at most (the most recent)
 MAX_SIBLINGS = 200    # sibling cases listed on a case page / in a pack, at most
 BATCH = 2000          # cases assigned per step (a backfill walks the warehouse in steps)
+MAX_WORDS = 2000      # words of a text shingled, at most (a long transcript costs no more)
+MAX_LINKS = 20        # links of a text keyed, at most
 
 _URL = re.compile(r"(?i)(?:https?://|(?<![\w.@/])www\.)[^\s<>\"'`]+")
 _MENTION = re.compile(r"(?<![\w/])@[\w.\-]+(?:@[\w.\-]+)?")
@@ -76,7 +79,7 @@ def words(text: str | None) -> list[str]:
 
 def shingles(text: str | None) -> set[str]:
     """The 3-word shingles of a text of at least MIN_WORDS words; empty for shorter texts."""
-    w = words(text)
+    w = words(text)[:MAX_WORDS]
     if len(w) < MIN_WORDS:
         return set()
     return {" ".join(w[i:i + SHINGLE]) for i in range(len(w) - SHINGLE + 1)}
@@ -152,7 +155,7 @@ def content_keys(case: dict) -> list[tuple[str, int]]:
     if case["platform"] == "tiktok" and not case.get("parent_post_id"):
         keys.add(("video", _key(f"tiktok:{case['post_id']}")))
     own = [] if case.get("parent_post_id") else [case.get("url") or ""]  # a comment's url is its video's
-    for raw in [*own, *links(case.get("text"))]:
+    for raw in [*own, *links(case.get("text"))[:MAX_LINKS]]:
         found = link_key(raw)
         if found:
             keys.add((found[0], _key(found[1])))

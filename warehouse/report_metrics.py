@@ -110,6 +110,7 @@ def figures(con, start: datetime, end: datetime) -> dict:
             "resurfacing": resurfacing(con, p),
             "models": models(con, p),
             "schools": schools(con, p),
+            "by_platform_decisions": platform_decisions(con, p),
         }
     finally:
         con.unregister("report_tag_map")
@@ -332,6 +333,73 @@ def models(con, p: dict) -> dict:
                          "AND added_at < $end AND (withdrawn_at IS NULL OR withdrawn_at >= $end)",
                   p).fetchall()[0][0]
     return {"current": newest, "by_version": rows, "labels_from_review": labels}
+
+
+# Restrictions that count as a takedown (review.dsa.RESTRICTIONS but NO_ACTION); kept here
+# as plain data: the warehouse floor does not import review.
+RESTRICTING = ("DECISION_VISIBILITY_CONTENT_REMOVED", "DECISION_VISIBILITY_CONTENT_DISABLED",
+               "DECISION_ACCOUNT_SUSPENDED", "DECISION_ACCOUNT_TERMINATED",
+               "DECISION_VISIBILITY_CONTENT_DEMOTED", "DECISION_VISIBILITY_CONTENT_AGE_RESTRICTED",
+               "DECISION_VISIBILITY_CONTENT_INTERACTION_RESTRICTED",
+               "DECISION_VISIBILITY_CONTENT_LABELLED", "DECISION_VISIBILITY_OTHER")
+
+
+def platform_decisions(con, p: dict) -> list[dict]:
+    """Per platform: of the cases first reported in the period, how many were removed within
+    48 h and how many the platform took down or restricted by the end (the takedown rate);
+    the median hours from the first report to verified offline (spans ending in the period);
+    the mismatch rate of its "removed" answers in the period; and what its answers in the
+    period stated in the DSA fields (ground, automated decision)."""
+    restricting = ", ".join(f"'{r}'" for r in RESTRICTING)
+    return dict_rows(_run(con, f"""
+        WITH first_report AS (SELECT case_id, min(sent_at) AS sent_at FROM {REPORTS} reports GROUP BY case_id),
+        answers AS (SELECT * FROM platform_answers WHERE answered_at < $end),
+        cohort AS (
+            SELECT c.platform, r.case_id, r.sent_at,
+                   (SELECT arg_min(a.outcome, a.answered_at) FROM answers a WHERE a.case_id = r.case_id
+                      AND a.outcome <> 'other' AND a.answered_at <= r.sent_at + INTERVAL 48 HOUR)
+                      AS decisive_48h,
+                   EXISTS (SELECT 1 FROM answers a WHERE a.case_id = r.case_id
+                      AND (a.outcome = 'removed' OR a.restriction IN ({restricting})))
+                   OR EXISTS (SELECT 1 FROM rechecks k WHERE k.case_id = r.case_id
+                      AND k.outcome = 'removed_by_platform' AND k.checked_at < $end) AS taken_down
+            FROM first_report r JOIN cases c USING (case_id)
+            WHERE r.sent_at >= $start AND r.sent_at < $end),
+        offline AS (
+            SELECT c.platform, min(e.occurred_at) AS offline_at, epoch(min(e.occurred_at) - any_value(r.sent_at)) AS s
+            FROM first_report r JOIN case_events e USING (case_id) JOIN cases c USING (case_id)
+            WHERE e.to_state = 'OFFLINE_VERIFIED' AND e.occurred_at >= r.sent_at GROUP BY c.platform, r.case_id),
+        claims AS (
+            SELECT c.platform, a.case_id, min(a.answered_at) AS claimed_at FROM answers a JOIN cases c USING (case_id)
+            WHERE a.outcome = 'removed' AND a.answered_at >= $start GROUP BY ALL),
+        found AS (
+            SELECT cl.platform, cl.case_id, EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = cl.case_id
+                AND e.to_state = 'MISMATCH' AND e.occurred_at >= cl.claimed_at AND e.occurred_at < $end) AS online
+            FROM claims cl),
+        stated AS (
+            SELECT c.platform, a.* FROM answers a JOIN cases c USING (case_id) WHERE a.answered_at >= $start),
+        platforms AS (SELECT platform FROM cohort UNION SELECT platform FROM offline WHERE offline_at >= $start
+                      AND offline_at < $end UNION SELECT platform FROM claims UNION SELECT platform FROM stated)
+        SELECT pl.platform,
+               (SELECT count(*) FROM cohort k WHERE k.platform = pl.platform) AS reported,
+               (SELECT count(*) FILTER (decisive_48h = 'removed') FROM cohort k
+                 WHERE k.platform = pl.platform) AS removed_48h,
+               (SELECT count(*) FILTER (taken_down) FROM cohort k WHERE k.platform = pl.platform) AS taken_down,
+               (SELECT count(*) FILTER (taken_down)::DOUBLE / nullif(count(*), 0) FROM cohort k
+                 WHERE k.platform = pl.platform) AS takedown_rate,
+               (SELECT median(s) / 3600 FROM offline o WHERE o.platform = pl.platform AND o.offline_at >= $start
+                 AND o.offline_at < $end) AS median_hours_offline,
+               (SELECT count(*) FROM claims cl WHERE cl.platform = pl.platform) AS removed_claims,
+               (SELECT count(*) FILTER (online)::DOUBLE / nullif(count(*), 0) FROM found f
+                 WHERE f.platform = pl.platform) AS mismatch_rate,
+               (SELECT count(*) FILTER (decision_ground = 'DECISION_GROUND_ILLEGAL_CONTENT') FROM stated t
+                 WHERE t.platform = pl.platform) AS ground_illegal,
+               (SELECT count(*) FILTER (decision_ground = 'DECISION_GROUND_INCOMPATIBLE_CONTENT')
+                 FROM stated t WHERE t.platform = pl.platform) AS ground_terms,
+               (SELECT count(*) FILTER (automated_decision IN ('AUTOMATED_DECISION_FULLY',
+                 'AUTOMATED_DECISION_PARTIALLY')) FROM stated t WHERE t.platform = pl.platform)
+                 AS automated_decisions
+        FROM platforms pl ORDER BY reported DESC, pl.platform""", p))
 
 
 # A school's case waits on a platform in these states (review.states.WAITING_ON_PLATFORM).

@@ -34,6 +34,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from review import cases as cs
+from review import dsa
 from review import schools
 from review import journal
 from review import sessions
@@ -304,7 +305,8 @@ def templates() -> Environment:
                        outcomes=tuple(cs.OUTCOMES), plain_moves=cs.PLAIN_MOVES,
                        not_rechecked=st.OPEN_FOR_REVIEW + (st.DISMISSED, st.CLOSED),
                        affected_roles=schools.AFFECTED_ROLES, max_urls=schools.MAX_URLS,
-                       max_description=schools.MAX_DESCRIPTION)
+                       max_description=schools.MAX_DESCRIPTION, dsa_choices=dsa.SHORT,
+                       dsa_describe=dsa.describe)
     env.tests["web_url"] = web_url
     env.filters["age"] = age
     return env

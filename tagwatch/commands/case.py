@@ -13,6 +13,7 @@ from functools import partial
 
 from review import cases as cs
 from review import decisions
+from review import dsa
 from review import states as st
 from tagwatch import argtypes
 from tagwatch.console import cell
@@ -78,6 +79,7 @@ def register(sub, common) -> None:
     a.add_argument("--outcome", choices=tuple(cs.OUTCOMES), required=True)
     a.add_argument("--text", required=True)
     a.add_argument("--answered-at", type=_when, help="when it came (ISO 8601; default now)")
+    add_statement_args(a)
     a.set_defaults(func=cmd_answer)
 
     a = cases.add_parser("move", parents=[common, actor],
@@ -118,6 +120,22 @@ def _register_undo_assign(cases, common, actor) -> None:
     who.add_argument("--to", metavar="USER", help="the analyst (a user name)")
     who.add_argument("--nobody", action="store_true", help="unassign")
     a.set_defaults(func=cmd_assign)
+
+
+def add_statement_args(a) -> None:
+    """`case answer`'s flags for the platform's DSA statement of reasons."""
+    sor = a.add_argument_group(
+        "the platform's decision, when it gives one (fields of the EU DSA statement-of-reasons "
+        "database; short forms or the database's constants, e.g. DECISION_GROUND_ILLEGAL_CONTENT)")
+    sor.add_argument("--decision-ground", metavar="GROUND", help=" | ".join(dsa.SHORT["decision_ground"]))
+    sor.add_argument("--category", metavar="CATEGORY",
+                     help="the DSA category, e.g. illegal_or_harmful_speech, cyber_violence, "
+                          "data_protection_and_privacy_violations")
+    sor.add_argument("--automated-detection", metavar="yes|no", help="was the post found by automated means")
+    sor.add_argument("--automated-decision", metavar="HOW", help=" | ".join(dsa.SHORT["automated_decision"]))
+    sor.add_argument("--decision-date", metavar="YYYY-MM-DD",
+                     help="the day the decision applies from (the database's application_date)")
+    sor.add_argument("--restriction", metavar="WHAT", help=" | ".join(dsa.SHORT["restriction"]))
 
 
 def _register_incidents(cases, common) -> None:
@@ -226,6 +244,9 @@ def cmd_show(args) -> int:
                      + (" (withdrawn: the decision was undone)" if r.get("withdrawn_at") else ""))
     for a in info["answers"]:
         lines.append(f"answer {a['answered_at']:%Y-%m-%d %H:%M}: {a['outcome']}: {cell(a['text'], 300)}")
+        stated = dsa.describe(a)
+        if stated:
+            lines.append(f"  statement of reasons: {stated}")
     for r in info["rechecks"]:
         lines.append(f"re-check {r['checked_at']:%Y-%m-%d %H:%M}: {r['outcome']} "
                      f"(HTTP {r['http_status'] or '-'})")
@@ -277,7 +298,12 @@ def cmd_assign(args) -> int:
 
 def cmd_answer(args) -> int:
     with session(settings_from(args).db_path) as con:
-        state = cs.answer(con, args.case, args.outcome, args.text, _actor(args), args.answered_at)
+        state = cs.answer(con, args.case, args.outcome, args.text, _actor(args), args.answered_at,
+                          statement={"decision_ground": args.decision_ground, "category": args.category,
+                                     "automated_detection": args.automated_detection,
+                                     "automated_decision": args.automated_decision,
+                                     "application_date": args.decision_date,
+                                     "restriction": args.restriction})
     print(f"case {args.case}: {state}")
     return 0
 

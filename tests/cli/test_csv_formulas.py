@@ -103,6 +103,7 @@ def test_score_output(settings, tmp_path, capsys):
     assert_no_formula((tmp_path / "out.csv").read_text(encoding="utf-8"), FORMULA)
 
 
+@pytest.mark.slow
 def test_the_report_csvs(settings, tmp_path, capsys):
     reportkit.build(settings)
     with session(settings.db_path) as con:

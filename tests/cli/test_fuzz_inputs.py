@@ -133,12 +133,14 @@ def _page(items) -> bytes:
     return json.dumps(items, allow_nan=True).encode()
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.one_of(st.lists(shaped(MASTODON_KEYS), max_size=5), any_json))
 def test_mastodon_answers_of_any_shape_end_as_a_manifest(server, statuses):
     collect_and_load(server, mastodon.collect_tag, _page(statuses))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.one_of(st.fixed_dictionaries({"posts": st.lists(shaped(BLUESKY_KEYS), max_size=5)},
                                        optional={"cursor": any_json, "hitsTotal": any_json}),
@@ -147,6 +149,7 @@ def test_bluesky_answers_of_any_shape_end_as_a_manifest(server, body):
     collect_and_load(server, bluesky.collect_tag, _page(body))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.one_of(st.fixed_dictionaries({"data": st.fixed_dictionaries(
     {"videos": st.lists(shaped(TIKTOK_KEYS), max_size=5)},
@@ -163,6 +166,7 @@ html_bits = st.sampled_from(["<article>", "</article>", "<div class='h-entry'>",
                              "<feed xmlns='http://www.w3.org/2005/Atom'><entry>", "&#0;", "\x00"])
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.lists(st.one_of(html_bits, st.text(max_size=20)), max_size=30),
        st.sampled_from(["text/html", "application/rss+xml", "application/atom+xml"]))
@@ -209,6 +213,7 @@ tiktok_items = st.lists(st.one_of(
     st.text(max_size=40)), min_size=1, max_size=6)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(lines=tiktok_items, fmt=st.sampled_from(["zeeschuimer", "4cat"]))
 def test_import_of_any_file_refuses_cleanly_or_imports(warehouse, tmp_path, capsys, lines, fmt):
@@ -227,6 +232,7 @@ def test_import_of_any_file_refuses_cleanly_or_imports(warehouse, tmp_path, caps
 label_rows = st.lists(st.tuples(any_json, any_json, any_json), min_size=0, max_size=5)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(rows=label_rows, kind=st.sampled_from(["csv", "ndjson"]), header=st.booleans())
 def test_labels_import_of_any_file_refuses_cleanly_or_imports(warehouse, tmp_path, capsys,
@@ -246,6 +252,7 @@ def test_labels_import_of_any_file_refuses_cleanly_or_imports(warehouse, tmp_pat
         assert counts(warehouse.db_path) == before
 
 
+@pytest.mark.slow
 @hsettings(max_examples=12, deadline=None, derandomize=True,
            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(body=st.one_of(st.text(max_size=200), st.lists(st.text(max_size=20), max_size=5).map(

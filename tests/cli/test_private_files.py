@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import duckdb
+import pytest
 
 from fakes.mastodon import MastodonReplayServer, make_status
 from warehouse.db import session
@@ -28,6 +29,7 @@ def run(env, *args):
     return proc
 
 
+@pytest.mark.slow
 def test_data_files_are_private_and_the_key_lives_where_configured(tmp_path, trained_models_dir):
     data, secrets_dir = tmp_path / "data", tmp_path / "secrets"
     key_file = secrets_dir / "tagwatch.key"

@@ -83,6 +83,9 @@ def test_short_texts_are_never_near_duplicates_and_odd_links_are_no_keys():
     started = time.monotonic()
     assert len(inc.content_keys({"platform": "web", "post_id": "x", "text": huge, "url": None})) > 1
     assert time.monotonic() - started < 5
+    many = " ".join(f"https://example.com/page/{i}" for i in range(10_000))
+    keys = inc.content_keys({"platform": "web", "post_id": "y", "text": many, "url": None})
+    assert sum(kind == "link" for kind, _ in keys) == inc.MAX_LINKS
 
 
 def test_cases_opened_before_incidents_existed_get_them_by_the_backfill(settings):
