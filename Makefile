@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(BIN)/tagwatch demo
 
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/bench_loader.py

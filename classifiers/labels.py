@@ -105,6 +105,7 @@ def labels_dataset(con) -> d.Dataset | None:
     rows = con.execute(
         """
         SELECT text, label, category FROM labels
+        WHERE withdrawn_at IS NULL  -- a review decision that was undone teaches nothing
         QUALIFY row_number() OVER (PARTITION BY text ORDER BY added_at DESC, label_id DESC) = 1
         ORDER BY text
         """).fetchall()

@@ -81,7 +81,7 @@ def _top_level_alternatives(pattern: str) -> list[str]:
     return parts + [pattern[start:]]
 
 
-def _anchor_words(alternative: str) -> set[str]:
+def anchor_words(alternative: str) -> set[str]:
     """Words (or word beginnings) one of which every match of a regex alternative contains
     at the start of a word: its longest literal word, or, for an alternative that starts
     with a group ("(?:the|our) tas?"), the word after the group, else each branch's."""
@@ -96,9 +96,9 @@ def _anchor_words(alternative: str) -> set[str]:
             raise ValueError(f"staff pattern alternative {alternative!r} has no certain start")
         rest = alternative[i + 1:]
         if rest.startswith(" ") and re.match(r" [a-z]", rest):
-            return _anchor_words(rest[1:])
+            return anchor_words(rest[1:])
         return {w for branch in _top_level_alternatives(alternative[3:i])
-                for w in _anchor_words(branch)}
+                for w in anchor_words(branch)}
     literal = re.match(r"[a-z ]*", alternative).group()
     # A letter made optional by a following "?" or "*" is not certain to be there.
     if alternative[len(literal):len(literal) + 1] in ("?", "*", "{"):
@@ -116,8 +116,8 @@ def _start_words() -> list[str]:
     Built from the lists themselves, so it follows edits to them; a word
     that another one starts with is enough.
     """
-    starts = {w for a in _top_level_alternatives(_ROLES) for w in _anchor_words(a)}
-    starts |= {w for a in _top_level_alternatives(_HONORIFICS) for w in _anchor_words(a)}
+    starts = {w for a in _top_level_alternatives(_ROLES) for w in anchor_words(a)}
+    starts |= {w for a in _top_level_alternatives(_HONORIFICS) for w in anchor_words(a)}
     return sorted(w for w in starts if not any(w != v and w.startswith(v) for v in starts))
 
 

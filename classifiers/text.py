@@ -109,7 +109,7 @@ def normalise_many(texts: Iterable[str]) -> list[str]:
         if len(unescaped) != len(texts):  # an entity stood for a newline ("&#10;")
             unescaped = [html.unescape(t).replace("\n", " ") if "&" in t else t for t in texts]
         texts = unescaped
-    batch = "\n".join(_fold_unicode_many(texts, _inner_newlines=False))
+    batch = "\n".join(fold_unicode_many(texts, _inner_newlines=False))
     batch = _URL_RE.sub(f" {URL} ", batch)
     if "@" in batch:
         batch = _HANDLE_RE.sub(f" {USER} ", batch)
@@ -178,7 +178,7 @@ def _fold_leet_lines(lines: list[str]) -> None:
         lines[i] = line
 
 
-def _fold_unicode(text: str) -> str:
+def fold_unicode(text: str) -> str:
     """Strip invisible characters, fold case, width, look-alikes and accents.
 
     ASCII text (most posts) takes a fast path. Otherwise the fold is repeated
@@ -198,13 +198,13 @@ def _fold_unicode(text: str) -> str:
     return text
 
 
-def _fold_unicode_many(texts: list[str], _inner_newlines: bool = True) -> list[str]:
-    """`_fold_unicode` over a batch, ASCII texts and the rest each joined by newlines.
+def fold_unicode_many(texts: list[str], _inner_newlines: bool = True) -> list[str]:
+    """`fold_unicode` over a batch, ASCII texts and the rest each joined by newlines.
 
     Each round folds every non-ASCII text still changing in one pass over
     their newline-joined text; rounds repeat until none changes. A text at
     its fixed point is left as it is by further rounds, so this gives
-    exactly what `_fold_unicode` gives text by text (a test checks).
+    exactly what `fold_unicode` gives text by text (a test checks).
     `_inner_newlines=False` promises that no text holds a newline; the
     result then holds no whitespace but spaces (`normalise_many` relies on it).
     """
@@ -215,7 +215,7 @@ def _fold_unicode_many(texts: list[str], _inner_newlines: bool = True) -> list[s
     if ascii_rows:
         joined = "\n".join([out[i] for i in ascii_rows])
         if _inner_newlines and joined.count("\n") != len(ascii_rows) - 1:
-            folded = [_fold_unicode(out[i]) for i in ascii_rows]
+            folded = [fold_unicode(out[i]) for i in ascii_rows]
         else:
             folded = joined.translate(_ASCII_CONTROLS_BUT_NEWLINE).lower().split("\n")
         for i, text in zip(ascii_rows, folded):
@@ -231,7 +231,7 @@ def _fold_unicode_many(texts: list[str], _inner_newlines: bool = True) -> list[s
         cleaned = [t if t.isprintable() else _drop_unprintable(t) for t in before]
         folded = _fold_lines(cleaned)
         if len(folded) != len(before):  # a fold made a newline: fall back to one by one
-            current = [_fold_unicode(out[i]) for i in rest]
+            current = [fold_unicode(out[i]) for i in rest]
             break
         still = []
         for k, old, new in zip(changing, before, folded):

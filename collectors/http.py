@@ -12,7 +12,10 @@ URL a school sends, a page's rel="next", a redirect):
   `max_redirects` times, and each hop is checked like the first request;
 * a loopback, private, link-local or cloud-metadata address (written any way: see
   `internal_host`, or a name that resolves to one) is contacted only when that exact
-  host[:port] is a configured source (`PoliteClient.configure`);
+  host[:port] is a configured source (`PoliteClient.configure`). The name is checked
+  before the request, and the address actually connected to is checked again before a
+  byte is sent (`guarded_adapter`): a name that resolves to a public address at the check
+  and to a loopback one at the connection (DNS rebinding) is refused too;
 * a response body is read up to `max_body` bytes, never more;
 * an error never carries a raw response body: at most a short, escaped excerpt.
 """
@@ -29,6 +32,7 @@ import unicodedata
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
+import requests.adapters
 
 from collectors.staging import utcnow
 
@@ -109,6 +113,9 @@ class PoliteClient:
         self.session = session or requests.Session()
         self.session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
         self.session.trust_env = False  # no proxy from the environment decides where requests go
+        adapter = guarded_adapter(self.check_peer)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
 
     def configure(self, *sources: str) -> None:
         """Mark sources (URLs or host[:port]) as configured: they may be contacted even
@@ -136,6 +143,16 @@ class PoliteClient:
         if internal_host(host) or any(internal_host(a) for a in self.resolve(host)):
             raise SourceError(f"{parts.hostname} is an internal or private network address and not "
                               "a configured source: not contacted")
+
+    def check_peer(self, host: str, port: int, address: str) -> None:
+        """SourceError unless the address a connection to host:port reached may be
+        contacted: the same rule as `check_destination`, on the address itself."""
+        name = f"{host.strip('[]').lower().rstrip('.')}:{port}"
+        if name in self.configured:
+            return
+        if internal_host(address):
+            raise SourceError(f"{plain(host, 80)} led to the internal address {plain(address, 60)} when "
+                              "connecting (it answered a public one when checked): not contacted")
 
     def get_json(self, url: str, params: dict[str, Any] | None = None,
                  headers: dict[str, str] | None = None) -> tuple[Any, requests.Response]:
@@ -534,3 +551,41 @@ def resolve_host(host: str) -> list[str]:
         return sorted({info[4][0] for info in socket.getaddrinfo(host, None)})
     except (OSError, UnicodeError):
         return []
+
+
+def guarded_adapter(check_peer: Callable[[str, int, str], None]) -> requests.adapters.HTTPAdapter:
+    """A transport adapter whose connections call `check_peer(host, port, address)` with
+    the address they reached, after connecting and before sending anything: the address
+    checked is the one used, whatever a name resolves to between the check and the connect."""
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    def new_conn(connection_class):
+        def _new_conn(self):
+            sock = connection_class._new_conn(self)
+            try:
+                check_peer(self.host, self.port, sock.getpeername()[0])
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+        return _new_conn
+
+    class Checked(HTTPConnection):
+        _new_conn = new_conn(HTTPConnection)
+
+    class CheckedTLS(HTTPSConnection):
+        _new_conn = new_conn(HTTPSConnection)
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = Checked
+
+    class PoolTLS(HTTPSConnectionPool):
+        ConnectionCls = CheckedTLS
+
+    class Adapter(requests.adapters.HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": PoolTLS}
+
+    return Adapter()

@@ -57,18 +57,33 @@ _LATEST_SCORE = """
 """
 
 
-def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = None) -> list[dict]:
-    """Cases with their state, post and latest score, worst first.
+def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = None, *,
+               assigned_to: str | None = None, author: str | None = None,
+               tag: str | None = None) -> list[dict]:
+    """Cases with their state, post and latest score, worst first; only those assigned to
+    `assigned_to`, by the author `author` (the pseudonym) or carrying the hashtag `tag`.
 
     Worst: aimed at school staff (staff_target >= STAFF_AIMED) before the rest,
     then by score (abusive, to anyone), then by reach.
     """
+    conditions, params = [], []
     if states:
         unknown = set(states) - set(st.STATES)
         if unknown:
             raise CaseError(f"unknown state(s) {sorted(unknown)}; states: {', '.join(st.STATES)}")
-    where = f"WHERE s.state IN ({', '.join('?' * len(states))})" if states else ""
-    return _list_cases(con, where, list(states or ()), limit)
+        conditions.append(f"s.state IN ({', '.join('?' * len(states))})")
+        params += list(states)
+    if assigned_to:
+        conditions.append("c.case_id IN (SELECT case_id FROM case_assignee WHERE assignee = ?)")
+        params.append(assigned_to)
+    if author or tag:
+        conditions.append("EXISTS (SELECT 1 FROM posts f WHERE f.platform = c.platform AND f.post_id = c.post_id"
+                          + (" AND f.author_key = ?" if author else "")
+                          + (" AND list_contains(list_transform(f.hashtags, lambda x: lower(x)), lower(?))"
+                             if tag else "") + ")")
+        params += [v for v in (author, tag) if v]
+    where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+    return _list_cases(con, where, params, limit)
 
 
 def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
@@ -85,8 +100,9 @@ def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
                    + coalesce(p.view_count, 0) AS reach,
                p.text, p.hashtags, sc.model_version, sc.explanation, sc.categories, sc.staff_target,
                c.origin, c.opened_at, p.created_at, p.first_seen_at,
-               coalesce(rq.requesters, 0) AS requesters
+               coalesce(rq.requesters, 0) AS requesters, p.author_key, asg.assignee
         FROM sel c
+        LEFT JOIN case_assignee asg USING (case_id)
         LEFT JOIN (SELECT case_id, count(*) AS requesters FROM case_requesters GROUP BY case_id) rq
             USING (case_id)
         LEFT JOIN p USING (platform, post_id)
@@ -129,7 +145,7 @@ def show(con, case_id: int) -> dict:
             "SELECT event_id, from_state, to_state, actor, occurred_at, automated, note FROM case_events "
             "WHERE case_id = ? ORDER BY event_id", [case_id])),
         "reports": dict_rows(con.execute(
-            "SELECT report_id, channel, reference, sent_at, recorded_by FROM reports "
+            "SELECT report_id, channel, reference, sent_at, recorded_by, withdrawn_at FROM reports "
             "WHERE case_id = ? ORDER BY report_id", [case_id])),
         "answers": dict_rows(con.execute(
             "SELECT answer_id, report_id, outcome, text, answered_at, recorded_by FROM platform_answers "
@@ -144,6 +160,20 @@ def show(con, case_id: int) -> dict:
         "children": [r[0] for r in con.execute(
             "SELECT case_id FROM cases WHERE parent_case_id = ? ORDER BY case_id", [case_id]).fetchall()],
     }
+
+
+def post_and_score(con, case_id: int) -> dict:
+    """A case's post and latest score (what a decision needs of it), without its history."""
+    found = con.execute("SELECT platform, post_id FROM cases WHERE case_id = ?", [case_id]).fetchone()
+    if found is None:
+        raise CaseError(f"no case {case_id}")
+    post = dict_rows(con.execute("SELECT * FROM posts WHERE platform = ? AND post_id = ?", list(found)))
+    score = dict_rows(con.execute(
+        _LATEST_SCORE.replace("FROM scores", "FROM scores WHERE platform = ? AND post_id = ?"), list(found)))
+    if score:
+        score[0]["explanation"] = _json(score[0]["explanation"])
+        score[0]["categories"] = _json(score[0]["categories"])
+    return {"post": post[0] if post else None, "score": score[0] if score else None}
 
 
 # --- opening ------------------------------------------------------------------------------
@@ -274,6 +304,9 @@ def move(con, case_id: int, target: str, actor: str, note: str | None = None,
         raise CaseError(f"use review / report / answer to move a case to {target}; "
                         f"this moves only to {', '.join(PLAIN_MOVES)}")
     case_id = parse_case_id(case_id)
+    reason = st.NEEDS_REASON.get((state_of(con, case_id), target))
+    if reason and not (note or "").strip():
+        raise CaseError(f"case {case_id}: {reason}")
     with transaction(con):
         return append_move(con, case_id, target, _actor(actor), st.HUMAN, note, now or utcnow())
 
@@ -288,7 +321,7 @@ def review(con, case_id: int, decision: str, actor: str, category: str | None = 
     _choice("category", category, CATEGORIES)
     _choice("target role", target_role, TARGET_ROLES)
     _choice("severity", severity, SEVERITIES)
-    info = show(con, case_id)
+    info = post_and_score(con, case_id)  # not show(): a bulk decision reads this per case
     post = info["post"]
     if post is None:
         raise CaseError(f"case {case_id}: its post is not in the warehouse")
@@ -361,6 +394,12 @@ def report(con, case_id: int, channel: str, reference: str, actor: str,
     sent_at = sent_at or now
     if sent_at > now + timedelta(minutes=5):
         raise CaseError("a report cannot have been sent in the future")
+    seen = con.execute("SELECT p.first_seen_at FROM cases c JOIN posts p USING (platform, post_id) "
+                       "WHERE c.case_id = ?", [case_id]).fetchone()
+    if seen and seen[0] is not None and sent_at < seen[0]:
+        raise CaseError(f"case {case_id}: a report cannot have been sent "
+                        f"({sent_at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC) before the post was "
+                        f"first seen ({seen[0].astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC)")
     with transaction(con):
         append_move(con, case_id, st.REPORTED, actor, st.HUMAN, f"{channel}: {reference}", now)
         return con.execute(
@@ -380,7 +419,7 @@ def answer(con, case_id: int, outcome: str, text: str, actor: str,
     _choice("outcome", outcome, tuple(OUTCOMES), required=True)
     if not (text or "").strip():
         raise CaseError("record the platform's answer text (--text), verbatim")
-    latest = con.execute("SELECT report_id, sent_at FROM reports WHERE case_id = ? "
+    latest = con.execute("SELECT report_id, sent_at FROM reports WHERE case_id = ? AND withdrawn_at IS NULL "
                          "ORDER BY report_id DESC LIMIT 1", [case_id]).fetchone()
     current = state_of(con, case_id)
     if latest is None:
@@ -412,7 +451,7 @@ def apply_deadlines(con, now: datetime | None = None) -> list[int]:
                    'no answer within 48 h of the report sent ' || strftime(r.sent_at, '%Y-%m-%d %H:%M %Z')
             FROM case_state s
             JOIN (SELECT case_id, arg_max(report_id, report_id) AS report_id, arg_max(sent_at, report_id) AS sent_at
-                  FROM reports GROUP BY case_id) r USING (case_id)
+                  FROM reports WHERE withdrawn_at IS NULL GROUP BY case_id) r USING (case_id)
             WHERE s.state = ? AND r.sent_at <= ?
               AND NOT EXISTS (SELECT 1 FROM platform_answers a WHERE a.report_id = r.report_id)
             RETURNING case_id

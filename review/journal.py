@@ -19,16 +19,44 @@ from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 
+from datetime import timedelta
+
+from review import assignments
 from review import cases as cs
+from review import decisions
 from warehouse.db import transaction
+
+
+def _cases(case_id, f: dict) -> list:
+    """The cases an entry is about: `cases` (several, comma-separated) or the one case."""
+    return decisions.parse_case_ids(f["cases"]) if f.get("cases") else [case_id]
+
+
+def _decide(con, case_id, f: dict, actor: str, now):
+    """Confirm, dismiss or report one case or several (`decision`; the queue's bulk form)."""
+    if f.get("decision") == "report":
+        return decisions.report_cases(con, _cases(case_id, f), f.get("channel", ""), f.get("reference", ""),
+                                      actor, now=now)
+    return decisions.review_cases(
+        con, _cases(case_id, f), f.get("decision", ""), actor, f.get("category") or None,
+        f.get("target_role") or None, f.get("severity") or None, f.get("note") or None, now=now)
+
+
+def _undo(con, case_id, f: dict, actor: str, now):
+    # The window comes from the app's settings (the route sets it; a form's value is replaced).
+    window = timedelta(minutes=max(0.0, float(f.get("window_minutes") or 0)))
+    return decisions.undo_decision(con, f.get("decision_id", ""), actor, now=now, window=window)
+
 
 # What a journal entry can ask for: the same calls the web app's forms make.
 ACTIONS = {
-    "review": lambda con, case_id, f, actor, now: cs.review(
-        con, case_id, f.get("decision", ""), actor, f.get("category") or None,
-        f.get("target_role") or None, f.get("severity") or None, f.get("note") or None, now=now),
-    "report": lambda con, case_id, f, actor, now: cs.report(
-        con, case_id, f.get("channel", ""), f.get("reference", ""), actor, now=now),
+    "review": _decide,
+    "decide": _decide,
+    "undo": _undo,
+    "assign": lambda con, case_id, f, actor, now: assignments.assign(
+        con, _cases(case_id, f), f.get("assignee") or None, actor, now=now),
+    "report": lambda con, case_id, f, actor, now: decisions.report_cases(
+        con, [case_id], f.get("channel", ""), f.get("reference", ""), actor, now=now),
     "answer": lambda con, case_id, f, actor, now: cs.answer(
         con, case_id, f.get("outcome", ""), f.get("text", ""), actor, now=now),
     "move": lambda con, case_id, f, actor, now: cs.move(
@@ -36,7 +64,7 @@ ACTIONS = {
 }
 # The form fields an action reads (nothing else from a form is kept).
 FIELDS = ("decision", "category", "target_role", "severity", "note", "channel", "reference",
-          "outcome", "text", "to")
+          "outcome", "text", "to", "cases", "decision_id", "window_minutes", "assignee")
 
 
 def journal_path(db_path: str | Path) -> Path:

@@ -6,8 +6,11 @@ from datetime import datetime
 from review import states as st
 from warehouse.queries import dict_rows
 
-# Cases that a reviewer confirmed at some point (whatever happened after).
-_CONFIRMED = "SELECT DISTINCT case_id FROM case_events WHERE to_state = 'CONFIRMED'"
+# Cases that a reviewer confirmed (or dismissed) at some point, whatever happened after,
+# unless that decision was undone (review.decisions).
+_LIVE = "event_id NOT IN (SELECT event_id FROM undone_events)"
+_CONFIRMED = f"SELECT DISTINCT case_id FROM case_events WHERE to_state = 'CONFIRMED' AND {_LIVE}"
+_DISMISSED = f"SELECT DISTINCT case_id FROM case_events WHERE to_state = 'DISMISSED' AND {_LIVE}"
 
 
 def dashboard(con, now: datetime) -> dict:
@@ -15,16 +18,14 @@ def dashboard(con, now: datetime) -> dict:
         "by_platform": dict_rows(con.execute(f"""
             SELECT c.platform, count(*) AS flagged,
                    count(*) FILTER (WHERE c.case_id IN ({_CONFIRMED})) AS confirmed,
-                   count(*) FILTER (WHERE c.case_id IN (SELECT case_id FROM case_events
-                                                        WHERE to_state = 'DISMISSED')) AS dismissed
+                   count(*) FILTER (WHERE c.case_id IN ({_DISMISSED})) AS dismissed
             FROM cases c GROUP BY c.platform ORDER BY c.platform""")),
         # Spellings grouped under the watched tag they match (as the report does), via the
         # radar's tag_matches; a tag that matches nothing stays as it is.
         "by_hashtag": dict_rows(con.execute(f"""
             SELECT tag, count(*) AS flagged,
                    count(*) FILTER (WHERE case_id IN ({_CONFIRMED})) AS confirmed,
-                   count(*) FILTER (WHERE case_id IN (SELECT case_id FROM case_events
-                                                      WHERE to_state = 'DISMISSED')) AS dismissed
+                   count(*) FILTER (WHERE case_id IN ({_DISMISSED})) AS dismissed
             FROM (SELECT DISTINCT c.case_id, coalesce(m.matched_tag, t.tag) AS tag
                   FROM cases c JOIN posts p USING (platform, post_id), unnest(p.hashtags) AS t(tag)
                   LEFT JOIN tag_matches m ON m.tag = t.tag)
@@ -54,14 +55,15 @@ def dashboard(con, now: datetime) -> dict:
                     AND s.state NOT IN ('{st.OFFLINE_VERIFIED}', '{st.CLOSED}'))
             GROUP BY 1 ORDER BY youngest""", [now])),
         "labels_from_review": con.execute(
-            "SELECT count(*) FROM labels WHERE source = 'review'").fetchone()[0],
+            "SELECT count(*) FROM labels WHERE source = 'review' AND withdrawn_at IS NULL").fetchone()[0],
     }
 
 
 def _durations(con) -> list[dict]:
     """Median and p90 hours: first seen -> reported, reported -> answer, reported -> offline."""
     return dict_rows(con.execute("""
-        WITH first_report AS (SELECT case_id, min(sent_at) AS at FROM reports GROUP BY case_id),
+        WITH first_report AS (SELECT case_id, min(sent_at) AS at FROM reports WHERE withdrawn_at IS NULL
+                              GROUP BY case_id),
         spans AS (
             SELECT 'first seen -> reported' AS span, r.at - p.first_seen_at AS d
             FROM first_report r JOIN cases c USING (case_id) JOIN posts p USING (platform, post_id)

@@ -42,7 +42,7 @@ def due(con, now: datetime) -> list[int]:
     rows = con.execute(
         f"""
         WITH anchors AS (
-            SELECT case_id, sent_at AS anchor_at FROM reports
+            SELECT case_id, sent_at AS anchor_at FROM reports WHERE withdrawn_at IS NULL
             UNION ALL SELECT case_id, answered_at FROM platform_answers),
         slots AS (
             SELECT case_id, max(anchor_at + o) AS latest_slot

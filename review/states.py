@@ -41,6 +41,7 @@ MOVES: dict[tuple[str, str], str] = {
     (REPORTED, OFFLINE_VERIFIED): AUTOMATED,
     (PLATFORM_ACTIONED, MISMATCH): AUTOMATED,  # said removed, a re-check found it online
     (PLATFORM_ACTIONED, OFFLINE_VERIFIED): AUTOMATED,
+    (PLATFORM_ACTIONED, CLOSED): HUMAN,     # closed by hand, with a reason (NEEDS_REASON)
     (PLATFORM_REJECTED, REPORTED): HUMAN,   # reported again (e.g. another channel)
     (PLATFORM_REJECTED, ESCALATED): HUMAN,
     (PLATFORM_REJECTED, OFFLINE_VERIFIED): AUTOMATED,
@@ -61,6 +62,12 @@ MOVES: dict[tuple[str, str], str] = {
     (RESURFACED, REPORTED): HUMAN,
     (RESURFACED, ESCALATED): HUMAN,
     (RESURFACED, OFFLINE_VERIFIED): AUTOMATED,
+}
+
+# Moves a person makes only with a reason (the event's note says why).
+NEEDS_REASON: dict[tuple[str, str], str] = {
+    (PLATFORM_ACTIONED, CLOSED): "closing a case the platform says it removed before a re-check "
+                                 "verified it offline needs a reason (--note)",
 }
 
 # The states a case can be opened in (the event with no from-state), and by whom.
@@ -90,13 +97,21 @@ def check_move(current: str, target: str, by: str) -> None:
         raise IllegalMove(f"unknown state {target!r}; states: {', '.join(STATES)}")
     who = MOVES.get((current, target))
     if who is None:
-        allowed = allowed_from(current)
-        raise IllegalMove(
-            f"a case in {current} cannot move to {target}; from {current} it can move to "
-            + (", ".join(allowed) if allowed else "nothing (it is final)"))
+        raise IllegalMove(f"a case in {current} cannot move to {target}; " + moves_from(current))
     if who != by:
         made = {HUMAN: "by a person", AUTOMATED: "automatically (by a re-check or the 48 h deadline)"}
         raise IllegalMove(f"{current} -> {target} is made {made[who]}, not {made[by]}")
+
+
+def moves_from(state: str) -> str:
+    """What can happen to a case in `state`, by a person and automatically, in words."""
+    by_hand, automatic = allowed_from(state, HUMAN), allowed_from(state, AUTOMATED)
+    if not by_hand and not automatic:
+        return f"{state} is final: nothing moves it"
+    said = [f"a person can move it to {', '.join(by_hand)}" if by_hand else "no person can move it"]
+    if automatic:
+        said.append(f"re-checks and the 48 h deadline move it to {', '.join(automatic)}")
+    return f"from {state} " + "; ".join(said)
 
 
 def check_opening(target: str, by: str = AUTOMATED) -> None:
@@ -104,6 +119,18 @@ def check_opening(target: str, by: str = AUTOMATED) -> None:
     if OPENINGS.get(target) != by:
         raise IllegalMove(f"a case cannot be opened in {target}; cases open in "
                           + ", ".join(OPENINGS))
+
+
+# Decisions that can be undone for a few minutes (review.decisions): the undo appends the
+# reverse of the decision's move (a compensating event) instead of a move of this table.
+UNDOABLE = (CONFIRMED, DISMISSED, REPORTED)
+
+
+def check_undo(from_state: str | None, to_state: str) -> None:
+    """Refuse to reverse a move that is not a person's confirm, dismiss or report."""
+    if to_state not in UNDOABLE or MOVES.get((from_state, to_state)) != HUMAN:
+        raise IllegalMove(f"{from_state or '-'} -> {to_state} cannot be undone; "
+                          f"only a person's move to {', '.join(UNDOABLE)} can")
 
 
 def allowed_from(state: str, by: str | None = None) -> list[str]:

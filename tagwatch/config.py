@@ -141,6 +141,9 @@ SETTINGS: tuple[Setting, ...] = (
             "a review-app session unused this long ends"),
     Setting("TAGWATCH_WEB_SESSION_HOURS", "web_session_hours", "float", 8.0, "`8`",
             "a review-app session ends this long after login, used or not"),
+    Setting("TAGWATCH_UNDO_MINUTES", "undo_minutes", "float", 5.0, "`5`",
+            "how long a review decision (confirm, dismiss, report; one case or many) can be undone "
+            "by the person who made it (`tagwatch case undo`, the review app's Undo button)"),
     Setting("TAGWATCH_WEB_SECURE_COOKIE", "web_secure_cookie", "flag", False, "`off`",
             "`on`: the review app's session cookie is marked Secure (sent over https only); set it "
             "when the app is served behind https"),
@@ -222,6 +225,7 @@ class Settings:
     web_idle_minutes: float
     web_session_hours: float
     web_secure_cookie: bool
+    undo_minutes: float
     schedule: str
     followup_schedule: str
     digest_schedule: str

@@ -126,6 +126,8 @@ class ScoreReport:
     unscorable: int = 0
     cases_opened: int = 0
     note: str | None = None
+    shadow_model: str | None = None   # a candidate scoring beside the model (tagwatch models shadow)
+    shadow_scored: int = 0
 
 
 def score_new(settings: Settings, batch_size: int = 5000, with_cases: bool = True) -> dict:
@@ -136,11 +138,14 @@ def score_new(settings: Settings, batch_size: int = 5000, with_cases: bool = Tru
     scorer = load_model(settings.models_dir)
     report = ScoreReport(model_version=scorer.version, threshold=scorer.threshold)
     with session(settings.db_path) as con:
+        shadow = shadow_scorer(con, settings, report)
         for batch in queries.unscored_batches(con, scorer.version, batch_size):  # one at a time
             details = scorer.details([text for _, _, text in batch])
             rows = [(p, i, d.score, d.categories, d.explanation, d.staff_target)
                     for (p, i, _), d in zip(batch, details)]
             queries.write_scores(con, rows, scorer.version, scorer.threshold)
+            if shadow is not None:
+                report.shadow_scored += score_shadow(con, shadow, batch)
             crashpoint("score.batch")
             report.scored += len(rows)
             report.flagged += sum(1 for r in rows if r[2] == r[2] and r[2] >= scorer.threshold)
@@ -149,6 +154,36 @@ def score_new(settings: Settings, batch_size: int = 5000, with_cases: bool = Tru
     if with_cases:
         report.cases_opened = open_cases(settings)
     return asdict(report)
+
+
+def shadow_scorer(con, settings: Settings, report: ScoreReport):
+    """The running shadow model's scorer, or None. One that cannot be loaded (removed,
+    tampered with) is noted in the report and skipped: it never stops the real scoring."""
+    from classifiers import shadow
+    from classifiers.errors import ModelIntegrityError, ModelNotFound
+    from classifiers.store import load as load_model
+
+    active = shadow.running(con)
+    if active is None:
+        return None
+    report.shadow_model = active["model_version"]
+    try:
+        return load_model(settings.models_dir, active["model_version"])
+    except (ModelNotFound, ModelIntegrityError) as exc:
+        report.note = f"the shadow model {active['model_version']} was not loaded: {exc}"
+        log.warning("%s", report.note)
+        return None
+
+
+def score_shadow(con, scorer, batch: list[tuple]) -> int:
+    """Score a batch of (platform, post_id, text) with the shadow model, apart from `scores`
+    (classifiers.shadow): the flagged list, the cases and the queue never see it."""
+    from classifiers import shadow
+
+    todo = shadow.not_scored(con, scorer.version, [(p, i) for p, i, _ in batch])
+    details = scorer.details([batch[k][2] for k in todo], explain=False)
+    rows = [(batch[k][0], batch[k][1], d.score, d.staff_target) for k, d in zip(todo, details)]
+    return shadow.write_scores(con, rows, scorer.version, scorer.threshold)
 
 
 def open_cases(settings: Settings) -> int:

@@ -34,14 +34,21 @@ def settings(tmp_path, monkeypatch, trained_models_dir):
 
 
 @pytest.fixture(scope="session")
-def trained_models_dir(tmp_path_factory):
+def trained_model():
     """One model for the whole session, on the seed set alone: its abuse score is
     alt-profanity-check's, and its staff head learned from the seed set."""
-    from classifiers import data, store, training
+    from classifiers import data, training
+
+    return training.train([data.seed_dataset()])
+
+
+@pytest.fixture(scope="session")
+def trained_models_dir(tmp_path_factory, trained_model):
+    """The session's model, saved as the current model of a models directory."""
+    from classifiers import store
 
     models = tmp_path_factory.mktemp("models")
-    trained = training.train([data.seed_dataset()])
-    store.save(trained, models)
+    store.save(trained_model, models)
     return models
 
 

@@ -27,18 +27,8 @@ def test_no_domain_room_imports_a_face():
     assert [str(f) for f in arch.domain_to_face_imports()] == []
 
 
-# Test helpers that reach into a module's own internals (the staff pattern's anchors, the
-# text-by-text fold a batched one is checked against): tolerated in tests only.
-PENDING_CLASSIFIER_SPLIT = {
-    "tests/classifiers/test_model.py: imports classifiers.signals._anchor_words",
-    "tests/classifiers/test_text.py: imports classifiers.text._fold_unicode",
-    "tests/classifiers/test_text.py: imports classifiers.text._fold_unicode_many",
-}
-
-
 def test_no_module_uses_another_modules_private_names():
-    found = {f"{f.path}: {f.what}" for f in arch.cross_module_private_uses()}
-    assert found == PENDING_CLASSIFIER_SPLIT
+    assert [str(f) for f in arch.cross_module_private_uses()] == []
 
 
 def test_no_function_in_product_code_is_over_80_lines():

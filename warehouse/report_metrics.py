@@ -43,12 +43,16 @@ _VERDICT = """
            arg_max(model_version, scored_at) AS model_version
     FROM scores WHERE scored_at < $end GROUP BY ALL
 """
-# The latest review decision per post over all its cases, as of $end.
+# The latest review decision per post over all its cases, as of $end (a decision undone
+# by then does not count).
 _DECISION = """
     SELECT c.platform, c.post_id, arg_max(e.to_state, e.event_id) AS decision
     FROM case_events e JOIN cases c USING (case_id)
-    WHERE e.to_state IN ('CONFIRMED', 'DISMISSED') AND e.occurred_at < $end GROUP BY ALL
+    WHERE e.to_state IN ('CONFIRMED', 'DISMISSED') AND e.occurred_at < $end
+      AND e.event_id NOT IN (SELECT event_id FROM undone_events WHERE undone_at < $end) GROUP BY ALL
 """
+# Reports as of $end: one withdrawn by then (its decision undone) was never sent.
+REPORTS = "(SELECT * FROM reports WHERE withdrawn_at IS NULL OR withdrawn_at >= $end)"
 _PERIOD_POSTS = f"""
     SELECT p.platform, p.post_id, p.hashtags, coalesce(v.flagged, FALSE) AS flagged,
            v.model_version, d.decision
@@ -137,13 +141,13 @@ def by_tag(con, p: dict) -> list[dict]:
 
 
 def reports_sent(con, p: dict) -> dict:
-    return dict_rows(_run(con, """
+    return dict_rows(_run(con, f"""
         SELECT count(*) AS reports,
                count(DISTINCT case_id) AS cases,
                count(DISTINCT case_id) FILTER (case_id IN (
-                   SELECT case_id FROM reports GROUP BY case_id HAVING min(sent_at) >= $start))
+                   SELECT case_id FROM {REPORTS} GROUP BY case_id HAVING min(sent_at) >= $start))
                    AS first_reports
-        FROM reports WHERE sent_at >= $start AND sent_at < $end""", p))[0]
+        FROM {REPORTS} WHERE sent_at >= $start AND sent_at < $end""", p))[0]
 
 
 def outcomes(con, p: dict) -> list[dict]:
@@ -151,7 +155,7 @@ def outcomes(con, p: dict) -> list[dict]:
     horizons = " UNION ALL ".join(f"SELECT '{name}' AS horizon, {span} AS span" for name, span in HORIZONS)
     rows = dict_rows(_run(con, f"""
         WITH cohort AS (
-            SELECT case_id, min(sent_at) AS sent_at FROM reports WHERE sent_at < $end
+            SELECT case_id, min(sent_at) AS sent_at FROM {REPORTS} reports WHERE sent_at < $end
             GROUP BY case_id HAVING min(sent_at) >= $start),
         answers AS (SELECT case_id, outcome, answered_at FROM platform_answers WHERE answered_at < $end),
         judged AS (
@@ -182,7 +186,7 @@ SPANS = ("first seen -> reported", "reported -> platform answer", "reported -> v
 def durations(con, p: dict) -> list[dict]:
     """Median and p90 (linear interpolation) in hours of each span that ended in the period."""
     rows = dict_rows(_run(con, f"""
-        WITH first_report AS (SELECT case_id, min(sent_at) AS at FROM reports GROUP BY case_id),
+        WITH first_report AS (SELECT case_id, min(sent_at) AS at FROM {REPORTS} reports GROUP BY case_id),
         spans AS (
             SELECT '{SPANS[0]}' AS span, r.at AS ended, r.at - p.first_seen_at AS d
             FROM first_report r JOIN cases c USING (case_id) JOIN posts p USING (platform, post_id)
@@ -205,7 +209,7 @@ def durations(con, p: dict) -> list[dict]:
 
 def mismatch(con, p: dict) -> dict:
     """'Removed' claims found online afterwards, and 'no violation' posts that went offline."""
-    cases = dict_rows(_run(con, """
+    cases = dict_rows(_run(con, f"""
         WITH claims AS (
             SELECT case_id, outcome, min(answered_at) AS answered_at FROM platform_answers
             WHERE outcome IN ('removed', 'no_violation') AND answered_at >= $start AND answered_at < $end
@@ -218,7 +222,7 @@ def mismatch(con, p: dict) -> dict:
                                                        ELSE 'OFFLINE_VERIFIED' END) AS found_at
             FROM claims cl)
         SELECT f.case_id, c.platform, f.outcome AS platform_said, f.answered_at, f.found_at,
-               (SELECT arg_max(r.reference, r.report_id) FROM reports r
+               (SELECT arg_max(r.reference, r.report_id) FROM {REPORTS} r
                  WHERE r.case_id = f.case_id AND r.sent_at <= f.answered_at) AS reference
         FROM found f JOIN cases c USING (case_id)
         ORDER BY f.outcome DESC, f.case_id""", p))
@@ -293,8 +297,9 @@ def models(con, p: dict) -> dict:
         FROM ({_PERIOD_POSTS}) WHERE flagged GROUP BY model_version ORDER BY model_version""", p))
     newest = _run(con, "SELECT arg_max(model_version, scored_at) FROM scores WHERE scored_at < $end",
                          p).fetchall()[0][0]
-    labels = _run(con, "SELECT count(*) FROM labels WHERE source = 'review' "
-                         "AND added_at >= $start AND added_at < $end", p).fetchall()[0][0]
+    labels = _run(con, "SELECT count(*) FROM labels WHERE source = 'review' AND added_at >= $start "
+                         "AND added_at < $end AND (withdrawn_at IS NULL OR withdrawn_at >= $end)",
+                  p).fetchall()[0][0]
     return {"current": newest, "by_version": rows, "labels_from_review": labels}
 
 

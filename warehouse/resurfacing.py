@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pyarrow as pa
 
 from radar.match import Match, WatchIndex, canonical_key, match_all
+from radar.network import MAX_EDGES, Network, build
 from radar.volume import HISTORY_DAYS, spikes
 from warehouse.db import WarehouseError, transaction
 from warehouse.queries import dict_rows, normalise_tag, watchlist_add
@@ -208,6 +209,59 @@ def volume_spikes(con, since: datetime, now: datetime | None = None) -> list[dic
     found = [{"tag": tag, "platform": platform, **s}
              for (tag, platform), counts in series.items() for s in spikes(counts, days)]
     return sorted(found, key=lambda s: (-s["ratio"], s["tag"], s["platform"], s["day"]))
+
+
+# --- the network of tags around the watched ones -----------------------------------------
+
+def tag_network(con, since: datetime | None, max_edges: int = MAX_EDGES) -> Network:
+    """Tags seen on the same posts as a watched or proposed tag (posts first seen since
+    `since`): the `max_edges` strongest pairs by posts together, then lift (how much
+    likelier the two are together than apart), each tag with its kind, spelling and posts.
+    One statement, one scan of the period's tags (materialised: every part reads it), posts
+    by row id (a number: cheaper to join than platform and post id). The tags are unnested
+    before they are joined with tag_matches: 20 times faster than a lateral join here."""
+    where, params = ("WHERE p.first_seen_at >= ?", [since]) if since else ("", [])
+    rows = dict_rows(con.execute(
+        f"""
+        WITH tagged AS MATERIALIZED (
+            SELECT DISTINCT x.pid, m.canonical AS tag, x.tag AS spelling
+            FROM (SELECT p.rowid AS pid, unnest(p.hashtags) AS tag FROM posts p {where}) x
+            JOIN tag_matches m USING (tag)),
+        post_tags AS MATERIALIZED (SELECT DISTINCT pid, tag FROM tagged),
+        centre AS (SELECT tag FROM watchlist
+                   UNION SELECT tag FROM tag_proposals WHERE status = 'proposed'),
+        counts AS MATERIALIZED (SELECT tag, count(*) AS posts FROM post_tags GROUP BY tag),
+        total AS (SELECT count(DISTINCT pid) AS n FROM post_tags),
+        near AS (SELECT t.* FROM post_tags t SEMI JOIN (SELECT DISTINCT pid FROM post_tags
+                 WHERE tag IN (SELECT tag FROM centre)) c USING (pid)),
+        pairs AS (
+            SELECT a.tag AS a, b.tag AS b, count(*) AS posts
+            FROM near a JOIN near b ON a.pid = b.pid AND a.tag < b.tag
+            WHERE a.tag IN (SELECT tag FROM centre) OR b.tag IN (SELECT tag FROM centre)
+            GROUP BY ALL),
+        top AS MATERIALIZED (
+            SELECT p.a, p.b, p.posts, p.posts * t.n / (ca.posts * cb.posts)::DOUBLE AS lift,
+                   count(*) OVER () AS seen
+            FROM pairs p JOIN counts ca ON ca.tag = p.a JOIN counts cb ON cb.tag = p.b, total t
+            ORDER BY p.posts DESC, lift DESC, p.a, p.b LIMIT ?),
+        names AS (SELECT a AS tag FROM top UNION SELECT b FROM top),
+        spelled AS (SELECT tag, mode(spelling) AS label FROM tagged
+                    WHERE tag IN (SELECT tag FROM names) GROUP BY tag),
+        info AS (
+            SELECT n.tag, coalesce(pr.spelling, s.label, n.tag) AS label, c.posts,
+                   coalesce(wl.status, CASE WHEN pr.tag IS NOT NULL THEN 'proposed' END, 'other') AS kind
+            FROM names n LEFT JOIN counts c USING (tag) LEFT JOIN spelled s USING (tag)
+            LEFT JOIN watchlist wl ON wl.tag = n.tag
+            LEFT JOIN tag_proposals pr ON pr.tag = n.tag AND pr.status = 'proposed')
+        SELECT top.*, ia.label AS a_label, ia.kind AS a_kind, ia.posts AS a_posts,
+               ib.label AS b_label, ib.kind AS b_kind, ib.posts AS b_posts
+        FROM top JOIN info ia ON ia.tag = top.a JOIN info ib ON ib.tag = top.b
+        """, params + [max(0, int(max_edges))]))
+    info = {r[side]: {"label": r[f"{side}_label"], "kind": r[f"{side}_kind"], "posts": r[f"{side}_posts"]}
+            for r in rows for side in ("a", "b")}
+    network = build(rows, info, max_edges)
+    network.pairs_seen = rows[0]["seen"] if rows else 0
+    return network
 
 
 # --- the view ---------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def csp_hash(text: str) -> str:
 
 
 CSP = (f"default-src 'none'; style-src {csp_hash(CSS)}; script-src {csp_hash(JS)}; "
-       "img-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+       "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 # How long a request waits for the warehouse (a running load, or other requests of this
 # app) before the reviewer sees the busy page ("nothing was read or changed, send it
@@ -119,31 +119,91 @@ class Store:
         return False
 
 
+@dataclass
+class Job:
+    """What the pages show of one piece of background work (a re-check of a case): kept by
+    this server process, so a reload shows it running, done or failed; a restart forgets it
+    (what the work recorded in the warehouse stays)."""
+
+    by: str
+    started: datetime
+    state: str = "running"  # running | done | failed
+    message: str = ""       # plain words: the result, or why it failed
+    finished: datetime | None = None
+
+    @property
+    def seconds(self) -> int:
+        return int(((self.finished or utcnow()) - self.started).total_seconds())
+
+
+class Busy(Exception):
+    """The same work (same key) is already running: `job` says since when and for whom."""
+
+    def __init__(self, job: Job):
+        super().__init__(job.by)
+        self.job = job
+
+
 class Background:
-    """Work that may outlast a request: started on a thread of its own, awaited a few seconds."""
+    """Work that may outlast a request: started on a thread of its own, awaited a few seconds.
+    Work given a `key` is a Job the pages can show (`job(key)`), one at a time per key."""
+
+    KEEP = 1000  # finished jobs remembered at most (the oldest are forgotten first)
 
     def __init__(self, wait: float = WEB_WAIT_SECONDS, at_once: int = BACKGROUND_AT_ONCE):
         self.wait = wait
         self._slots = threading.BoundedSemaphore(at_once)
+        self._jobs: dict[str, Job] = {}
+        self._jobs_lock = threading.Lock()
 
-    async def run(self, work, what: str) -> tuple[bool, object]:
+    def job(self, key: str) -> Job | None:
+        return self._jobs.get(key)
+
+    def _begin(self, key: str, by: str) -> Job:
+        with self._jobs_lock:
+            current = self._jobs.get(key)
+            if current is not None and current.state == "running":
+                raise Busy(current)
+            if len(self._jobs) >= self.KEEP:
+                for old in sorted((k for k, j in self._jobs.items() if j.state != "running"),
+                                  key=lambda k: self._jobs[k].started)[: self.KEEP // 10 or 1]:
+                    del self._jobs[old]
+            job = self._jobs[key] = Job(by, utcnow())
+            return job
+
+    def _end(self, job: Job | None, state: str, message: str) -> None:
+        if job is not None:
+            with self._jobs_lock:
+                job.state, job.message, job.finished = state, message, utcnow()
+
+    async def run(self, work, what: str, key: str | None = None, by: str = "",
+                  summary=lambda result: ("done", ""), explain=str) -> tuple[bool, object]:
         """(True, result) if `work` ended within the wait (its exception is raised here);
         (False, None) if it carries on in the background. Refuses (Refused 429) when
-        BACKGROUND_AT_ONCE jobs are already running."""
+        BACKGROUND_AT_ONCE jobs are already running, and (Busy) when the job `key` runs.
+        A keyed job ends as summary(result) -> (state, message), or "failed" with explain(exc)."""
         if not self._slots.acquire(blocking=False):
             raise Refused(Response(f"{what}: other work is still running in the background; "
                                    "try again in a few minutes", status_code=429, headers={"Retry-After": "60"}))
+        try:
+            job = self._begin(key, by) if key is not None else None
+        except Busy:
+            self._slots.release()
+            raise
         future: Future = Future()
 
-        def job():
+        def job_thread():
             try:
-                future.set_result(work())
+                result = work()
+                self._end(job, *summary(result))
+                future.set_result(result)
             except BaseException as exc:  # handed to the request, or logged if it left already
+                self._end(job, "failed", explain(exc))
                 future.set_exception(exc)
             finally:
                 self._slots.release()
         # A daemon thread: a platform's long Retry-After must not keep the server from stopping.
-        threading.Thread(target=job, name=f"tagwatch-web-{what}", daemon=True).start()
+        threading.Thread(target=job_thread, name=f"tagwatch-web-{what}", daemon=True).start()
         waiting = asyncio.wrap_future(future)
         done, _ = await asyncio.wait({waiting}, timeout=self.wait)
         if done:
@@ -290,8 +350,11 @@ def require_login(request: Request, school: bool | None = False) -> None:
 
 
 async def read_form(request: Request) -> dict:
-    """The posted form once its CSRF token is right (BodyLimit bounds its size)."""
-    form = dict(await request.form())
+    """The posted form once its CSRF token is right (BodyLimit bounds its size). A field
+    sent several times (the queue's `case` checkboxes) keeps all its values, as a list."""
+    posted = await request.form()
+    form = {key: (posted.getlist(key) if len(posted.getlist(key)) > 1 else value)
+            for key, value in posted.items()}
     if not hmac.compare_digest(str(form.get("csrf", "")), csrf(request)):
         raise Refused(Response("the form has expired or did not come from this app: reload the page",
                                status_code=403))

@@ -7,9 +7,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+from datetime import timedelta
 from functools import partial
 
 from review import cases as cs
+from review import decisions
 from review import states as st
 from tagwatch import argtypes
 from tagwatch.console import cell
@@ -44,8 +46,9 @@ def register(sub, common) -> None:
     a.add_argument("--format", choices=["text", "json"], default="text")
     a.set_defaults(func=cmd_show)
 
-    a = cases.add_parser("review", parents=[common, actor], help="confirm or dismiss a case")
-    a.add_argument("case", type=argtypes.case_id)
+    a = cases.add_parser("review", parents=[common, actor], help="confirm or dismiss cases (one or several)")
+    a.add_argument("case", nargs="+", type=argtypes.case_id,
+                   help="one or more case ids: one decision, each case its own events and evidence")
     a.add_argument("--decision", choices=["confirm", "dismiss"], required=True)
     a.add_argument("--category", choices=cs.CATEGORIES,
                    help="abuse category (default: the classifier's strongest, else other)")
@@ -54,8 +57,10 @@ def register(sub, common) -> None:
     a.add_argument("--note")
     a.set_defaults(func=cmd_review)
 
-    a = cases.add_parser("report", parents=[common, actor], help="record a report sent to the platform")
-    a.add_argument("case", type=argtypes.case_id)
+    a = cases.add_parser("report", parents=[common, actor],
+                         help="record a report sent to the platform (one case or several)")
+    a.add_argument("case", nargs="+", type=argtypes.case_id,
+                   help="one or more case ids, reported together under one reference")
     a.add_argument("--channel", choices=cs.CHANNELS, required=True)
     a.add_argument("--reference", required=True, help="the platform's reference for the report")
     a.add_argument("--sent-at", type=_when, help="when it was sent (ISO 8601; default now)")
@@ -75,6 +80,8 @@ def register(sub, common) -> None:
     a.add_argument("--note")
     a.set_defaults(func=cmd_move)
 
+    _register_undo_assign(cases, common, actor)
+
     a = cases.add_parser("recheck", parents=[common],
                          help="apply the 48 h deadline and run the due re-checks")
     a.add_argument("case", nargs="?", type=argtypes.case_id, help="only this case")
@@ -86,6 +93,24 @@ def register(sub, common) -> None:
     a.add_argument("case", type=argtypes.case_id)
     a.add_argument("--out", required=True, help="folder to write into")
     a.set_defaults(func=cmd_escalation_pack)
+
+
+def _register_undo_assign(cases, common, actor) -> None:
+    a = cases.add_parser("undo", parents=[common, actor],
+                         help="undo your last decision (confirm, dismiss, report) within "
+                              "TAGWATCH_UNDO_MINUTES (5): a compensating event, nothing deleted")
+    which = a.add_mutually_exclusive_group(required=True)
+    which.add_argument("case", nargs="*", type=argtypes.case_id, default=[],
+                       help="the cases whose last decision to undo")
+    which.add_argument("--last", action="store_true", help="your last decision, all its cases")
+    a.set_defaults(func=cmd_undo)
+
+    a = cases.add_parser("assign", parents=[common, actor], help="assign cases to an analyst")
+    a.add_argument("case", nargs="+", type=argtypes.case_id)
+    who = a.add_mutually_exclusive_group(required=True)
+    who.add_argument("--to", metavar="USER", help="the analyst (a user name)")
+    who.add_argument("--nobody", action="store_true", help="unassign")
+    a.set_defaults(func=cmd_assign)
 
 
 def settings_from(args):
@@ -159,7 +184,8 @@ def cmd_show(args) -> int:
               f"{': ' + cell(e['note'], 200) if e['note'] else ''}" for e in info["events"]]
     for r in info["reports"]:
         lines.append(f"report {r['report_id']}: {r['channel']} ref {cell(r['reference'])} "
-                     f"sent {r['sent_at']:%Y-%m-%d %H:%M}")
+                     f"sent {r['sent_at']:%Y-%m-%d %H:%M}"
+                     + (" (withdrawn: the decision was undone)" if r.get("withdrawn_at") else ""))
     for a in info["answers"]:
         lines.append(f"answer {a['answered_at']:%Y-%m-%d %H:%M}: {a['outcome']}: {cell(a['text'], 300)}")
     for r in info["rechecks"]:
@@ -171,17 +197,43 @@ def cmd_show(args) -> int:
 
 def cmd_review(args) -> int:
     with session(settings_from(args).db_path) as con:
-        done = cs.review(con, args.case, args.decision, _actor(args), args.category,
-                         args.target_role, args.severity, args.note)
-    print(f"case {done['case_id']}: {done['state']}"
-          + (f" ({done['category']}); evidence frozen" if args.decision == "confirm" else ""))
+        made = decisions.review_cases(con, args.case, args.decision, _actor(args), args.category,
+                                      args.target_role, args.severity, args.note)
+    for done in made["cases"]:
+        print(f"case {done['case_id']}: {done['state']}"
+              + (f" ({done['category']}); evidence frozen" if args.decision == "confirm" else ""))
     return 0
 
 
 def cmd_report(args) -> int:
     with session(settings_from(args).db_path) as con:
-        report_id = cs.report(con, args.case, args.channel, args.reference, _actor(args), args.sent_at)
-    print(f"case {args.case}: REPORTED (report {report_id})")
+        made = decisions.report_cases(con, args.case, args.channel, args.reference, _actor(args),
+                                      args.sent_at)
+    for done in made["cases"]:
+        print(f"case {done['case_id']}: REPORTED (report {done['report_id']})")
+    return 0
+
+
+def cmd_undo(args) -> int:
+    settings = settings_from(args)
+    window = timedelta(minutes=max(0.0, settings.undo_minutes))
+    with session(settings.db_path) as con:
+        if args.last:
+            undone = decisions.undo_last(con, _actor(args), window=window)
+        else:
+            undone = decisions.undo(con, args.case, _actor(args), window=window)
+    for done in undone["cases"]:
+        print(f"case {done['case_id']}: {done['undid']} undone, back to {done['state']}")
+    return 0
+
+
+def cmd_assign(args) -> int:
+    from review import assignments
+
+    with session(settings_from(args).db_path) as con:
+        ids = assignments.assign(con, args.case, None if args.nobody else args.to, _actor(args))
+    for case_id in ids:
+        print(f"case {case_id}: " + ("unassigned" if args.nobody else f"assigned to {args.to}"))
     return 0
 
 

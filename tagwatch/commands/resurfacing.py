@@ -10,7 +10,7 @@ import sys
 
 from common.csvout import SafeDictWriter
 from tagwatch import argtypes
-from tagwatch.console import cell
+from tagwatch.console import UserError, cell
 
 CSV_COLUMNS = ("section", "tag", "variant", "method", "platform", "first_seen", "posts",
                "share_flagged", "support", "lift", "previous_posts", "day", "baseline", "ratio")
@@ -22,6 +22,10 @@ def register(sub, common) -> None:
     p.add_argument("--since", default="7d", help="seen within this period: 30m, 12h, 1d, 2w, all")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--limit", type=argtypes.limit, default=20, help="proposals and spikes shown (default 20)")
+    p.add_argument("--network", metavar="OUT.png",
+                   help="also draw the network of tags around the watched ones into this PNG file")
+    p.add_argument("--network-links", type=argtypes.count, default=None, metavar="N",
+                   help="links drawn at most, the strongest first (default 40)")
     p.set_defaults(func=cmd_resurfacing)
 
 
@@ -39,12 +43,18 @@ def cmd_resurfacing(args) -> int:
     from tagwatch.console import settings_from
     from warehouse import queries
     from warehouse.db import session
-    from warehouse.resurfacing import refresh, resurfacing_view
+    from radar.network import MAX_EDGES
+    from warehouse.resurfacing import refresh, resurfacing_view, tag_network
 
     since = queries.parse_since(args.since)
+    if args.network:
+        png_target(args.network)  # refused before anything is read or written
     with session(settings_from(args).db_path) as con:
         refresh(con)
         view = resurfacing_view(con, since, limit=args.limit)
+        network = tag_network(con, since, args.network_links or MAX_EDGES) if args.network else None
+    if network is not None:
+        write_network(network, args.network, args.since)
     if args.format == "json":
         print(json.dumps(view, default=str, indent=1, ensure_ascii=False))
     elif args.format == "csv":
@@ -54,6 +64,34 @@ def cmd_resurfacing(args) -> int:
     else:
         print_table(view, args.since)
     return 0
+
+
+def png_target(path: str):
+    """Where --network writes: a .png file in a folder that exists."""
+    from pathlib import Path
+
+    target = Path(path)
+    if target.suffix.lower() != ".png":
+        raise UserError(f"--network writes a PNG: give a file name ending in .png, not {cell(path, 100)!r}")
+    if not target.parent.is_dir():
+        raise UserError(f"--network: the folder {cell(str(target.parent), 100)!r} does not exist")
+    return target
+
+
+def write_network(network, path: str, since_text: str) -> None:
+    """The network as a PNG at `path` (written whole, then moved into place); says so on
+    standard error, so that standard output stays the table, CSV or JSON asked for."""
+    from radar.network import draw, title
+    from tagwatch.console import err
+
+    target = png_target(path)
+    image = draw(network, title(network, since_text))
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_bytes(image)
+    partial.replace(target)
+    proposed = ", ".join("#" + cell(n.label, 40) for n in network.proposed) or "none"
+    err(f"network of {len(network.nodes)} tags and {len(network.edges)} links "
+        f"(proposed: {proposed}): {cell(str(target), 200)}")
 
 
 def _pct(share) -> str:

@@ -114,6 +114,11 @@ def print_run(summary: pipeline.RunSummary, settings: Settings) -> None:
         out(f"scored {score['scored']} new post(s) with model {score['model_version']}: "
             f"{score['flagged']} flagged (threshold {score['threshold']:.2f})"
             + (f", {score['unscorable']} could not be scored" if score["unscorable"] else ""))
+        if score.get("shadow_model"):
+            out(f"shadow model {score['shadow_model']}: scored {score['shadow_scored']} of them too, "
+                "not acted on (tagwatch models compare)")
+        if score.get("note"):
+            err(score["note"])
     out(f"warehouse: {settings.db_path} ({counts['posts']} posts in all)")
     if summary.flagged:
         out(f"flagged list: {summary.flagged['path']} ({summary.flagged['count']} post(s) first seen today)")

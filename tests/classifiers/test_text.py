@@ -186,8 +186,8 @@ def test_bad_parameters_are_refused_at_fit(params):
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(any_text, tricky_text), max_size=8))
 def test_batched_unicode_folding_is_exactly_the_text_by_text_fold(texts):
-    from classifiers.text import _fold_unicode, _fold_unicode_many
-    assert _fold_unicode_many(texts) == [_fold_unicode(t) for t in texts]
+    from classifiers.text import fold_unicode, fold_unicode_many
+    assert fold_unicode_many(texts) == [fold_unicode(t) for t in texts]
 
 
 def test_features_in_pieces_are_the_features_of_the_whole_batch(monkeypatch):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import tracemalloc
 from datetime import datetime, timezone
 
@@ -127,6 +128,41 @@ def test_an_internal_address_is_contacted_only_when_configured():
         with PoliteClient(UA, configured=(internal.url,)) as client:
             client.get_json(f"{internal.url}/x")
         assert internal.hits == ["/x"]
+
+
+class RebindingDNS:
+    """An attacker's name server for `name`: a public address the first time it is asked
+    (tagwatch's check), loopback every time after (the connection). Other names resolve
+    as usual. Installed as socket.getaddrinfo, which both the check and the connect ask."""
+
+    def __init__(self, name: str, real):
+        self.name, self.real, self.asked = name, real, 0
+
+    def __call__(self, host, port, *args, **kwargs):
+        if host != self.name:
+            return self.real(host, port, *args, **kwargs)
+        self.asked += 1
+        address = "93.184.216.34" if self.asked == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port or 0))]
+
+
+def test_dns_rebinding_to_an_internal_service_never_reaches_it(monkeypatch):
+    with internal_service() as internal:
+        port = internal.url.rsplit(":", 1)[1]
+        dns = RebindingDNS("rebind.example", socket.getaddrinfo)
+        monkeypatch.setattr(socket, "getaddrinfo", dns)
+        with PoliteClient(UA) as client:
+            with pytest.raises(SourceError) as refused:
+                client.get_json(f"http://rebind.example:{port}/latest/meta-data/")
+        assert dns.asked == 2   # public at the check, loopback at the connection
+        assert internal.hits == []
+        assert "led to the internal address 127.0.0.1" in str(refused.value)
+        assert "not contacted" in str(refused.value) and SECRET not in str(refused.value)
+        # the same name configured as a source (a local instance) is contacted: the DNS
+        # above really does lead to the service, and only the peer check stopped it
+        with PoliteClient(UA, configured=(f"rebind.example:{port}",)) as client:
+            body, _ = client.get_json(f"http://rebind.example:{port}/ok")
+        assert internal.hits == ["/ok"] and body["AccessKeyId"] == SECRET
 
 
 def test_an_error_never_shows_the_raw_body():

@@ -7,6 +7,7 @@ import os
 import duckdb
 import pytest
 
+from collectors.platforms import PLATFORMS
 from fakes.mastodon import load_sample
 
 pytestmark = pytest.mark.airflow  # Airflow metadata database and dag.test()
@@ -34,7 +35,7 @@ def test_dags_import_without_errors(dagbag):
 def test_hashtag_monitor_shape(dagbag):
     dag = dagbag.get_dag("hashtag_monitor")
     tasks = {t.task_id: t for t in dag.tasks}
-    platforms = ("bluesky", "mastodon", "tiktok", "web")
+    platforms = tuple(sorted(PLATFORMS))
     picks = {f"targets_{p}" for p in platforms}
     assert set(tasks) == {"plan_targets", "load", "score", "tiktok_comments", "radar",
                           "flagged_list"} | picks | {

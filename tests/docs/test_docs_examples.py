@@ -32,6 +32,8 @@ NOT_RUN = {
     "case report": "changes a case; tests/cli/test_case_cli.py",
     "case answer": "changes a case; tests/cli/test_case_cli.py",
     "case move": "changes a case; tests/cli/test_case_cli.py",
+    "case undo": "undoes a decision made minutes before; tests/cli/test_case_bulk_cli.py",
+    "case assign": "needs an analyst account; tests/cli/test_case_bulk_cli.py",
     "case recheck": "asks live platforms; tests/review/test_rechecks.py",
     "case escalation-pack": "needs a confirmed case; tests/cli/test_case_cli.py",
     "intake notify": "sends email; tests/review/test_school_intake.py (aiosmtpd)",
@@ -40,6 +42,9 @@ NOT_RUN = {
     "collect": "collects from live platforms; tests/collectors/ against local fakes",
     "import": "needs a Zeeschuimer/4CAT export file; tests/collectors/test_tiktok_collector.py",
     "models promote VERSION": "VERSION is a placeholder; tests/classifiers/test_learning_loop.py",
+    "models shadow VERSION": "VERSION is a placeholder; tests/cli/test_models_shadow.py",
+    "models shadow --stop": "needs a running shadow model; tests/cli/test_models_shadow.py",
+    "models compare": "needs a running shadow model and decisions; tests/cli/test_models_shadow.py",
     "replay-server": "a long-running server; tests/fakes/",
     "demo": "the demo itself builds the warehouse these examples run on",
 }

@@ -125,6 +125,7 @@ def test_no_answer_within_48_hours_becomes_no_response_automatically(two_cases):
     settings, (first, second), _ = two_cases
     with session(settings.db_path) as con:
         sent = cs.utcnow() - timedelta(hours=1)
+        con.execute("UPDATE posts SET first_seen_at = first_seen_at - INTERVAL 2 HOUR")  # seen before sent
         for case in (first, second):
             cs.review(con, case, "confirm", "ana")
             cs.report(con, case, "form", f"F-{case}", "ana", sent_at=sent)

@@ -42,7 +42,13 @@ def test_dates_original_links_and_the_selection_keeps_its_place(settings, browse
 
         page.keyboard.press("j")  # the second case
         assert "current" in rows.nth(1).get_attribute("class")
-        page.keyboard.press("c")
+        page.keyboard.press("c")  # a form, pre-filled with the classifier's suggestion
+        page.wait_for_selector("#confirm-dialog[open]")
+        assert page.locator("#confirm-case").inner_text() == str(ids[1])
+        assert page.locator("#confirm-form select[name=severity]").input_value() == "medium"  # score 0.8
+        page.select_option("#confirm-form select[name=target_role]", "head_teacher")
+        page.locator("#confirm-submit").focus()
+        page.keyboard.press("Enter")
         page.wait_for_selector("text=reviewed")
         rows = page.locator("tr.queue-row")
         assert rows.count() == 3
@@ -54,3 +60,4 @@ def test_dates_original_links_and_the_selection_keeps_its_place(settings, browse
     with session(settings.db_path) as con:
         assert dict(con.execute("SELECT case_id, state FROM case_state").fetchall()) == {
             ids[0]: "DETECTED", ids[1]: "CONFIRMED", ids[2]: "DISMISSED", ids[3]: "DETECTED"}
+        assert con.execute("SELECT target_role, severity FROM evidence").fetchall() == [("head_teacher", "medium")]

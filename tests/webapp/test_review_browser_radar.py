@@ -1,7 +1,7 @@
 """In a real browser (Debian's Chromium, Playwright) against `tagwatch serve`: an analyst presses
 "Re-check now" on a case the platform claimed removed while the fake keeps it online (MISMATCH),
 then follows the navigation to the resurfacing page and accepts a proposed tag; hostile tags
-stay text."""
+stay text, and the network of tags is an image the page's CSP lets load."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -32,8 +32,9 @@ def test_recheck_now_and_accepting_a_proposed_tag(settings, browser):  # noqa: F
                             "VALUES (?, ?, 'proposed', 10, 8, 4.0, 1, ?, ?)", [tag, spelling, now, now])
         with served_app(settings) as url:
             page = browser.new_page()
-            dialogs = []
+            dialogs, console = [], []
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.on("console", lambda m: console.append(m.text))
             page.goto(f"{url}/cases/{case}")
             page.fill("input[name=name]", "ana")
             page.fill("input[name=password]", "a long passphrase")
@@ -51,6 +52,15 @@ def test_recheck_now_and_accepting_a_proposed_tag(settings, browser):  # noqa: F
             page.locator("#proposals tr", has_text="schoolprank").locator("button", has_text="Accept").click()
             page.wait_for_selector("text=#schoolprank accepted")
             assert "schoolprank" not in page.inner_text("#proposals")
-            assert page.locator("main img").count() == 0 and dialogs == []
+            # The only image is the tag network, drawn by this app and allowed by its CSP.
+            assert page.locator("main img:not(#network)").count() == 0 and dialogs == []
+            width = 0
+            for _ in range(100):  # (wait_for_function evaluates a string: the CSP refuses it)
+                width = page.eval_on_selector("#network", "img => img.complete ? img.naturalWidth : -1")
+                if width >= 0:
+                    break
+                page.wait_for_timeout(100)
+            assert width == 900  # loaded: not blocked, not broken
+            assert not [m for m in console if "Content Security Policy" in m]
     with session(settings.db_path) as con:
         assert con.execute("SELECT status FROM watchlist WHERE tag = 'schoolprank'").fetchone() == ("watch",)

@@ -87,3 +87,38 @@ def test_a_viewer_cannot_decide(radar_db):
     token = login(client, "una")
     r = client.post("/resurfacing/proposals", data={"csrf": token, "tag": "schoolprank", "decision": "accept"})
     assert r.status_code == 403
+
+
+def test_the_network_image_is_drawn_here_for_staff_only(radar_db):
+    now = datetime.now(timezone.utc)
+    with session(radar_db) as con:
+        users.add_user(con, "head.fernbrook", "school", PASSWORD, school="Fernbrook Academy")
+        # A post with the hostile variant of a banned tag beside a proposed tag.
+        con.execute("INSERT INTO posts (platform, post_id, url, text, created_at, hashtags, source, "
+                    "source_post_id, first_seen_at, last_seen_at) VALUES "
+                    "('tiktok', 'v2', 'https://t.example/v2', 'x', ?, [?, 'schoolprank'], "
+                    "'https://t.example', 'v2', ?, ?)", [now, HOSTILE_TAG, now - timedelta(hours=1), now])
+        con.execute("INSERT INTO tag_matches VALUES ('schoolprank', 'schoolprank', NULL, NULL, 'fp', ?)", [now])
+    anonymous = TestClient(create_app(radar_db), follow_redirects=False)
+    r = anonymous.get("/resurfacing/network.png")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login") and not r.content.startswith(b"\x89PNG")
+
+    client = TestClient(create_app(radar_db))
+    login(client, "ana")
+    page = client.get("/resurfacing?since=1d")
+    assert '<img class="network" id="network" src="/resurfacing/network.png?since=1d"' in page.text
+    assert "img-src 'self'" in page.headers["content-security-policy"]
+    links = page.text.split('id="network-links"')[1].split("</table>")[0]
+    assert "#schoolprank <span class=\"muted\">proposed</span>" in links       # the links as a table
+    assert "#&#34;&gt;&lt;img src=x onerror=alert(1)&gt;dev1ous_lick" in links  # escaped
+    assert "<img src=x" not in page.text and "proposed: #schoolprank" in page.text  # the alt text
+    image = client.get("/resurfacing/network.png?since=1d")
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert image.content.startswith(b"\x89PNG\r\n\x1a\n") and image.headers["cache-control"] == "no-store"
+
+    school = TestClient(create_app(radar_db), follow_redirects=False)
+    school.post("/login", data={"csrf": csrf(school.get("/login")), "name": "head.fernbrook",
+                                "password": PASSWORD})
+    assert school.get("/school").status_code == 200  # logged in, as a school contact
+    r = school.get("/resurfacing/network.png")
+    assert r.status_code == 303 and not r.content.startswith(b"\x89PNG")

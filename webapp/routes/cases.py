@@ -4,26 +4,89 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
+from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from review import assignments
 from review import cases as cs
+from review import decisions
 from review import rechecks as rc
 from review import schools
 from review import states as st
 from review.escalation import write_pack
-from webapp.web import AnalystForm, Page, StaffPage, case_url, flash_to
+from warehouse.db import WarehouseLocked
+from webapp.web import AnalystForm, Busy, Page, Refused, StaffPage, case_url, flash_to, local, log
 
 router = APIRouter()
 
 
+QUEUE_LIMIT = 500
+
+
 @router.get("/")
-def queue(page: StaffPage):
+def queue(page: StaffPage, assigned: str | None = None, author: str | None = None, tag: str | None = None):
+    """The open cases, worst first; `assigned=me`, `author=PSEUDONYM` or `tag=TAG` narrow it
+    (all open cases of one author or tag: the bulk form then takes them at once)."""
+    narrowed = {"assigned_to": page.user if assigned == "me" else None,
+                "author": (author or "")[:200] or None, "tag": (tag or "").lstrip("#")[:100] or None}
     with page.connect() as con:
-        rows = cs.list_cases(con, st.OPEN_FOR_REVIEW, limit=500)
-    return page.render("queue.html", rows=rows)
+        rows = cs.list_cases(con, st.OPEN_FOR_REVIEW, limit=QUEUE_LIMIT, **narrowed)
+        undo = decisions.undoable(con, page.user, cs.utcnow(), undo_window(page))
+    for r in rows:
+        r["suggested"] = decisions.suggestion(r)
+    return page.render("queue.html", rows=rows, undo=undo, narrowed=narrowed, limit=QUEUE_LIMIT,
+                       here=page.request.url.path + ("?" + page.request.url.query if page.request.url.query else ""))
+
+
+def undo_window(page: Page) -> timedelta:
+    return timedelta(minutes=max(0.0, page.web.settings.undo_minutes))
+
+
+@router.post("/queue/decide")
+async def decide_many(request: Request, form: AnalystForm):
+    """Confirm, dismiss or report the selected cases at once (one category, target, severity)."""
+    back = local(form.get("back"))
+    try:
+        ids = decisions.parse_case_ids(form.get("case") or [])
+    except cs.CaseError as exc:
+        return flash_to(request, back, error=f"select the cases first: {exc}")
+    form.fields["cases"] = ",".join(str(i) for i in ids)
+    try:
+        now = await run_in_threadpool(form.decide, "decide", str(ids[0]))
+    except (cs.CaseError, ValueError) as exc:
+        return flash_to(request, back, error=str(exc))
+    done = {"confirm": "confirmed", "dismiss": "dismissed", "report": "reported"}.get(form.get("decision"), "decided")
+    message = f"{len(ids)} case{'s' if len(ids) != 1 else ''} {done}: " + ", ".join(f"#{i}" for i in ids)
+    if not now:
+        message += " (a load is running: it is recorded and applied as soon as the load ends)"
+    return flash_to(request, back, ok=message)
+
+
+@router.post("/undo")
+async def undo(request: Request, form: AnalystForm):
+    """Undo the decision the Undo button names (the user's last one, within the window)."""
+    back = local(form.get("back"))
+    try:
+        ids = decisions.parse_case_ids(form.get("cases") or [])
+    except cs.CaseError as exc:
+        return flash_to(request, back, error=str(exc))
+    form.fields["window_minutes"] = str(undo_window(form).total_seconds() / 60)  # never the form's
+    try:
+        now = await run_in_threadpool(form.decide, "undo", str(ids[0]))
+    except (cs.CaseError, ValueError) as exc:
+        return flash_to(request, back, error=f"not undone: {exc}")
+    return flash_to(request, back, ok="undone: " + ", ".join(f"#{i}" for i in ids)
+                    + ("" if now else " (a load is running: applied as soon as it ends)"))
+
+
+@router.post("/cases/{case_id}/assign")
+async def assign(request: Request, form: AnalystForm, case_id: str):
+    who = form.get("assignee") or ""
+    return await act(request, form, case_id, "assign",
+                     f"case {case_id}: " + (f"assigned to {who}" if who else "unassigned"))
 
 
 @router.get("/cases")
@@ -38,9 +101,13 @@ def case_page(page: StaffPage, case_id: str):
     try:
         with page.connect() as con:
             info = cs.show(con, case_id)
+            info["assignee"] = assignments.assignee_of(con, info["case_id"])
+            analysts = assignments.analysts(con)
+            undo = decisions.undoable(con, page.user, cs.utcnow(), undo_window(page))
     except cs.CaseError as exc:
         return page.render("error.html", status=404, message=str(exc))
-    return page.render("case.html", c=info)
+    return page.render("case.html", c=info, recheck=page.web.background.job(recheck_key(case_id)),
+                       analysts=analysts, undo=undo, here=case_url(str(info["case_id"])))
 
 
 @router.get("/intake")
@@ -105,11 +172,37 @@ async def move(request: Request, form: AnalystForm, case_id: str):
 WEB_MAX_WAIT = 5.0  # seconds a re-check started from a page may wait on a platform, at most
 
 
+def recheck_key(case_id) -> str:
+    return f"re-check:{cs.parse_case_id(case_id)}"
+
+
+def recheck_summary(result: dict) -> tuple[str, str]:
+    """A finished re-check in plain words: done (the platform answered) or failed (it did not)."""
+    if result["outcome"] == "error":
+        return "failed", (f"the platform gave no usable answer: {result['detail'] or 'no detail'}; "
+                          "the hourly re-check will ask again")
+    return "done", (f"{result['outcome']} (HTTP {result['http_status'] or '-'})"
+                    + (f", now {result['moved_to']}" if result["moved_to"] else ""))
+
+
+def recheck_failure(exc: BaseException) -> str:
+    """Why a re-check could not be done, in plain words (the details go to the server log)."""
+    if isinstance(exc, cs.CaseError):
+        return str(exc)
+    if isinstance(exc, WarehouseLocked):
+        return "the warehouse stayed busy (a load was running): nothing was recorded; try again in a minute"
+    if isinstance(exc, Refused):
+        return "the session that asked for it has ended: nothing was recorded"
+    log.error("re-check failed", exc_info=exc)
+    return "an unexpected error (written to the server's log): nothing was recorded"
+
+
 @router.post("/cases/{case_id}/recheck")
 async def recheck_now(request: Request, form: AnalystForm, case_id: str):
-    """Re-check one case now. The platform is asked with no warehouse connection open (the
-    loader may need the file meanwhile): read the target, close, ask, write. A platform that
-    asks us to wait (429 Retry-After) leaves the re-check running in the background."""
+    """Re-check one case now, in the background: the page waits a few seconds for it, then
+    the case page shows it running, done or failed (webapp.web.Job). The platform is asked
+    with no warehouse connection open (the loader may need the file meanwhile): read the
+    target, close, ask, write. A slow platform, or one asking to wait, holds no page."""
     settings = form.web.settings
 
     def work():
@@ -117,22 +210,26 @@ async def recheck_now(request: Request, form: AnalystForm, case_id: str):
 
         with form.connect() as con:
             [target] = rc.targets(con, [cs.parse_case_id(case_id)])
-        # A page waits for this: a platform asking to wait longer than a few seconds gets
-        # an "error" re-check now, and the hourly re-check (in the background) asks again.
+        # A platform asking to wait longer than a few seconds gets an "error" re-check now,
+        # and the hourly re-check asks again.
         with settings.http_client(interactive=True, max_retry_after=WEB_MAX_WAIT,
                                   max_total_wait=WEB_MAX_WAIT) as client:
             seen = rc.observe(client, target, collect_options(settings))
         with form.web.store.connect() as con:  # the analyst may have left: record it anyway
-            return rc.record(con, target["case_id"], seen, cs.utcnow())
+            return {**rc.record(con, target["case_id"], seen, cs.utcnow()), "detail": seen["detail"]}
     try:
-        finished, result = await form.web.background.run(work, "re-check")
-    except cs.CaseError as exc:
-        return flash_to(request, case_url(case_id), error=str(exc))
+        finished, _ = await form.web.background.run(
+            work, "re-check", key=recheck_key(case_id), by=form.user,
+            summary=recheck_summary, explain=recheck_failure)
+    except Busy as exc:
+        return flash_to(request, case_url(case_id), error=f"a re-check of this case is already running "
+                        f"(asked by {exc.job.by} {exc.job.seconds} s ago): its result shows here when it ends")
+    except (cs.CaseError, WarehouseLocked) as exc:
+        return flash_to(request, case_url(case_id), error=recheck_failure(exc))
+    job = form.web.background.job(recheck_key(case_id))
     if not finished:
         return flash_to(request, case_url(case_id), ok="the platform is slow to answer: the re-check carries on "
-                        "in the background; reload this page in a few minutes to see its result")
-    return flash_to(request, case_url(case_id),
-                    ok=f"re-checked: {result['outcome']} (HTTP {result['http_status'] or '-'})"
-                       + (f", now {result['moved_to']}" if result["moved_to"] else "")
-                       + ("; the platform gave no usable answer in time: the hourly re-check will ask again"
-                          if result["outcome"] == "error" else ""))
+                        "in the background; this page shows when it is done")
+    if job.state == "failed":
+        return flash_to(request, case_url(case_id), ok=f"re-checked: error; {job.message}")
+    return flash_to(request, case_url(case_id), ok=f"re-checked: {job.message}")

@@ -7,7 +7,8 @@ from starlette.concurrency import run_in_threadpool
 
 from warehouse.db import WarehouseError
 from warehouse.queries import parse_since
-from warehouse.resurfacing import decide, resurfacing_view
+from radar.network import draw, title
+from warehouse.resurfacing import decide, resurfacing_view, tag_network
 from webapp.web import AnalystForm, StaffPage, flash_to
 
 router = APIRouter()
@@ -20,7 +21,19 @@ def resurfacing(page: StaffPage, since: str = "7d"):
     since = since if since in PERIODS else "7d"
     with page.connect() as con:
         view = resurfacing_view(con, parse_since(since))
-    return page.render("resurfacing.html", view=view, since=since)
+        network = tag_network(con, parse_since(since))
+    return page.render("resurfacing.html", view=view, since=since, network=network)
+
+
+@router.get("/resurfacing/network.png")
+def network_image(page: StaffPage, since: str = "7d"):
+    """The network of tags around the watched ones, drawn here (the page shows it as an
+    image of this app: no script, nothing from elsewhere)."""
+    since = since if since in PERIODS else "7d"
+    with page.connect() as con:
+        network = tag_network(con, parse_since(since))
+    return Response(draw(network, title(network, since)), media_type="image/png")
+
 
 
 @router.post("/resurfacing/proposals")
