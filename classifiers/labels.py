@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from classifiers import data as d
+from collectors.crashpoints import crashpoint
 from warehouse.db import transaction
 
 OPTIONAL = ("platform", "post_id", "category")
@@ -73,6 +74,7 @@ def import_files(con, paths: Sequence[str | Path], added_by: str | None = None) 
             raise ValueError(f"{path}: no such file")
         source = f"import:{path.name}"
         records += [{**row, "source": source} for row in read_label_file(path)]
+        crashpoint("labels.read")
     table = pa.table({
         "text": [r["text"] for r in records],
         "label": pa.array([r["label"] for r in records], pa.int16()),
@@ -94,6 +96,7 @@ def import_files(con, paths: Sequence[str | Path], added_by: str | None = None) 
                 QUALIFY row_number() OVER (PARTITION BY text, label ORDER BY ord) = 1
                 ORDER BY ord
                 """, [added_by]).fetchall()
+            crashpoint("labels.before_commit")
         finally:
             con.unregister("incoming_labels")
     added_rows = int(added[0][0]) if added else 0  # DuckDB answers an INSERT with its row count

@@ -38,8 +38,9 @@ from classifiers.corpora import TRAINING_CORPORA, sha256_of
 from classifiers.data import CORPUS, LABELS, Dataset, staff_set
 from classifiers.errors import ModelIntegrityError
 from classifiers.scoring import Scorer
-from classifiers.store import MODEL_FILE, set_current
+from classifiers.store import MODEL_FILE, current_version, remove_abandoned, set_current
 from classifiers.training import LABEL_SHARE, HeldOut, TrainedModel, held_out_of
+from collectors.crashpoints import crashpoint
 from warehouse.db import WarehouseError, transaction
 
 TOLERANCE = 0.002
@@ -113,7 +114,40 @@ def promote(con, version: str, models_dir: Path, decision: str | None = None) ->
         con.execute("UPDATE models SET promoted = FALSE WHERE promoted AND version <> ?", [version])
         con.execute("UPDATE models SET promoted = TRUE, promoted_at = now(), "
                     "decision = coalesce(?, decision) WHERE version = ?", [decision, version])
+    crashpoint("train.promoted")
     set_current(models_dir, version)
+
+
+INTERRUPTED = "not promoted: its training was interrupted before the comparison"
+
+
+def recover(con, models_dir: Path) -> list[str]:
+    """Put the registry right after a training killed half-way; what was done, in words.
+
+    A half-written model folder is removed (store.remove_abandoned); a model registered but
+    never compared is marked so (INTERRUPTED); CURRENT is pointed at the promoted model when a
+    kill came between the two (promote). A promoted model whose file is missing or changed
+    is not fixed here: ModelIntegrityError / WarehouseError say so."""
+    done = [f"removed {name}, left half-written by a training that was stopped"
+            for name in remove_abandoned(models_dir)]
+    interrupted = con.execute("UPDATE models SET decision = ? WHERE decision IS NULL AND NOT promoted "
+                              "RETURNING version", [INTERRUPTED]).fetchall()
+    done += [f"model {v}: registered but never compared (its training was stopped)"
+             for (v,) in interrupted]
+    version = promoted_version(con)
+    if version is not None and current_version(models_dir) != version:
+        row = con.execute("SELECT file_sha256 FROM models WHERE version = ?", [version]).fetchone()
+        path = Path(models_dir) / version / MODEL_FILE
+        if not path.is_file():
+            raise WarehouseError(f"the promoted model {version}: file {path} is missing; promote "
+                                 "another with `tagwatch models promote VERSION`")
+        if sha256_of(path) != row[0]:
+            raise ModelIntegrityError(f"the promoted model {version}: {path} no longer has the "
+                                      "checksum recorded at training; promote another")
+        set_current(models_dir, version)
+        done.append(f"CURRENT now names the promoted model {version} (a training was stopped "
+                    "between promoting it and switching to it)")
+    return done
 
 
 def record_decision(con, version: str, decision: str) -> None:

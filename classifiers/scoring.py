@@ -400,6 +400,28 @@ def _apc_shares(apc: ApcPrior, words: list[str], texts: list[str]):
     return share
 
 
+SCORE_COLUMNS = ("score", "label", "staff_target", "explanation")
+
+
+def score_csv_header(in_path: str | Path, reader=None) -> list[str]:
+    """The header of a CSV `score_csv` can score, else FileNotFoundError / ValueError saying
+    why (cheap: a command checks its input with it before loading a model)."""
+    in_path = Path(in_path)
+    if not in_path.is_file():
+        raise FileNotFoundError(f"{in_path}: no such file")
+    allow_long_csv_fields()
+    if reader is None:
+        with in_path.open(newline="", encoding="utf-8-sig", errors="replace") as src:
+            return score_csv_header(in_path, csv.reader(src))
+    header = next(reader, None) or []
+    if "text" not in header:
+        raise ValueError(f"{in_path}: no 'text' column (columns: {header})")
+    clash = [c for c in SCORE_COLUMNS if c in header]
+    if clash:
+        raise ValueError(f"{in_path}: already has column(s) {clash}; rename them first")
+    return header
+
+
 def score_csv(in_path: str | Path, out_path: str | Path, scorer: Scorer,
               batch_size: int = BATCH_SIZE,
               advance: Callable[[int], None] | None = None) -> int:
@@ -410,19 +432,11 @@ def score_csv(in_path: str | Path, out_path: str | Path, scorer: Scorer,
     Rows that cannot be scored get empty `score`, `label` and `explanation`.
     """
     in_path, out_path = Path(in_path), Path(out_path)
-    if not in_path.is_file():
-        raise FileNotFoundError(f"{in_path}: no such file")
-    allow_long_csv_fields()
     rows = 0
-    added = ["score", "label", "staff_target", "explanation"]
+    added = list(SCORE_COLUMNS)
     with in_path.open(newline="", encoding="utf-8-sig", errors="replace") as src:
         reader = csv.reader(src)
-        header = next(reader, None) or []
-        if "text" not in header:
-            raise ValueError(f"{in_path}: no 'text' column (columns: {header})")
-        clash = [c for c in added if c in header]
-        if clash:
-            raise ValueError(f"{in_path}: already has column(s) {clash}; rename them first")
+        header = score_csv_header(in_path, reader)
         column = header.index("text")
         out_path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.")

@@ -23,6 +23,7 @@ import skops.io
 from sklearn.pipeline import Pipeline
 
 from classifiers.corpora import sha256_of
+from collectors.crashpoints import crashpoint
 from classifiers.errors import ModelFormatError, ModelIntegrityError, ModelNotFound
 from classifiers.scoring import Scorer
 from classifiers.training import StaffHead, TrainedModel
@@ -53,7 +54,9 @@ def save(model: TrainedModel, models_dir: str | Path, *, make_current: bool = Tr
     final = models_dir / version
     if final.exists():
         raise FileExistsError(f"model version {version} already exists in {models_dir}")
-    staging = Path(tempfile.mkdtemp(dir=models_dir, prefix=f".{version}."))
+    # The process id in the name lets a later training tell a dead process's half-written
+    # folder (kill -9, a crash) from one being written now (remove_abandoned).
+    staging = Path(tempfile.mkdtemp(dir=models_dir, prefix=f".{version}.{os.getpid()}."))
     try:
         # The threshold is stored in the hashed file too: meta.json alone could be edited
         # to flag nothing (or everything) without failing the integrity check.
@@ -78,6 +81,7 @@ def save(model: TrainedModel, models_dir: str | Path, *, make_current: bool = Tr
         }
         (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         staging.chmod(0o700)  # models are private like the rest of the data
+        crashpoint("train.saving")
         os.rename(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -94,7 +98,39 @@ def set_current(models_dir: str | Path, version: str) -> None:
         raise ModelNotFound(f"model version {version} is not in {models_dir}")
     pointer = models_dir / f".{CURRENT_FILE}.{os.getpid()}"
     pointer.write_text(version + "\n", encoding="utf-8")
+    crashpoint("train.pointer")
     os.replace(pointer, models_dir / CURRENT_FILE)
+
+
+_ABANDONED_RE = re.compile(r"\.(?:\d{8}T\d{6}Z-[0-9a-f]{8}|CURRENT)\.(\d+)(?:\..+)?")
+
+
+def remove_abandoned(models_dir: str | Path) -> list[str]:
+    """Remove what a training that died half-way (kill -9, a crash, a full disk) left in
+    `models_dir`: a half-written model folder, a CURRENT pointer not yet moved in place.
+    Only those of processes no longer running; returns their names."""
+    models_dir = Path(models_dir)
+    removed = []
+    for entry in sorted(models_dir.iterdir()) if models_dir.is_dir() else []:
+        found = _ABANDONED_RE.fullmatch(entry.name)
+        if found is None or _running(int(found.group(1))):
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry.name)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def current_version(models_dir: str | Path) -> str | None:

@@ -41,6 +41,7 @@ class Document:
     end: datetime
     empty: bool
     sections: list[Section]
+    headline: list[tuple[str, str]] = field(default_factory=list)  # the key figures, shown first
 
     def tables(self) -> list[Table]:
         return [t for s in self.sections for t in s.tables]
@@ -103,6 +104,7 @@ def build(cur: dict, prev: dict, *, excerpts_of: dict[int, str] | None = None,
         _summary(cur, prev),
         _flagged(cur),
         _outcomes(cur, prev),
+        _platforms(cur),
         _durations(cur, prev),
         _mismatch(cur, excerpts_of),
         _still_online(cur, prev),
@@ -111,7 +113,22 @@ def build(cur: dict, prev: dict, *, excerpts_of: dict[int, str] | None = None,
         _schools(cur, prev),
         _definitions(),
     ]
-    return Document(title, subtitle, start, end, False, sections)
+    return Document(title, subtitle, start, end, False, sections, headline(cur))
+
+
+def percent(rate: float | None) -> str:
+    return "–" if rate is None else f"{100 * rate:.0f} %"
+
+
+def headline(f: dict) -> list[tuple[str, str]]:
+    """The key figures of the period, shown before everything else."""
+    t = f["totals"]
+    return [("posts flagged", str(t["flagged"])), ("confirmed as abuse", str(t["confirmed"])),
+            ("reports sent to platforms", str(f["reports"]["reports"])),
+            ("removed within 48 h", str(_at(f, "48 h", "removed"))),
+            ("takedown rate", percent(takedown_rate(f))),
+            ("mismatch rate", percent(f["mismatch"]["rate"])),
+            ("confirmed posts still online", str(sum(b["posts"] for b in f["still_online"])))]
 
 
 def _change(now, before):
@@ -137,6 +154,8 @@ def summary_rows(f: dict) -> list[tuple[str, object]]:
         ("posts first seen", t["posts"]),
         ("posts flagged by the classifier", t["flagged"]),
         ("posts confirmed by a reviewer", t["confirmed"]),
+        ("incidents flagged (same content counted once)", f["incidents"]["flagged"]),
+        ("incidents confirmed", f["incidents"]["confirmed"]),
         ("precision of flags (%)", pct(t["precision"])),
         ("reports sent to platforms", f["reports"]["reports"]),
         ("cases reported for the first time", f["reports"]["first_reports"]),
@@ -144,6 +163,7 @@ def summary_rows(f: dict) -> list[tuple[str, object]]:
         ('"no violation" within 48 h (cases)', _at(f, "48 h", "no_violation")),
         ("no answer at 48 h (cases)", _at(f, "48 h", "no_answer")),
         ("no answer at 7 d (cases)", _at(f, "7 d", "no_answer")),
+        ("takedown rate (%)", pct(takedown_rate(f))),
         ("median hours first seen -> reported", _span(f, SPANS[0])),
         ("median hours reported -> platform answer", _span(f, SPANS[1])),
         ("median hours reported -> verified offline", _span(f, SPANS[2])),
@@ -176,6 +196,9 @@ def _flagged(f: dict) -> Section:
              f"{t['flagged']} and reviewers "
              f"confirmed {t['confirmed']} as abuse. Of the {t['flags_reviewed']} flags reviewed so far, "
              f"{t['flags_confirmed']} were confirmed (precision {fmt(pct(t['precision']))} %).",
+             f"Counted as incidents (the same content, on any platform or re-uploaded, once): "
+             f"{f['incidents']['flagged']} flagged, {f['incidents']['confirmed']} confirmed; "
+             f"{f['incidents']['cross_platform']} of the flagged ones on more than one platform.",
              "Tags are grouped by the watched tag they match, spelling variants included; a post "
              "under two watched tags counts under each."]
     chart = Chart("flagged_by_tag", "Flagged and confirmed posts by watched tag", charts.grouped_bars(
@@ -206,6 +229,27 @@ def _outcomes(cur: dict, prev: dict) -> Section:
         {label: [o[k] for o in cur["outcomes"]] for k, label in zip(keys, labels)}, "cases"))
     return Section("Reports and what the platforms did", lines,
                    [Table("platform_outcomes", ["after", *labels, "cases"], rows)], chart)
+
+
+def takedown_rate(f: dict) -> float | None:
+    """Cases first reported in the period that the platform took down or restricted by the
+    end, over all of them (every platform)."""
+    reported = sum(r["reported"] for r in f["by_platform_decisions"])
+    return sum(r["taken_down"] for r in f["by_platform_decisions"]) / reported if reported else None
+
+
+def _platforms(f: dict) -> Section:
+    rows = [[r["platform"], r["reported"], r["removed_48h"], pct(r["takedown_rate"]),
+             hours(r["median_hours_offline"]), pct(r["mismatch_rate"]), r["ground_illegal"],
+             r["ground_terms"], r["automated_decisions"]] for r in f["by_platform_decisions"]]
+    return Section("Each platform's decisions", [
+        "Cases first reported in this period: removed within 48 h, and the takedown rate (acted "
+        "on by the end of the period, counted as the UK helplines count theirs). The last three "
+        "columns count answers that gave a DSA statement-of-reasons ground or an automated decision."],
+        [Table("platform_decisions", ["platform", "cases reported", "removed within 48 h",
+                                      "takedown rate (%)", "median hours to verified offline",
+                                      "mismatch rate (%)", "illegal content (DSA ground)",
+                                      "terms of service (DSA ground)", "automated decisions"], rows)])
 
 
 def _durations(cur: dict, prev: dict) -> Section:
@@ -270,10 +314,10 @@ def _resurfacing(cur: dict, prev: dict) -> Section:
     rows = [[t, now.get(t, {}).get("posts", 0), before.get(t, 0), now.get(t, {}).get("flagged", 0),
              now.get(t, {}).get("variant_spellings", 0), now.get(t, {}).get("platforms"),
              now.get(t, {}).get("matched_by")] for t in tags]
-    lines = [f"{len(now)} banned tags were seen again on posts first seen in this period. Variant "
-             "spellings are counted, not shown (they can carry names).",
-             f"{cur['resurfacing']['removed_posts_back']} posts verified offline came back online "
-             "in this period."]
+    lines = [f"{count_of(len(now), 'banned tag', were=True)} seen again on posts first seen in this "
+             "period. Variant spellings are counted, not shown (they can carry names).",
+             f"{count_of(cur['resurfacing']['removed_posts_back'], 'post')} verified offline came back "
+             "online in this period."]
     chart = None
     if rows:
         chart = Chart("banned_tags", "Banned tags seen again", charts.grouped_bars(
@@ -326,8 +370,20 @@ def _definitions() -> Section:
         "Platform outcomes: cases first reported in the period, by the platform's first clear answer "
         "within 48 hours and 7 days of that report; \"not yet due\" when that moment is after the "
         "end of the period.",
+        "Takedown rate: of the cases first reported to a platform in the period, the share the "
+        "platform had acted on by the end of the period, whenever it answered: a \"removed\" "
+        "answer, a restriction recorded from its statement of reasons (removed, disabled, "
+        "visibility reduced, age or interaction restricted, labelled, account suspended or "
+        "terminated), or a re-check that found the post removed by the platform. This is how the "
+        "Professionals Online Safety Helpline and Report Harmful Content count theirs (content "
+        "escalated to a platform that was removed or restricted); both escalate only content they "
+        "judged harmful, as tagwatch reports only confirmed cases. A \"removed\" claim later "
+        "found online still counts here; the mismatch rate shows those.",
         "Median and 90th percentile (linear interpolation) of each span that ended in the period.",
         "Still online: confirmed posts not verified offline, whose latest re-check did not find them gone.",
+        "Incidents: posts with the same content counted once: the same text (case and spaces "
+        "ignored), the same linked address or video, or near-duplicate text (at least half of their "
+        "three-word sequences shared), on any platform.",
         "Schools: post addresses a school contact sent through the intake form in the period; time to "
         "verified removal runs from a school's first report of a post to the re-check that found it "
         "gone; a school waits on a platform while one of its cases is reported and unanswered, "

@@ -10,9 +10,11 @@ import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 
+from review import dsa
+from review import incidents
 from review import states as st
-from warehouse.db import WarehouseError, transaction
-from warehouse.queries import STAFF_AIMED, dict_rows
+from warehouse.db import WarehouseError, cached, transaction
+from warehouse.queries import MIN_SAME_TEXT, NORMALISED_TEXT, STAFF_AIMED, dict_rows
 
 AUTOMATION = "tagwatch"  # the actor of automated events
 CATEGORIES = ("allegation", "sexual", "threat", "insult", "doxxing", "impersonation", "other")
@@ -57,14 +59,30 @@ _LATEST_SCORE = """
 """
 
 
+# Human reports first: a case a person reported (school intake, `case open`, or a flagged post a
+# school also reported) ranks as if its score were HUMAN_REPORT_BAND higher than a case only the
+# classifier flagged: "similar score" means within 0.10 (a school report at 0.75 comes before a
+# classifier-only case at 0.84, after one at 0.86).
+HUMAN_REPORT_BAND = 0.1
+HUMAN_ORIGINS = ("member_report", "school_report")
+ORIGINS = ("flagged", "member_report", "school_report", "resurfaced")
+# What `case list --origin` and the queue's filter accept: an origin, or human / classifier.
+ORIGIN_FILTERS = ("human", "classifier", *ORIGINS)
+_HUMAN = (f"(c.origin IN {HUMAN_ORIGINS!r} OR EXISTS (SELECT 1 FROM intake_submissions i "
+          f"WHERE i.case_id = c.case_id))")
+
+
 def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = None, *,
                assigned_to: str | None = None, author: str | None = None,
-               tag: str | None = None) -> list[dict]:
-    """Cases with their state, post and latest score, worst first; only those assigned to
-    `assigned_to`, by the author `author` (the pseudonym) or carrying the hashtag `tag`.
+               tag: str | None = None, origins: tuple[str, ...] | None = None,
+               incident: int | None = None) -> list[dict]:
+    """Cases with their state, post, latest score and incident, worst first; only those assigned
+    to `assigned_to`, by the author `author` (the pseudonym), carrying the hashtag `tag`, of
+    these `origins` (ORIGIN_FILTERS) or of the incident `incident`.
 
-    Worst: aimed at school staff (staff_target >= STAFF_AIMED) before the rest,
-    then by score (abusive, to anyone), then by reach.
+    Worst: aimed at school staff (staff_target >= STAFF_AIMED) before the rest, then by score
+    (abusive, to anyone; human reports HUMAN_REPORT_BAND higher), then by reach. The cases of
+    one incident follow each other, where its worst one stands.
     """
     conditions, params = [], []
     if states:
@@ -82,8 +100,27 @@ def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = N
                           + (" AND list_contains(list_transform(f.hashtags, lambda x: lower(x)), lower(?))"
                              if tag else "") + ")")
         params += [v for v in (author, tag) if v]
+    if origins:
+        conditions.append(_origin_condition(origins))
+        params += [o for o in ORIGINS if o in origins]
+    if incident is not None:
+        conditions.append("c.case_id IN (SELECT case_id FROM case_incidents WHERE incident_id = ?)")
+        params.append(int(incident))
     where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
-    return _list_cases(con, where, params, limit)
+    # Read again and again (every queue page), changed only by a commit: computed once per change.
+    return cached(con, ("list_cases", where, tuple(params), limit),
+                  lambda: _list_cases(con, where, params, limit))
+
+
+def _origin_condition(origins: tuple[str, ...]) -> str:
+    unknown = set(origins) - set(ORIGIN_FILTERS)
+    if unknown:
+        raise CaseError(f"unknown origin(s) {sorted(unknown)}; origins: {', '.join(ORIGIN_FILTERS)}")
+    stored = [o for o in ORIGINS if o in origins]
+    wanted = [f"c.origin IN ({', '.join('?' * len(stored))})"] if stored else []
+    wanted += [_HUMAN] if "human" in origins else []
+    wanted += [f"NOT {_HUMAN} AND c.origin = 'flagged'"] if "classifier" in origins else []
+    return "(" + " OR ".join(wanted) + ")"
 
 
 def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
@@ -91,24 +128,38 @@ def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
     # latest-score aggregate runs over the queue's posts, not over every score ever written).
     sql = f"""
         WITH sel AS (
-            SELECT c.case_id, s.state, s.state_since, c.platform, c.post_id, c.origin, c.opened_at
+            SELECT c.case_id, s.state, s.state_since, c.platform, c.post_id, c.origin, c.opened_at,
+                   {_HUMAN} AS human_report
             FROM cases c JOIN case_state s USING (case_id) {where}),
         p AS (SELECT * FROM posts SEMI JOIN sel USING (platform, post_id)),
-        sc AS ({_LATEST_SCORE.replace("FROM scores", "FROM scores SEMI JOIN sel USING (platform, post_id)")})
-        SELECT c.case_id, c.state, c.state_since, c.platform, c.post_id, p.url, sc.score,
-               coalesce(p.reply_count, 0) + coalesce(p.share_count, 0) + coalesce(p.like_count, 0)
-                   + coalesce(p.view_count, 0) AS reach,
-               p.text, p.hashtags, sc.model_version, sc.explanation, sc.categories, sc.staff_target,
-               c.origin, c.opened_at, p.created_at, p.first_seen_at,
-               coalesce(rq.requesters, 0) AS requesters, p.author_key, asg.assignee
-        FROM sel c
-        LEFT JOIN case_assignee asg USING (case_id)
-        LEFT JOIN (SELECT case_id, count(*) AS requesters FROM case_requesters GROUP BY case_id) rq
-            USING (case_id)
-        LEFT JOIN p USING (platform, post_id)
-        LEFT JOIN sc USING (platform, post_id)
-        ORDER BY coalesce(sc.staff_target, 0) >= {STAFF_AIMED} DESC, sc.score DESC NULLS LAST,
-                 reach DESC, c.case_id
+        sc AS ({_LATEST_SCORE.replace("FROM scores", "FROM scores SEMI JOIN sel USING (platform, post_id)")}),
+        inc AS (SELECT i.case_id, i.incident_id, count(*) OVER (PARTITION BY i.incident_id) AS incident_cases
+                FROM case_incidents i WHERE i.incident_id IN (
+                    SELECT incident_id FROM case_incidents SEMI JOIN sel USING (case_id))),
+        ranked AS (
+            SELECT c.case_id, c.state, c.state_since, c.platform, c.post_id, p.url, sc.score,
+                   coalesce(p.reply_count, 0) + coalesce(p.share_count, 0) + coalesce(p.like_count, 0)
+                       + coalesce(p.view_count, 0) AS reach,
+                   p.text, p.hashtags, sc.model_version, sc.explanation, sc.categories, sc.staff_target,
+                   c.origin, c.opened_at, p.created_at, p.first_seen_at,
+                   coalesce(rq.requesters, 0) AS requesters, p.author_key, asg.assignee, c.human_report,
+                   inc.incident_id, coalesce(inc.incident_cases, 1) AS incident_cases
+            FROM sel c
+            LEFT JOIN case_assignee asg USING (case_id)
+            LEFT JOIN (SELECT case_id, count(*) AS requesters FROM case_requesters GROUP BY case_id) rq
+                USING (case_id)
+            LEFT JOIN p USING (platform, post_id)
+            LEFT JOIN sc USING (platform, post_id)
+            LEFT JOIN inc USING (case_id))
+        SELECT * EXCLUDE (rank, group_rank) FROM (
+            SELECT *, min(rank) OVER (PARTITION BY coalesce(incident_id, -case_id)) AS group_rank
+            FROM (SELECT *, row_number() OVER (
+                      ORDER BY coalesce(staff_target, 0) >= {STAFF_AIMED} DESC,
+                               score + CASE WHEN human_report THEN {HUMAN_REPORT_BAND} ELSE 0 END
+                                   DESC NULLS LAST,
+                               reach DESC, case_id) AS rank
+                  FROM ranked))
+        ORDER BY group_rank, rank
     """
     if limit:
         sql += f" LIMIT {int(limit)}"
@@ -148,7 +199,8 @@ def show(con, case_id: int) -> dict:
             "SELECT report_id, channel, reference, sent_at, recorded_by, withdrawn_at FROM reports "
             "WHERE case_id = ? ORDER BY report_id", [case_id])),
         "answers": dict_rows(con.execute(
-            "SELECT answer_id, report_id, outcome, text, answered_at, recorded_by FROM platform_answers "
+            "SELECT answer_id, report_id, outcome, text, answered_at, recorded_by, "
+            f"{', '.join(dsa.FIELDS)} FROM platform_answers "
             "WHERE case_id = ? ORDER BY answer_id", [case_id])),
         "rechecks": dict_rows(con.execute(
             "SELECT recheck_id, checked_at, url, http_status, outcome, detail FROM rechecks "
@@ -159,6 +211,7 @@ def show(con, case_id: int) -> dict:
         "allowed_moves": st.allowed_from(case["state"], st.HUMAN),
         "children": [r[0] for r in con.execute(
             "SELECT case_id FROM cases WHERE parent_case_id = ? ORDER BY case_id", [case_id]).fetchall()],
+        "incident": incidents.of_case(con, case_id),
     }
 
 
@@ -195,6 +248,7 @@ def open_flagged(con, now: datetime | None = None) -> int:
             RETURNING case_id
             """, [now, AUTOMATION]).fetchall()
         _open_events(con, now, "flagged by the classifier")
+    incidents.assign(con, now)
     return len(opened)
 
 
@@ -216,13 +270,12 @@ def open_post(con, platform: str, post_id: str, actor: str, origin: str = "membe
             "VALUES (?, ?, ?, ?, ?) RETURNING case_id", [platform, post_id, origin, now, actor]
         ).fetchone()[0]
         _open_events(con, now, "reported by a member" if origin == "member_report" else origin)
+        incidents.assign(con, now)
     return case_id
 
 
-# Text compared for resurfacing: case, runs of white space and the ends ignored. Texts shorter
-# than this say too little to call a copy the same content.
-_NORMALISED_TEXT = "lower(trim(regexp_replace({col}, '\\s+', ' ', 'g')))"
-MIN_RESURFACING_TEXT = 20
+# Text compared for resurfacing (and incidents): warehouse.queries.NORMALISED_TEXT.
+MIN_RESURFACING_TEXT = MIN_SAME_TEXT
 
 
 def open_resurfaced(con, now: datetime | None = None) -> list[int]:
@@ -235,7 +288,7 @@ def open_resurfaced(con, now: datetime | None = None) -> list[int]:
     if not con.execute("SELECT 1 FROM case_events e JOIN evidence USING (case_id) WHERE e.to_state = ? "
                        "LIMIT 1", [st.OFFLINE_VERIFIED]).fetchone():
         return []  # nothing was ever verified offline: no post to hash
-    norm_post, norm_evidence = (_NORMALISED_TEXT.format(col=c) for c in ("p.text", "e.text"))
+    norm_post, norm_evidence = (NORMALISED_TEXT.format(col=c) for c in ("p.text", "e.text"))
     found = con.execute(
         f"""
         WITH parents AS (
@@ -272,6 +325,7 @@ def open_resurfaced(con, now: datetime | None = None) -> list[int]:
             freeze_evidence(con, case_id, info["post"], info["score"], parent_evidence["category"],
                              parent_evidence["target_role"], parent_evidence["severity"], AUTOMATION, now)
             opened.append(case_id)
+        incidents.assign(con, now)
     return opened
 
 
@@ -409,16 +463,20 @@ def report(con, case_id: int, channel: str, reference: str, actor: str,
 
 
 def answer(con, case_id: int, outcome: str, text: str, actor: str,
-           answered_at: datetime | None = None, now: datetime | None = None) -> str:
+           answered_at: datetime | None = None, now: datetime | None = None,
+           statement: dict | None = None) -> str:
     """Record the platform's answer verbatim; returns the case's state afterwards.
 
     "removed" -> PLATFORM_ACTIONED, "no_violation" -> PLATFORM_REJECTED; "other" is
-    kept (it stops the 48 h clock) without changing the state.
+    kept (it stops the 48 h clock) without changing the state. `statement`: the fields of
+    the DSA statement of reasons the platform gave (review.dsa.FIELDS), each optional.
     """
     case_id, actor, now = parse_case_id(case_id), _actor(actor), now or utcnow()
     _choice("outcome", outcome, tuple(OUTCOMES), required=True)
     if not (text or "").strip():
         raise CaseError("record the platform's answer text (--text), verbatim")
+    sor = dsa.statement(statement, (now + timedelta(days=1)).date())
+    dsa.check_against_outcome(outcome, sor["restriction"])
     latest = con.execute("SELECT report_id, sent_at FROM reports WHERE case_id = ? AND withdrawn_at IS NULL "
                          "ORDER BY report_id DESC LIMIT 1", [case_id]).fetchone()
     current = state_of(con, case_id)
@@ -434,8 +492,9 @@ def answer(con, case_id: int, outcome: str, text: str, actor: str,
         elif current not in (st.REPORTED, st.NO_RESPONSE, st.ESCALATED):
             raise CaseError(f"a case in {current} is not waiting for a platform answer")
         con.execute(
-            "INSERT INTO platform_answers (case_id, report_id, outcome, text, answered_at, recorded_by) "
-            "VALUES (?, ?, ?, ?, ?, ?)", [case_id, latest[0], outcome, text, answered_at, actor])
+            "INSERT INTO platform_answers (case_id, report_id, outcome, text, answered_at, recorded_by, "
+            f"{', '.join(dsa.FIELDS)}) VALUES (?, ?, ?, ?, ?, ?{', ?' * len(dsa.FIELDS)})",
+            [case_id, latest[0], outcome, text, answered_at, actor, *(sor[f] for f in dsa.FIELDS)])
     return target or current
 
 

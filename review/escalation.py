@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from review import cases as cs
+from review import dsa
 
 # A Unicode font for the PDF (post text is rarely plain Latin-1); the first one found is used.
 FONT_CANDIDATES = (
@@ -46,7 +47,20 @@ def build(con, case_id) -> dict:
         "platform_answers": info["answers"],  # verbatim
         "rechecks": info["rechecks"],
         "events": info["events"],
+        "incident": _incident(info["incident"]),
     })
+
+
+def _incident(incident: dict | None) -> dict | None:
+    """The other cases of the same content (other platforms, re-uploads): the helpline can act
+    on every copy. Each with its address, state and how it was matched."""
+    if incident is None:
+        return None
+    keys = ("case_id", "platform", "post_id", "url", "state", "reason", "similarity", "matched_case",
+            "created_at", "first_seen_at", "content_sha256")
+    return {"incident_id": incident["incident_id"], "cases": incident["cases"],
+            "platforms": incident["platforms"], "this_case_joined_by": incident["reason"],
+            "siblings": [{k: s[k] for k in keys} for s in incident["siblings"]]}
 
 
 def write_pack(con, case_id, out_dir) -> list[Path]:
@@ -109,9 +123,19 @@ def _pdf(pack: dict, json_sha256: str, path: Path) -> None:
     heading("The platform's answers (verbatim)")
     for a in pack["platform_answers"] or [{"answered_at": "-", "outcome": "no answer recorded", "text": ""}]:
         line(f"{a['answered_at']}: {a['outcome']}: {a['text']}")
+        if dsa.describe(a):
+            line(f"    DSA statement of reasons: {dsa.describe(a)}")
     heading("Re-checks of whether the post is online")
     for r in pack["rechecks"] or [{"checked_at": "-", "outcome": "none yet", "http_status": None}]:
         line(f"{r['checked_at']}: {r['outcome']} (HTTP {r['http_status'] or '-'})")
+    incident = pack["incident"]
+    if incident and incident["siblings"]:
+        heading(f"The same content elsewhere: incident {incident['incident_id']} "
+                f"({incident['cases']} cases on {incident['platforms']} platforms)")
+        for sib in incident["siblings"]:
+            line(f"case {sib['case_id']} ({sib['platform']}, {sib['state']}, matched by {sib['reason']}"
+                 f"{'' if sib['similarity'] is None else ' ' + format(sib['similarity'], '.2f')}): "
+                 f"{sib['url'] or sib['post_id']}")
     heading("History")
     for e in pack["events"]:
         line(f"{e['occurred_at']}: {e['from_state'] or '-'} -> {e['to_state']} "
@@ -126,4 +150,6 @@ def _plain(value):
         return [_plain(v) for v in value]
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).isoformat()
+    if isinstance(value, date):  # a platform's decision date (DSA application_date)
+        return value.isoformat()
     return value

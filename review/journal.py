@@ -23,6 +23,7 @@ from datetime import timedelta
 
 from review import assignments
 from review import cases as cs
+from review import dsa
 from review import decisions
 from warehouse.db import transaction
 
@@ -58,13 +59,15 @@ ACTIONS = {
     "report": lambda con, case_id, f, actor, now: decisions.report_cases(
         con, [case_id], f.get("channel", ""), f.get("reference", ""), actor, now=now),
     "answer": lambda con, case_id, f, actor, now: cs.answer(
-        con, case_id, f.get("outcome", ""), f.get("text", ""), actor, now=now),
+        con, case_id, f.get("outcome", ""), f.get("text", ""), actor, now=now,
+        statement={k: f.get(k) for k in dsa.FIELDS}),
     "move": lambda con, case_id, f, actor, now: cs.move(
         con, case_id, f.get("to", ""), actor, f.get("note") or None, now=now),
 }
 # The form fields an action reads (nothing else from a form is kept).
 FIELDS = ("decision", "category", "target_role", "severity", "note", "channel", "reference",
-          "outcome", "text", "to", "cases", "decision_id", "window_minutes", "assignee")
+          "outcome", "text", "to", "cases", "decision_id", "window_minutes", "assignee",
+          *(f for f in dsa.FIELDS if f != "category"))
 
 
 def journal_path(db_path: str | Path) -> Path:

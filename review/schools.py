@@ -31,6 +31,7 @@ from collectors.http import PoliteClient, SourceError, internal_host, plain
 from collectors.platforms import PostAddress
 from collectors.staging import StagingWriter, new_run_id, safe_run_id
 from review import cases as cs
+from review import incidents
 from review import states as st
 from review import users
 from warehouse import queries
@@ -259,6 +260,7 @@ def submit(settings: IntakeSettings, user: str, urls: list[str], description: st
                             "WHERE submission_id = ?", [case_id, outcome, notes.get(url), submission_id])
                 results.append({"reference": reference(submission_id), "url": url, "outcome": outcome,
                                 "note": notes.get(url), "case_id": case_id})
+            incidents.assign(con, now)
     if fetched:
         if score is not None:
             score()

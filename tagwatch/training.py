@@ -3,6 +3,7 @@ and given files, compare with the model in use, and promote the new one only if 
 The CLI (`tagwatch train`, and any command that scores with no model yet) and the demo use it."""
 from __future__ import annotations
 
+from collectors.crashpoints import crashpoint
 from tagwatch.config import Settings
 from tagwatch.console import UserError, err, out
 from tagwatch.progress import progress
@@ -33,6 +34,8 @@ def train_and_promote(settings: Settings, inputs: list[str], default_data: bool,
 
     reference, notes = data.default_datasets(settings, allow_download=allow_download)
     with session(settings.db_path) as con:
+        for note in registry.recover(con, settings.models_dir):
+            err(f"recovered: {note}")
         labelled = labels_dataset(con)
     if labelled is not None:
         reference.append(labelled)
@@ -48,6 +51,7 @@ def train_and_promote(settings: Settings, inputs: list[str], default_data: bool,
     with progress(f"training on {sum(len(d.texts) for d in datasets):,} posts"):
         trained = training.train(datasets, notes=notes)
     version = store.save(trained, settings.models_dir, make_current=False)
+    crashpoint("train.saved")
     out(f"trained model {version} on " + ", ".join(
         f"{d['name']} ({d['rows']} rows)" for d in trained.datasets))
     out("held-out: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
@@ -66,6 +70,7 @@ def train_and_promote(settings: Settings, inputs: list[str], default_data: bool,
     decision = registry.compare(trained, current, registry.yardstick(reference))
     with session(settings.db_path) as con:
         registry.register(con, trained, settings.models_dir)
+        crashpoint("train.registered")
         if decision.promote:
             registry.promote(con, version, settings.models_dir, f"promoted: {decision.reason}")
         else:

@@ -103,9 +103,17 @@ def build(settings) -> dict[str, int]:
         cs.report(con, c["p4"], "in-app", "MST-REF-1004", "ana", sent_at=_h(4, 20), now=_h(5, 1))
         cs.report(con, c["p6"], "in-app", "BSK-REF-1006", "ana", sent_at=_h(5, 2), now=_h(5, 3))
         # reported -> answer: p1 10 h (removed), p2 30 h (no violation), p6 24 h (removed)
-        cs.answer(con, c["p1"], "removed", "We removed the content.", "ana", answered_at=_h(3, 14), now=_h(5, 4))
-        cs.answer(con, c["p2"], "no_violation", "No violation found.", "ana", answered_at=_h(5, 6), now=_h(5, 7))
-        cs.answer(con, c["p6"], "removed", "Removed.", "ana", answered_at=_h(6, 2), now=_h(6, 3))
+        # with the DSA statement-of-reasons fields the platforms gave (short forms and constants)
+        cs.answer(con, c["p1"], "removed", "We removed the content.", "ana", answered_at=_h(3, 14), now=_h(5, 4),
+                  statement={"decision_ground": "terms_of_service", "category": "illegal_or_harmful_speech",
+                             "automated_detection": "no", "automated_decision": "not_automated",
+                             "application_date": "2026-03-03", "restriction": "removed"})
+        cs.answer(con, c["p2"], "no_violation", "No violation found.", "ana", answered_at=_h(5, 6), now=_h(5, 7),
+                  statement={"restriction": "no_action"})
+        cs.answer(con, c["p6"], "removed", "Removed.", "ana", answered_at=_h(6, 2), now=_h(6, 3),
+                  statement={"decision_ground": "DECISION_GROUND_ILLEGAL_CONTENT",
+                             "automated_detection": "yes", "automated_decision": "AUTOMATED_DECISION_PARTIALLY",
+                             "restriction": "DECISION_ACCOUNT_SUSPENDED"})
         rechecks.record(con, c["p1"], _seen("online"), _h(6, 3))    # said removed, still online: MISMATCH
         rechecks.record(con, c["p2"], _seen("gone"), _h(6, 0))      # reported -> offline 48 h
         rechecks.record(con, c["p6"], _seen("gone"), _h(6, 4))      # reported -> offline 26 h

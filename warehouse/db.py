@@ -7,7 +7,9 @@ app can take turns instead of failing.
 """
 from __future__ import annotations
 
+import os
 import re
+import threading
 import time
 from contextlib import contextmanager
 from importlib import resources
@@ -20,6 +22,10 @@ from common.private import private_dir, private_file
 
 MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 LOCK_WAIT_SECONDS = 60.0
+# A process that finds the file locked says so in a file beside it (`want_path`), touched at
+# every retry; a process that keeps a connection open between uses (the web app's Store)
+# lets go as soon as it sees a fresh one, so keeping a connection never holds up a load.
+WANT_FRESH_SECONDS = 3.0
 
 
 class WarehouseError(Exception):
@@ -94,6 +100,8 @@ def connect(db_path: str | Path, *, read_only: bool = False,
             con = duckdb.connect(str(path), read_only=read_only)
             break
         except duckdb.IOException as exc:
+            if _is_lock_error(exc):
+                signal_want(path)
             if not _is_lock_error(exc) or time.monotonic() >= deadline:
                 if _is_lock_error(exc):
                     raise WarehouseLocked(
@@ -114,6 +122,77 @@ def connect(db_path: str | Path, *, read_only: bool = False,
             con.close()
             raise
     return con
+
+
+def want_path(db_path: str | Path) -> Path:
+    path = Path(db_path)
+    return path.with_name(path.name + ".want")
+
+
+def signal_want(db_path: str | Path) -> None:
+    """Tell a process keeping the file open that this one (its pid inside) waits for it."""
+    try:
+        target = want_path(db_path)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+    except OSError:
+        pass   # a read-only directory: the keeper lets go after its idle time anyway
+
+
+def wanted(db_path: str | Path, fresh: float = WANT_FRESH_SECONDS) -> bool:
+    """Did another process ask for the file within the last `fresh` seconds?"""
+    target = want_path(db_path)
+    try:
+        if time.time() - target.stat().st_mtime > fresh:
+            return False
+        return target.read_text(encoding="ascii").strip() != str(os.getpid())
+    except (OSError, ValueError):
+        return False
+
+
+def data_version(con: duckdb.DuckDBPyConnection) -> tuple | None:
+    """Changes whenever anything is committed to the warehouse, by any process: every commit
+    appends to the write-ahead log and every checkpoint rewrites the file. None for an
+    in-memory database or inside a transaction() (its own writes are not committed yet)."""
+    if id(con) in _IN_TRANSACTION:
+        return None
+    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    if not row or not row[0]:
+        return None
+    version = []
+    for name in (row[0], row[0] + ".wal"):
+        try:
+            st = os.stat(name)
+            version.append((st.st_mtime_ns, st.st_size, st.st_ino))
+        except FileNotFoundError:
+            version.append(None)
+    return (row[0], *version)
+
+
+_CACHE: dict = {}
+_CACHE_LOCK = threading.Lock()
+CACHE_ENTRIES = 16
+
+
+def cached(con: duckdb.DuckDBPyConnection, key: tuple, compute):
+    """`compute()`'s rows, kept while the warehouse is unchanged (data_version): a page read
+    again and again (the reviewers' queue) is computed once per change, not per request.
+    Each call gets its own copies of the row dicts."""
+    version = data_version(con)
+    if version is None:
+        return compute()
+    full_key = (version[0], key)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(full_key)
+    if hit is not None and hit[0] == version:
+        return [dict(r) for r in hit[1]]
+    rows = compute()
+    with _CACHE_LOCK:
+        if len(_CACHE) >= CACHE_ENTRIES:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[full_key] = (version, [dict(r) for r in rows])
+    return rows
 
 
 @contextmanager

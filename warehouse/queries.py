@@ -13,6 +13,11 @@ from warehouse.db import WarehouseError, transaction
 WATCH_STATUSES = ("banned", "flagged", "watch")
 # staff_target at or above this: the post is taken as aimed at school staff (ordering only).
 STAFF_AIMED = 0.5
+# The same text, as resurfacing and incidents compare it: case, runs of white space and the ends
+# ignored (SQL over column {col}; compared by sha256). Shorter texts say too little to call a
+# copy the same content.
+NORMALISED_TEXT = "lower(trim(regexp_replace({col}, '\\s+', ' ', 'g')))"
+MIN_SAME_TEXT = 20
 _TAG = re.compile(r"^[^\s#,]{1,100}$")
 _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -18,7 +18,10 @@ Definitions (docs/schema.md, "The education report", says the same for readers):
   post to its verification offline, for verifications in the period; schools waiting on a
   platform: schools with a case reported, unanswered, escalated, or found online after
   "removed" at `end`;
-- tags are grouped by the watched tag they match (radar.match), never shown as spelt.
+- tags are grouped by the watched tag they match (radar.match), never shown as spelt;
+- incidents: the period's posts with the same content (review/incidents.py: the same text,
+  linked URL or video, or near-duplicate text, on any platform) counted once: posts whose cases
+  (opened before `end`) share an incident are one incident; a post without one is its own.
 
 Nothing here selects a handle, a URL or an author pseudonym.
 """
@@ -35,13 +38,17 @@ OTHER_TAGS = "(not on the watchlist)"
 HORIZONS = (("48 h", "INTERVAL 48 HOUR"), ("7 d", "INTERVAL 7 DAY"))
 AGE_BUCKETS = ("under 48 h", "48 h to 7 d", "7 to 30 d", "over 30 d")
 REQUIRED_TABLES = ("posts", "scores", "cases", "case_events", "reports", "platform_answers",
-                   "rechecks", "labels", "watchlist", "watchlist_synonyms", "intake_submissions")
+                   "rechecks", "labels", "watchlist", "watchlist_synonyms", "intake_submissions",
+                   "case_incidents")
 
-# The newest classifier verdict per post, as of $end.
+# The newest classifier verdict per post first seen in the period, as of $end (only the
+# period's posts are aggregated, not every score ever written).
 _VERDICT = """
     SELECT platform, post_id, arg_max(label, scored_at) AS flagged,
            arg_max(model_version, scored_at) AS model_version
-    FROM scores WHERE scored_at < $end GROUP BY ALL
+    FROM scores SEMI JOIN (SELECT platform, post_id FROM posts
+                           WHERE first_seen_at >= $start AND first_seen_at < $end) USING (platform, post_id)
+    WHERE scored_at < $end GROUP BY ALL
 """
 # The latest review decision per post over all its cases, as of $end (a decision undone
 # by then does not count).
@@ -90,6 +97,7 @@ def figures(con, start: datetime, end: datetime) -> dict:
         return {
             "start": start, "end": end,
             "totals": dict_rows(_run(con, f"SELECT {_COUNTS} FROM ({_PERIOD_POSTS})", p))[0],
+            "incidents": incidents(con, p),
             "by_platform": dict_rows(_run(con,
                 f"SELECT platform, {_COUNTS} FROM ({_PERIOD_POSTS}) GROUP BY platform "
                 "ORDER BY flagged DESC, platform", p)),
@@ -102,6 +110,7 @@ def figures(con, start: datetime, end: datetime) -> dict:
             "resurfacing": resurfacing(con, p),
             "models": models(con, p),
             "schools": schools(con, p),
+            "by_platform_decisions": platform_decisions(con, p),
         }
     finally:
         con.unregister("report_tag_map")
@@ -129,7 +138,8 @@ def by_tag(con, p: dict) -> list[dict]:
         WITH pp AS ({_PERIOD_POSTS}),
         watched AS (
             SELECT DISTINCT pp.platform, pp.post_id, pp.flagged, pp.decision, m.watched AS tag
-            FROM pp, unnest(pp.hashtags) AS t(tag) JOIN report_tag_map m ON m.tag = t.tag
+            FROM (SELECT platform, post_id, flagged, decision, unnest(hashtags) AS tag FROM pp) pp
+            JOIN report_tag_map m ON m.tag = pp.tag
             WHERE m.watched IS NOT NULL),
         tagged AS (
             SELECT * FROM watched
@@ -138,6 +148,26 @@ def by_tag(con, p: dict) -> list[dict]:
             ANTI JOIN watched USING (platform, post_id))
         SELECT tag, {_COUNTS} FROM tagged GROUP BY tag
         ORDER BY tag = '{OTHER_TAGS}', flagged DESC, tag""", p))
+
+
+def incidents(con, p: dict) -> dict:
+    """The period's posts counted by incident: flagged, confirmed, and flagged incidents whose
+    cases (opened before the end) span more than one platform."""
+    return dict_rows(_run(con, f"""
+        WITH known AS (
+            SELECT c.platform, c.post_id, i.incident_id
+            FROM cases c JOIN case_incidents i USING (case_id) WHERE c.opened_at < $end),
+        spread AS (SELECT incident_id, count(DISTINCT platform) AS platforms FROM known GROUP BY ALL),
+        per_post AS (SELECT platform, post_id, min(incident_id) AS incident_id FROM known GROUP BY ALL),
+        pp AS (
+            SELECT pp.flagged, pp.decision, coalesce(s.platforms, 1) AS platforms,
+                   coalesce(i.incident_id::VARCHAR, pp.platform || ' ' || pp.post_id) AS incident
+            FROM ({_PERIOD_POSTS}) pp LEFT JOIN per_post i USING (platform, post_id)
+            LEFT JOIN spread s USING (incident_id))
+        SELECT count(DISTINCT incident) FILTER (flagged) AS flagged,
+               count(DISTINCT incident) FILTER (decision = 'CONFIRMED') AS confirmed,
+               count(DISTINCT incident) FILTER (flagged AND platforms > 1) AS cross_platform
+        FROM pp""", p))[0]
 
 
 def reports_sent(con, p: dict) -> dict:
@@ -269,9 +299,11 @@ def resurfacing(con, p: dict) -> dict:
     """Banned tags seen again (any spelling) on posts first seen in the period."""
     tags = dict_rows(_run(con, f"""
         WITH hits AS (
-            SELECT DISTINCT m.watched AS tag, t.tag AS spelling, m.method, po.platform, po.post_id
-            FROM posts po, unnest(po.hashtags) AS t(tag) JOIN report_tag_map m ON m.tag = t.tag
-            WHERE m.status = 'banned' AND po.first_seen_at >= $start AND po.first_seen_at < $end)
+            SELECT DISTINCT m.watched AS tag, po.tag AS spelling, m.method, po.platform, po.post_id
+            FROM (SELECT platform, post_id, unnest(hashtags) AS tag FROM posts
+                  WHERE first_seen_at >= $start AND first_seen_at < $end) po
+            JOIN report_tag_map m ON m.tag = po.tag
+            WHERE m.status = 'banned')
         SELECT h.tag, count(DISTINCT (h.platform, h.post_id)) AS posts,
                count(DISTINCT (h.platform, h.post_id)) FILTER (v.flagged) AS flagged,
                count(DISTINCT h.spelling) FILTER (h.spelling <> h.tag) AS variant_spellings,
@@ -301,6 +333,73 @@ def models(con, p: dict) -> dict:
                          "AND added_at < $end AND (withdrawn_at IS NULL OR withdrawn_at >= $end)",
                   p).fetchall()[0][0]
     return {"current": newest, "by_version": rows, "labels_from_review": labels}
+
+
+# Restrictions that count as a takedown (review.dsa.RESTRICTIONS but NO_ACTION); kept here
+# as plain data: the warehouse floor does not import review.
+RESTRICTING = ("DECISION_VISIBILITY_CONTENT_REMOVED", "DECISION_VISIBILITY_CONTENT_DISABLED",
+               "DECISION_ACCOUNT_SUSPENDED", "DECISION_ACCOUNT_TERMINATED",
+               "DECISION_VISIBILITY_CONTENT_DEMOTED", "DECISION_VISIBILITY_CONTENT_AGE_RESTRICTED",
+               "DECISION_VISIBILITY_CONTENT_INTERACTION_RESTRICTED",
+               "DECISION_VISIBILITY_CONTENT_LABELLED", "DECISION_VISIBILITY_OTHER")
+
+
+def platform_decisions(con, p: dict) -> list[dict]:
+    """Per platform: of the cases first reported in the period, how many were removed within
+    48 h and how many the platform took down or restricted by the end (the takedown rate);
+    the median hours from the first report to verified offline (spans ending in the period);
+    the mismatch rate of its "removed" answers in the period; and what its answers in the
+    period stated in the DSA fields (ground, automated decision)."""
+    restricting = ", ".join(f"'{r}'" for r in RESTRICTING)
+    return dict_rows(_run(con, f"""
+        WITH first_report AS (SELECT case_id, min(sent_at) AS sent_at FROM {REPORTS} reports GROUP BY case_id),
+        answers AS (SELECT * FROM platform_answers WHERE answered_at < $end),
+        cohort AS (
+            SELECT c.platform, r.case_id, r.sent_at,
+                   (SELECT arg_min(a.outcome, a.answered_at) FROM answers a WHERE a.case_id = r.case_id
+                      AND a.outcome <> 'other' AND a.answered_at <= r.sent_at + INTERVAL 48 HOUR)
+                      AS decisive_48h,
+                   EXISTS (SELECT 1 FROM answers a WHERE a.case_id = r.case_id
+                      AND (a.outcome = 'removed' OR a.restriction IN ({restricting})))
+                   OR EXISTS (SELECT 1 FROM rechecks k WHERE k.case_id = r.case_id
+                      AND k.outcome = 'removed_by_platform' AND k.checked_at < $end) AS taken_down
+            FROM first_report r JOIN cases c USING (case_id)
+            WHERE r.sent_at >= $start AND r.sent_at < $end),
+        offline AS (
+            SELECT c.platform, min(e.occurred_at) AS offline_at, epoch(min(e.occurred_at) - any_value(r.sent_at)) AS s
+            FROM first_report r JOIN case_events e USING (case_id) JOIN cases c USING (case_id)
+            WHERE e.to_state = 'OFFLINE_VERIFIED' AND e.occurred_at >= r.sent_at GROUP BY c.platform, r.case_id),
+        claims AS (
+            SELECT c.platform, a.case_id, min(a.answered_at) AS claimed_at FROM answers a JOIN cases c USING (case_id)
+            WHERE a.outcome = 'removed' AND a.answered_at >= $start GROUP BY ALL),
+        found AS (
+            SELECT cl.platform, cl.case_id, EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = cl.case_id
+                AND e.to_state = 'MISMATCH' AND e.occurred_at >= cl.claimed_at AND e.occurred_at < $end) AS online
+            FROM claims cl),
+        stated AS (
+            SELECT c.platform, a.* FROM answers a JOIN cases c USING (case_id) WHERE a.answered_at >= $start),
+        platforms AS (SELECT platform FROM cohort UNION SELECT platform FROM offline WHERE offline_at >= $start
+                      AND offline_at < $end UNION SELECT platform FROM claims UNION SELECT platform FROM stated)
+        SELECT pl.platform,
+               (SELECT count(*) FROM cohort k WHERE k.platform = pl.platform) AS reported,
+               (SELECT count(*) FILTER (decisive_48h = 'removed') FROM cohort k
+                 WHERE k.platform = pl.platform) AS removed_48h,
+               (SELECT count(*) FILTER (taken_down) FROM cohort k WHERE k.platform = pl.platform) AS taken_down,
+               (SELECT count(*) FILTER (taken_down)::DOUBLE / nullif(count(*), 0) FROM cohort k
+                 WHERE k.platform = pl.platform) AS takedown_rate,
+               (SELECT median(s) / 3600 FROM offline o WHERE o.platform = pl.platform AND o.offline_at >= $start
+                 AND o.offline_at < $end) AS median_hours_offline,
+               (SELECT count(*) FROM claims cl WHERE cl.platform = pl.platform) AS removed_claims,
+               (SELECT count(*) FILTER (online)::DOUBLE / nullif(count(*), 0) FROM found f
+                 WHERE f.platform = pl.platform) AS mismatch_rate,
+               (SELECT count(*) FILTER (decision_ground = 'DECISION_GROUND_ILLEGAL_CONTENT') FROM stated t
+                 WHERE t.platform = pl.platform) AS ground_illegal,
+               (SELECT count(*) FILTER (decision_ground = 'DECISION_GROUND_INCOMPATIBLE_CONTENT')
+                 FROM stated t WHERE t.platform = pl.platform) AS ground_terms,
+               (SELECT count(*) FILTER (automated_decision IN ('AUTOMATED_DECISION_FULLY',
+                 'AUTOMATED_DECISION_PARTIALLY')) FROM stated t WHERE t.platform = pl.platform)
+                 AS automated_decisions
+        FROM platforms pl ORDER BY reported DESC, pl.platform""", p))
 
 
 # A school's case waits on a platform in these states (review.states.WAITING_ON_PLATFORM).

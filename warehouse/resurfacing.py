@@ -23,12 +23,14 @@ MIN_SUPPORT = 3      # focus posts a tag needs before it can be proposed
 MIN_LIFT = 1.5       # how much likelier than average a post with the tag is a focus post
 WINDOW = timedelta(days=7)
 
-# The newest verdict per post, whichever model gave it.
-_LATEST_LABEL = "SELECT platform, post_id, arg_max(label, scored_at) AS flagged FROM scores GROUP BY ALL"
 # The same for posts first seen since a time: a post is scored after it is loaded, so its
 # scores are all later than its first sighting (a day's margin for clocks of other machines);
-# scores are stored in the order they are written, so older row groups are skipped.
+# scores are stored in the order they are written, so older row groups are skipped. Only the
+# posts of the window are aggregated (a warehouse scored in one go has every score "recent").
+# Two parameters: the time, twice.
 _LATEST_LABEL_SINCE = ("SELECT platform, post_id, arg_max(label, scored_at) AS flagged FROM scores "
+                       "SEMI JOIN (SELECT platform, post_id FROM posts WHERE first_seen_at >= ?::TIMESTAMPTZ) "
+                       "USING (platform, post_id) "
                        "WHERE scored_at >= ?::TIMESTAMPTZ - INTERVAL 1 DAY GROUP BY ALL")
 
 
@@ -115,9 +117,8 @@ def mine_proposals(con, now: datetime | None = None, window: timedelta = WINDOW,
         f"""
         WITH latest AS ({_LATEST_LABEL_SINCE}),
         seen AS (
-            SELECT p.platform, p.post_id, p.first_seen_at, t.tag
-            FROM posts p, unnest(p.hashtags) AS t(tag)
-            WHERE p.first_seen_at >= ? AND p.first_seen_at < ?
+            SELECT platform, post_id, first_seen_at, unnest(hashtags) AS tag FROM posts
+            WHERE first_seen_at >= ? AND first_seen_at < ?
         ),
         keyed AS (
             SELECT s.*, m.canonical, m.matched_tag, w.status
@@ -130,21 +131,25 @@ def mine_proposals(con, now: datetime | None = None, window: timedelta = WINDOW,
             FROM keyed k LEFT JOIN latest l USING (platform, post_id) GROUP BY ALL
         ),
         totals AS (SELECT count(*) AS n, count(*) FILTER (focus) AS nf FROM post_focus WHERE current),
+        pairs AS (SELECT DISTINCT platform, post_id, canonical FROM keyed WHERE matched_tag IS NULL),
+        counted AS (   -- one row per (post, tag): plain counts instead of three DISTINCT ones
+            SELECT p.canonical AS tag,
+                   count(*) FILTER (pf.current) AS posts,
+                   count(*) FILTER (pf.current AND pf.focus) AS support,
+                   count(*) FILTER (NOT pf.current) AS previous_posts
+            FROM pairs p JOIN post_focus pf USING (platform, post_id) GROUP BY p.canonical
+        ),
         stats AS (
-            SELECT k.canonical AS tag, mode(k.tag) AS spelling,
-                   count(DISTINCT (k.platform, k.post_id)) FILTER (pf.current) AS posts,
-                   count(DISTINCT (k.platform, k.post_id)) FILTER (pf.current AND pf.focus) AS support,
-                   count(DISTINCT (k.platform, k.post_id)) FILTER (NOT pf.current) AS previous_posts
-            FROM keyed k JOIN post_focus pf USING (platform, post_id)
-            WHERE k.matched_tag IS NULL
-            GROUP BY k.canonical
+            SELECT c.*, s.spelling FROM counted c JOIN (
+                SELECT canonical AS tag, mode(tag) AS spelling FROM keyed WHERE matched_tag IS NULL
+                GROUP BY canonical) s USING (tag)
         )
         SELECT s.tag, s.spelling, s.posts, s.support, s.previous_posts,
                (s.support::DOUBLE / s.posts) / (t.nf::DOUBLE / t.n) AS lift
         FROM stats s, totals t
         WHERE t.nf > 0 AND s.support >= ? AND (s.support::DOUBLE / s.posts) / (t.nf::DOUBLE / t.n) >= ?
         ORDER BY lift * ln(1 + s.support) DESC, s.tag
-        """, [previous, previous, now, start, min_support, min_lift]))
+        """, [previous, previous, previous, now, start, min_support, min_lift]))
     if rows:
         found = pa.Table.from_pylist(rows)  # noqa: F841 (read by DuckDB below)
         with transaction(con):
@@ -192,12 +197,15 @@ def daily_volume(con, since: datetime) -> list[dict]:
     """Posts per day per canonical tag and platform (by when posted, else first seen)."""
     return dict_rows(con.execute(
         """
-        SELECT m.canonical, p.platform, coalesce(p.created_at, p.first_seen_at)::DATE AS day,
-               count(DISTINCT p.post_id) AS posts
-        FROM posts p, unnest(p.hashtags) AS t(tag) JOIN tag_matches m ON m.tag = t.tag
-        WHERE coalesce(p.created_at, p.first_seen_at) >= ?
-        GROUP BY ALL ORDER BY m.canonical, p.platform, day
-        """, [since]))
+        SELECT m.canonical, p.platform, p.day, count(DISTINCT p.post_id) AS posts
+        FROM (SELECT platform, post_id, coalesce(created_at, first_seen_at)::DATE AS day,
+                     unnest(hashtags) AS tag
+              FROM posts WHERE coalesce(created_at, first_seen_at) >= ?
+                 -- seen after posted (a day's margin for clocks): skips the older row groups
+                 AND first_seen_at >= ?::TIMESTAMPTZ - INTERVAL 1 DAY) p
+        JOIN tag_matches m ON m.tag = p.tag
+        GROUP BY ALL ORDER BY m.canonical, p.platform, p.day
+        """, [since, since]))
 
 
 def volume_spikes(con, since: datetime, now: datetime | None = None) -> list[dict]:
@@ -276,35 +284,34 @@ def refresh(con, now: datetime | None = None) -> dict:
 def resurfaced(con, since: datetime | None) -> list[dict]:
     """Banned tags seen again, one alert per watched tag however many platforms and
     spellings: each with its variants (spelling, method, platform, first seen, posts)."""
-    where, params = ("WHERE p.first_seen_at >= ?", [since]) if since else ("", [])
-    latest = _LATEST_LABEL_SINCE if since else _LATEST_LABEL
+    # The tags in the select list (a lateral unnest would join each tag back to its post), and
+    # the latest labels of the posts that carry a banned tag only.
+    where, params = ("WHERE first_seen_at >= ?", [since]) if since else ("", [])
+    hits = f"""
+        hits AS (
+            SELECT p.platform, p.post_id, p.first_seen_at, p.tag AS variant, m.matched_tag AS tag, m.method
+            FROM (SELECT platform, post_id, first_seen_at, unnest(hashtags) AS tag FROM posts {where}) p
+            JOIN tag_matches m ON m.tag = p.tag
+            JOIN watchlist w ON w.tag = m.matched_tag AND w.status = 'banned'),
+        latest AS (SELECT platform, post_id, arg_max(label, scored_at) AS flagged FROM scores
+                   SEMI JOIN hits USING (platform, post_id) GROUP BY ALL)"""
     variants = dict_rows(con.execute(
         f"""
-        WITH latest AS ({latest})
-        SELECT m.matched_tag AS tag, t.tag AS variant, m.method, p.platform,
-               min(p.first_seen_at) AS first_seen, count(DISTINCT p.post_id) AS posts,
+        WITH {hits}
+        SELECT h.tag, h.variant, h.method, h.platform,
+               min(h.first_seen_at) AS first_seen, count(DISTINCT h.post_id) AS posts,
                avg(l.flagged::INT) AS share_flagged
-        FROM posts p, unnest(p.hashtags) AS t(tag)
-        JOIN tag_matches m ON m.tag = t.tag
-        JOIN watchlist w ON w.tag = m.matched_tag AND w.status = 'banned'
-        LEFT JOIN latest l ON l.platform = p.platform AND l.post_id = p.post_id
-        {where}
+        FROM hits h LEFT JOIN latest l USING (platform, post_id)
         GROUP BY ALL ORDER BY tag, first_seen, variant, platform
-        """, params * 2))
+        """, params))
     totals = {r["tag"]: r for r in dict_rows(con.execute(
         f"""
-        WITH latest AS ({latest}),
-        hits AS (
-            SELECT DISTINCT m.matched_tag AS tag, p.platform, p.post_id, p.first_seen_at
-            FROM posts p, unnest(p.hashtags) AS t(tag)
-            JOIN tag_matches m ON m.tag = t.tag
-            JOIN watchlist w ON w.tag = m.matched_tag AND w.status = 'banned'
-            {where}
-        )
+        WITH {hits},
+        posts_hit AS (SELECT DISTINCT tag, platform, post_id, first_seen_at FROM hits)
         SELECT h.tag, min(h.first_seen_at) AS first_seen, count(*) AS posts,
                avg(l.flagged::INT) AS share_flagged, list(DISTINCT h.platform ORDER BY h.platform) AS platforms
-        FROM hits h LEFT JOIN latest l USING (platform, post_id) GROUP BY h.tag
-        """, params * 2))}
+        FROM posts_hit h LEFT JOIN latest l USING (platform, post_id) GROUP BY h.tag
+        """, params))}
     alerts = []
     for tag, total in totals.items():
         vs = [v for v in variants if v["tag"] == tag]

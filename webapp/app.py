@@ -16,9 +16,10 @@ Safety, in the order a request meets it:
 These checks are dependencies (webapp.web) that the routers (webapp.routes, one per area)
 declare; a refusal and a busy warehouse are each answered by one exception handler here.
 
-The warehouse is shared with the loader, which holds the DuckDB file while it loads: each
-request opens a short connection (one at a time in this process), and opening waits a few
-seconds for the loader (warehouse.db.connect retries on the lock), then shows the busy page.
+The warehouse is shared with the loader, which holds the DuckDB file while it loads: requests
+use one connection at a time in this process, kept open between requests only while no other
+process asks for the file (webapp.web.Store); opening waits a few seconds for the loader
+(warehouse.db.connect retries on the lock), then shows the busy page.
 A decision is written before the page answers, so what the reviewer sees as done is in the
 warehouse. Work that asks a platform waits a few seconds too, then carries on in the
 background (webapp.web.Background).
@@ -26,6 +27,7 @@ background (webapp.web.Background).
 from __future__ import annotations
 
 import secrets
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI, Request
@@ -48,8 +50,15 @@ def create_app(db_path, secret_key: str | None = None, lock_wait: float = LOCK_W
 
     settings = settings or Settings.from_env(db_path=db_path)
     absolute = timedelta(hours=settings.web_session_hours)
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.web = Web(Store(db_path, lock_wait), templates(), settings,
+    store = Store(db_path, lock_wait)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        store.close()   # let go of the warehouse file when the server stops
+
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.web = Web(store, templates(), settings,
                         idle=timedelta(minutes=settings.web_idle_minutes), absolute=absolute,
                         background=Background(web_wait))
     app.add_middleware(BodyLimit, limit=MAX_FORM_BYTES)

@@ -12,6 +12,7 @@ serves the page (`Page.connect`), so checking it costs no extra opening of the w
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import hashlib
 import hmac
@@ -27,16 +28,18 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
+import duckdb
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from review import cases as cs
+from review import dsa
 from review import schools
 from review import journal
 from review import sessions
 from review import states as st
-from warehouse.db import WarehouseLocked, session
+from warehouse.db import WarehouseLocked, connect, wanted
 from webapp.guard import LoginGuard
 
 log = logging.getLogger("tagwatch.webapp")
@@ -73,27 +76,101 @@ MAX_FORM_BYTES = 64 * 1024  # the intake form: 10 URLs of 2 KB and 1000 characte
 DECISION_WAIT_SECONDS = 1.0
 
 
+# How long the app keeps its warehouse connection open after a request, for the next one
+# (opening the file, bringing it up to date and warming DuckDB's buffers cost more than many
+# pages). Another process that asks for the file (warehouse.db.signal_want) gets it at once.
+KEEP_OPEN_SECONDS = 2.0
+_REAP_EVERY = 0.1
+
+
 class Store:
-    """Short warehouse connections, one at a time in this process. Every connection first
-    applies the decisions journalled while a load held the file (review.journal)."""
+    """The app's warehouse connection, one request at a time in this process. It is kept
+    open between requests while nobody else wants the file: it is closed after
+    `keep_open` idle seconds, or within _REAP_EVERY of another process asking for the file
+    (a load, the CLI), so keeping it never holds up a load. Every use first applies the
+    decisions journalled while a load held the file (review.journal)."""
 
     def __init__(self, db_path, lock_wait: float = LOCK_WAIT_SECONDS,
-                 decision_wait: float = DECISION_WAIT_SECONDS):
+                 decision_wait: float = DECISION_WAIT_SECONDS, keep_open: float = KEEP_OPEN_SECONDS):
         self.db_path = db_path
         self.lock_wait = lock_wait
         self.decision_wait = decision_wait
+        self.keep_open = keep_open
         self._lock = threading.Lock()
+        self._con = None
+        self._last_used = 0.0
+        self._reaper: threading.Thread | None = None
+        self._tick = threading.Event()   # never set: the reaper's clock (not time.sleep)
 
     @contextmanager
     def connect(self):
         if not self._lock.acquire(timeout=self.lock_wait):
             raise WarehouseLocked(f"the app waited {self.lock_wait:.0f} s for its turn on the warehouse")
         try:
-            with session(self.db_path, lock_wait=self.lock_wait) as con:
-                journal.apply_pending(con, self.db_path)
+            with self._held(self.lock_wait) as con:
                 yield con
         finally:
             self._lock.release()
+
+    @contextmanager
+    def _held(self, lock_wait: float):
+        """The kept connection (opened if need be), journal applied; call with self._lock held."""
+        if self._con is not None and wanted(self.db_path):
+            self._drop()
+        if self._con is None:
+            self._con = connect(self.db_path, lock_wait=lock_wait)
+        kept = False
+        try:
+            journal.apply_pending(self._con, self.db_path)
+            yield self._con
+            kept = True
+        except BaseException as exc:   # a refusal, a refused decision (rolled back): still good
+            kept = isinstance(exc, Exception) and not isinstance(exc, duckdb.Error)
+            raise
+        finally:
+            self._last_used = time.monotonic()
+            if not kept or self.keep_open <= 0 or wanted(self.db_path):
+                self._drop()
+            else:
+                self._start_reaper()
+
+    def _drop(self) -> None:
+        con, self._con = self._con, None
+        if con is not None:
+            try:
+                con.close()
+            except Exception as exc:  # closing a broken connection: nothing left to save
+                log.warning("closing the warehouse connection failed: %s", exc)
+
+    def _start_reaper(self) -> None:
+        if self._reaper is None:
+            atexit.register(self.close)   # a server stopped without its shutdown still lets go
+        if self._reaper is None or not self._reaper.is_alive():
+            self._reaper = threading.Thread(target=self._reap, name="tagwatch-web-store", daemon=True)
+            self._reaper.start()
+
+    def _reap(self) -> None:
+        """Close the kept connection once idle for keep_open seconds or wanted elsewhere."""
+        while True:
+            self._tick.wait(_REAP_EVERY)
+            if not self._lock.acquire(blocking=False):
+                continue   # a request is using it
+            try:
+                if self._con is None:
+                    return
+                if time.monotonic() - self._last_used >= self.keep_open or wanted(self.db_path):
+                    self._drop()
+                    return
+            finally:
+                self._lock.release()
+
+    def close(self) -> None:
+        """Let go of the file (the app is stopping, or the process exits)."""
+        if self._lock.acquire(timeout=self.lock_wait):
+            try:
+                self._drop()
+            finally:
+                self._lock.release()
 
     def decide(self, action: str, case_id, fields: dict, user: str, confirm, trusted) -> bool:
         """Apply a reviewer's decision now (True), or, when the warehouse stays busy for
@@ -104,8 +181,7 @@ class Store:
         deadline = time.monotonic() + self.decision_wait  # one budget for both waits
         if self._lock.acquire(timeout=self.decision_wait):
             try:
-                with session(self.db_path, lock_wait=max(0.0, deadline - time.monotonic())) as con:
-                    journal.apply_pending(con, self.db_path)
+                with self._held(max(0.0, deadline - time.monotonic())) as con:
                     confirm(con)
                     journal.ACTIONS[action](con, case_id, fields, user, None)
                 return True
@@ -229,7 +305,8 @@ def templates() -> Environment:
                        outcomes=tuple(cs.OUTCOMES), plain_moves=cs.PLAIN_MOVES,
                        not_rechecked=st.OPEN_FOR_REVIEW + (st.DISMISSED, st.CLOSED),
                        affected_roles=schools.AFFECTED_ROLES, max_urls=schools.MAX_URLS,
-                       max_description=schools.MAX_DESCRIPTION)
+                       max_description=schools.MAX_DESCRIPTION, dsa_choices=dsa.SHORT,
+                       dsa_describe=dsa.describe)
     env.tests["web_url"] = web_url
     env.filters["age"] = age
     return env

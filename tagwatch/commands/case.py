@@ -7,17 +7,20 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sys
 from datetime import timedelta
 from functools import partial
 
 from review import cases as cs
 from review import decisions
+from review import dsa
 from review import states as st
 from tagwatch import argtypes
 from tagwatch.console import cell
 from warehouse.db import session
 
-LIST_COLUMNS = ["case_id", "state", "platform", "post_id", "url", "score", "reach", "text"]
+LIST_COLUMNS = ["case_id", "state", "platform", "post_id", "url", "score", "reach", "text", "origin",
+                "incident_id", "incident_cases"]
 
 
 def register(sub, common) -> None:
@@ -37,9 +40,14 @@ def register(sub, common) -> None:
 
     a = cases.add_parser("list", parents=[common], help="list cases, worst first")
     a.add_argument("--state", choices=st.STATES, action="append", help="repeatable")
+    a.add_argument("--origin", choices=cs.ORIGIN_FILTERS, action="append",
+                   help="repeatable: human (school intake, case open, or a school joined), classifier "
+                        "(flagged, no human report), or an origin as stored")
     a.add_argument("--format", choices=["table", "csv", "json"], default="table")
     a.add_argument("--limit", type=argtypes.limit)
     a.set_defaults(func=cmd_list)
+
+    _register_incidents(cases, common)
 
     a = cases.add_parser("show", parents=[common], help="state, evidence, events and re-checks of a case")
     a.add_argument("case", type=argtypes.case_id)
@@ -71,6 +79,7 @@ def register(sub, common) -> None:
     a.add_argument("--outcome", choices=tuple(cs.OUTCOMES), required=True)
     a.add_argument("--text", required=True)
     a.add_argument("--answered-at", type=_when, help="when it came (ISO 8601; default now)")
+    add_statement_args(a)
     a.set_defaults(func=cmd_answer)
 
     a = cases.add_parser("move", parents=[common, actor],
@@ -111,6 +120,32 @@ def _register_undo_assign(cases, common, actor) -> None:
     who.add_argument("--to", metavar="USER", help="the analyst (a user name)")
     who.add_argument("--nobody", action="store_true", help="unassign")
     a.set_defaults(func=cmd_assign)
+
+
+def add_statement_args(a) -> None:
+    """`case answer`'s flags for the platform's DSA statement of reasons."""
+    sor = a.add_argument_group(
+        "the platform's decision, when it gives one (fields of the EU DSA statement-of-reasons "
+        "database; short forms or the database's constants, e.g. DECISION_GROUND_ILLEGAL_CONTENT)")
+    sor.add_argument("--decision-ground", metavar="GROUND", help=" | ".join(dsa.SHORT["decision_ground"]))
+    sor.add_argument("--category", metavar="CATEGORY",
+                     help="the DSA category, e.g. illegal_or_harmful_speech, cyber_violence, "
+                          "data_protection_and_privacy_violations")
+    sor.add_argument("--automated-detection", metavar="yes|no", help="was the post found by automated means")
+    sor.add_argument("--automated-decision", metavar="HOW", help=" | ".join(dsa.SHORT["automated_decision"]))
+    sor.add_argument("--decision-date", metavar="YYYY-MM-DD",
+                     help="the day the decision applies from (the database's application_date)")
+    sor.add_argument("--restriction", metavar="WHAT", help=" | ".join(dsa.SHORT["restriction"]))
+
+
+def _register_incidents(cases, common) -> None:
+    a = cases.add_parser("incidents", parents=[common],
+                         help="incidents of more than one case (the same content on several posts)")
+    a.add_argument("--backfill", action="store_true",
+                   help="first give every case that has none its incident (cases opened before migration 017)")
+    a.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    a.add_argument("--limit", type=argtypes.limit)
+    a.set_defaults(func=cmd_incidents)
 
 
 def settings_from(args):
@@ -154,12 +189,25 @@ def cmd_open(args) -> int:
 
 def cmd_list(args) -> int:
     with session(settings_from(args).db_path) as con:
-        rows = cs.list_cases(con, tuple(args.state) if args.state else None, args.limit)
+        rows = cs.list_cases(con, tuple(args.state) if args.state else None, args.limit,
+                             origins=tuple(args.origin) if args.origin else None)
     from tagwatch.console import table
 
     for r in rows:
         r["score"] = None if r["score"] is None else round(r["score"], 4)
     table(rows, LIST_COLUMNS, args.format)
+    return 0
+
+
+def cmd_incidents(args) -> int:
+    from review import incidents
+    from tagwatch.console import table
+
+    with session(settings_from(args).db_path) as con:
+        if args.backfill:
+            print(f"{incidents.assign(con)} case(s) given an incident", file=sys.stderr)
+        rows = incidents.listing(con, args.limit or 500)
+    table(rows, ["incident_id", "cases", "platforms", "platform_names", "case_ids", "matched_by"], args.format)
     return 0
 
 
@@ -178,6 +226,14 @@ def cmd_show(args) -> int:
     if ev:
         lines.append(f"  evidence frozen {ev['frozen_at']:%Y-%m-%d %H:%M} by {ev['frozen_by']}: "
                      f"category {ev['category']}, sha256 {ev['content_sha256']}")
+    if info["incident"]:
+        i = info["incident"]
+        lines.append(f"  incident {i['incident_id']}: {i['cases']} case(s) on {i['platforms']} platform(s); "
+                     + ("its first case" if i["reason"] == "first" else f"joined by {i['reason']}"
+                        + (f" {i['similarity']:.2f}" if i["similarity"] is not None else "")
+                        + f" with case {i['matched_case']}"))
+        lines += [f"    sibling case {s['case_id']}: {s['platform']} {s['state']} ({s['reason']})"
+                  for s in i["siblings"]]
     lines.append("events:")
     lines += [f"  {e['occurred_at']:%Y-%m-%d %H:%M} {e['from_state'] or '-'} -> {e['to_state']} "
               f"by {e['actor']}{' (automated)' if e['automated'] else ''}"
@@ -188,6 +244,9 @@ def cmd_show(args) -> int:
                      + (" (withdrawn: the decision was undone)" if r.get("withdrawn_at") else ""))
     for a in info["answers"]:
         lines.append(f"answer {a['answered_at']:%Y-%m-%d %H:%M}: {a['outcome']}: {cell(a['text'], 300)}")
+        stated = dsa.describe(a)
+        if stated:
+            lines.append(f"  statement of reasons: {stated}")
     for r in info["rechecks"]:
         lines.append(f"re-check {r['checked_at']:%Y-%m-%d %H:%M}: {r['outcome']} "
                      f"(HTTP {r['http_status'] or '-'})")
@@ -239,7 +298,12 @@ def cmd_assign(args) -> int:
 
 def cmd_answer(args) -> int:
     with session(settings_from(args).db_path) as con:
-        state = cs.answer(con, args.case, args.outcome, args.text, _actor(args), args.answered_at)
+        state = cs.answer(con, args.case, args.outcome, args.text, _actor(args), args.answered_at,
+                          statement={"decision_ground": args.decision_ground, "category": args.category,
+                                     "automated_detection": args.automated_detection,
+                                     "automated_decision": args.automated_decision,
+                                     "application_date": args.decision_date,
+                                     "restriction": args.restriction})
     print(f"case {args.case}: {state}")
     return 0
 

@@ -31,10 +31,11 @@ def cmd_train(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from classifiers.scoring import score_csv
+    from classifiers.scoring import score_csv, score_csv_header
     from classifiers.store import load
 
     settings = settings_from(args)
+    score_csv_header(args.input)  # a file that cannot be scored is refused before a model loads
     scorer = load(settings.models_dir)
     folder = Path(args.output).parent
     created = not folder.exists()

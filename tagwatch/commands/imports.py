@@ -8,6 +8,10 @@ layouts are accepted for either format); collectors.tiktok.export_item_to_post m
 the same post as the Research API collector does, so an export and the API never double
 a video.
 
+A Zeeschuimer line's `timestamp_collected` (when the extension captured the item) becomes the
+post's first sighting, so an export gathered over weeks keeps its days and the day's lists
+(flagged, radar, report) read only their days; a line without it is seen now.
+
 The whole file is read and checked before the warehouse is touched: a broken
 line stops the import with its line number and leaves the warehouse as it was.
 Importing the same file again adds nothing (same staging run, same checksum).
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +105,9 @@ def _write_items(path: Path, fmt: str, settings, writer: StagingWriter) -> None:
             if not line.strip():
                 continue
             try:
-                batch.append(platform.export_to_post(_item(line, path, number, fmt, platform.name), fmt,
-                                                     key, collected_at, store_handles))
+                item, captured = _item(line, path, number, fmt, platform.name)
+                batch.append(platform.export_to_post(item, fmt, key, captured or collected_at,
+                                                     store_handles))
             except ValueError as exc:
                 if isinstance(exc, ImportFileError):
                     raise
@@ -140,7 +146,9 @@ def _already_staged(staging_dir: Path, run_id: str) -> bool:
     return False
 
 
-def _item(line: str, path: Path, number: int, fmt: str, platform: str) -> dict:
+def _item(line: str, path: Path, number: int, fmt: str, platform: str) -> tuple[dict, str | None]:
+    """The line's item, and when the extension captured it (Zeeschuimer's
+    `timestamp_collected`, milliseconds; None when the line does not say)."""
     try:
         record = json.loads(line)
     except ValueError as exc:
@@ -155,4 +163,20 @@ def _item(line: str, path: Path, number: int, fmt: str, platform: str) -> dict:
             or str(item.get("id")).strip() == "":
         raise ImportFileError(f"{path}, line {number}: no item id: is this a {fmt} export of "
                               f"{platform} items?")
-    return item
+    return item, _captured(record.get("timestamp_collected") if item is not record else None,
+                           path, number)
+
+
+def _captured(value, path: Path, number: int) -> str | None:
+    """Zeeschuimer's capture time (ms since 1970) as the posts' first sighting: an export
+    gathered over weeks keeps its days. A time still to come is taken as now."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError
+        moment = datetime.fromtimestamp(value / 1000, timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise ImportFileError(f"{path}, line {number}: timestamp_collected {str(value)[:40]!r} "
+                              "is not a time") from None
+    return min(moment, datetime.now(timezone.utc)).isoformat()

@@ -141,7 +141,7 @@ def print_comparison(result) -> None:
             f"{_share(m.recall, m.tp, m.tp + m.fn):>14}")
     _differences("would ADD to the flagged list", result.added, result.added_total)
     _differences("would DROP from the flagged list", result.dropped, result.dropped_total)
-    out(f"promote the candidate: tagwatch models promote {candidate}   "
+    out(f"\npromote the candidate: tagwatch models promote {candidate}   "
         "(this ends the shadow; end it without promoting: tagwatch models shadow --stop)")
 
 

@@ -156,6 +156,7 @@ def test_seed_set_is_balanced_and_covers_every_category():
 # --- training ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_training_reports_held_out_metrics_and_a_threshold(trained):
     assert 0 < trained.threshold < 1
     for key in ("n", "roc_auc", "pr_auc", "precision", "recall", "f1", "brier", "harmless_flagged"):
@@ -336,6 +337,7 @@ def _texts_for_the_shortcut() -> list[str]:
     return texts
 
 
+@pytest.mark.slow
 def test_score_shortcut_gives_the_pipelines_own_scores(scorer, monkeypatch):
     # Scorer computes the log-odds straight from n-gram counts (LinearShortcut);
     # they must be those of the pipeline's feature matrix and classifier.
@@ -453,6 +455,7 @@ def test_default_data_without_corpora_is_the_seed_set_with_a_warning(tmp_path):
     assert any(note.startswith("warning:") and "weaker" in note for note in notes)
 
 
+@pytest.mark.slow
 @needs_shared
 def test_default_data_with_the_shared_corpora_adds_every_training_corpus(tmp_path):
     from classifiers.corpora import TRAINING_CORPORA
@@ -534,6 +537,7 @@ def test_staff_check_over_a_batch_of_seed_posts():
     assert 0 < flags.sum() < len(texts)
 
 
+@pytest.mark.slow
 @needs_shared
 def test_the_seed_set_never_moves_the_score_of_posts_that_name_no_staff(trained):
     # The same real data with the seed set's labels turned upside down: posts that name

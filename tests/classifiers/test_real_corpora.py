@@ -327,6 +327,7 @@ PUBLISHED_ROWS = {"davidson": 24_783, "stormfront": 10_944, "convabuse": 4_185, 
                   "reddit_incivility": 4_982, "gh_incivility": 5_969, "strudel": 1_597}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(SHARED is None or c.missing_corpora(SHARED) != [],
                     reason="the shared corpora are not all in TAGWATCH_CORPORA_DIR "
                            "(the Makefile sets it to ../shared/corpora when present)")

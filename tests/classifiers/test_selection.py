@@ -38,6 +38,7 @@ def small_corpora(names: tuple[str, ...], rows: int = 2500) -> list[data.Dataset
     return chosen
 
 
+@pytest.mark.slow
 @needs_shared
 def test_the_words_why_names_most_on_left_out_corpora_are_no_function_words():
     corpora = small_corpora(("davidson", "reddit_incivility", "convabuse", "misogyny"))
@@ -56,6 +57,7 @@ def test_leaving_a_corpus_out_needs_two_corpora():
         selection.cross_corpus([data.seed_dataset()])
 
 
+@pytest.mark.slow
 @needs_shared
 def test_evaluate_cross_corpus_prints_the_table_beside_alt_profanity_check(settings, tmp_path):
     corpora = tmp_path / "corpora"

@@ -11,6 +11,7 @@ from fakes.mastodon import MastodonReplayServer, make_status
 from test_cli import run
 
 
+@pytest.mark.slow
 def test_the_whole_path_from_member_report_to_mismatch_and_offline_verified(settings, tmp_path):
     with MastodonReplayServer([make_status(11, content=hostile_content(), username="troll"),
                                make_status(12, username="other")], max_lifetime=120) as server:
@@ -51,6 +52,7 @@ def test_the_whole_path_from_member_report_to_mismatch_and_offline_verified(sett
     assert open(pack[1], "rb").read(5) == b"%PDF-"
 
 
+@pytest.mark.slow
 def test_user_add_reads_the_password_from_stdin_and_hashes_it(settings):
     run(settings, "user", "add", "ana", "--role", "analyst", input="a long passphrase\n")
     with duckdb.connect(str(settings.db_path), read_only=True) as con:

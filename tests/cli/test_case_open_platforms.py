@@ -35,6 +35,7 @@ def cases(settings) -> list[tuple]:
                            "JOIN posts p USING (platform, post_id) ORDER BY c.case_id").fetchall()
 
 
+@pytest.mark.slow
 def test_a_bluesky_post_address_opens_a_case_through_the_configured_api(settings, creds, fake_servers):
     post = make_post(4, text="Mr Invented at Fernbrook is a creep #slapateacher",
                      handle="pupil.example.social")
@@ -53,6 +54,7 @@ def test_a_bluesky_post_address_opens_a_case_through_the_configured_api(settings
     assert len(cases(settings)) == 1
 
 
+@pytest.mark.slow
 def test_a_tiktok_video_address_opens_a_case_through_the_research_api(settings, creds, fake_servers):
     video = make_video(5, description="ms madeup deserves a slap #exposeyourteacher",
                        username="someone_invented", id=video_id(5))
@@ -74,6 +76,7 @@ def test_a_tiktok_video_address_opens_a_case_through_the_research_api(settings, 
     ("https://www.tiktok.com/@someone_invented/video/12", "carries no creation date"),
     ("not a url at all", "unknown platform"),
 ])
+@pytest.mark.slow
 def test_unknown_and_malformed_addresses_are_refused_in_one_line(settings, creds, fake_servers,
                                                                  url, message):
     bsky, tt = fake_servers(BlueskyFake, []), fake_servers(TikTokFake, [])
@@ -88,6 +91,7 @@ def test_unknown_and_malformed_addresses_are_refused_in_one_line(settings, creds
     assert [r.path for r in bsky.requests + tt.requests if "research" in r.path or "feed" in r.path] == []
 
 
+@pytest.mark.slow
 def test_a_post_the_platform_no_longer_serves_or_a_missing_credential_says_so(settings, creds,
                                                                               fake_servers, monkeypatch):
     post = make_post(6, handle="pupil.example.social")

@@ -36,6 +36,7 @@ def _expected_ids(server_statuses, tag):
     return {s["uri"] for s in server_statuses if any(t["name"].lower() == tag for t in s["tags"])}
 
 
+@pytest.mark.slow
 def test_collect_gets_every_post_then_nothing_then_exactly_the_new_ones(settings):
     sample = load_sample()
     with MastodonReplayServer(sample, max_lifetime=120) as server:
@@ -66,6 +67,7 @@ def test_collect_gets_every_post_then_nothing_then_exactly_the_new_ones(settings
     assert all(r[2] == "ok" for r in runs)
 
 
+@pytest.mark.slow
 def test_collect_from_an_unreachable_source_fails_clearly_and_keeps_no_posts(settings):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -87,6 +89,7 @@ def test_collect_from_an_unreachable_source_fails_clearly_and_keeps_no_posts(set
     (["score", "--input", "/no/such/file.csv", "--output", "out.csv"], "file.csv"),
     (["sources", "add", "--base-url", "ftp://nope"], "not an http(s) base URL"),
 ])
+@pytest.mark.slow
 def test_bad_arguments_get_a_clear_error_and_change_nothing(settings, args, message):
     run(settings, "watchlist", "add", "teachersoftiktok")
     before = query(settings, "SELECT * FROM watchlist")
@@ -97,6 +100,7 @@ def test_bad_arguments_get_a_clear_error_and_change_nothing(settings, args, mess
     assert query(settings, "SELECT * FROM watchlist") == before
 
 
+@pytest.mark.slow
 def test_flagged_lists_abusive_posts_and_shows_hostile_text_inertly(settings):
     hostile = "Mr Invented is a creep \x1b[2J\x1b[31m<script>alert(1)</script> everyone report him"
     with MastodonReplayServer([make_status(1, ("exposeyourteacher",), content=f"<p>{hostile}</p>")],
@@ -114,6 +118,7 @@ def test_flagged_lists_abusive_posts_and_shows_hostile_text_inertly(settings):
         assert "\\x1b" in table
 
 
+@pytest.mark.slow
 def test_hostile_text_is_escaped_in_every_table(settings):
     note = "see \x1b[2J\x1b[31mred \u202etxet\nforged line"
     run(settings, "watchlist", "add", "teachersoftiktok", "--note", note)
@@ -123,6 +128,7 @@ def test_hostile_text_is_escaped_in_every_table(settings):
     assert len(table.splitlines()) == 2  # header and one row: the newline forged no extra row
 
 
+@pytest.mark.slow
 def test_score_csv_passes_columns_through(settings, tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("id,text,extra\n1,thank you miss for all the help,a\n"
@@ -138,6 +144,7 @@ def test_score_csv_passes_columns_through(settings, tmp_path):
     assert f"(created the folder {nested.parent}, which did not exist)" in said and nested.exists()
 
 
+@pytest.mark.slow
 def test_watchlist_and_sources_round_trip(settings):
     run(settings, "watchlist", "add", "#SlapATeacher", "--status", "banned", "--note", "2021 wave")
     run(settings, "sources", "add", "--platform", "mastodon", "--base-url", "https://school.example/")
@@ -146,6 +153,7 @@ def test_watchlist_and_sources_round_trip(settings):
     assert "https://school.example," in run(settings, "sources", "list", "--format", "csv").stdout
 
 
+@pytest.mark.slow
 def test_run_covers_the_watchlist_across_sources(settings):
     sample = load_sample()
     with MastodonReplayServer(sample, max_lifetime=120) as a, \
@@ -163,6 +171,7 @@ def test_run_covers_the_watchlist_across_sources(settings):
     assert list(flagged_csv.glob("flagged-*.csv"))
 
 
+@pytest.mark.slow
 def test_train_on_a_labelled_file_and_refuse_a_broken_one(settings, tmp_path, monkeypatch):
     good = tmp_path / "labels.csv"
     good.write_text("text,label\n" + "".join(

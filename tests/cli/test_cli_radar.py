@@ -13,6 +13,7 @@ from test_cli import query, run  # the same subprocess helpers as the other CLI 
 from warehouse.db import session
 
 
+@pytest.mark.slow
 def test_watchlist_synonyms_and_tags_match(settings, tmp_path):
     run(settings, "watchlist", "add", "#SlapATeacher", "--status", "banned",
         "--synonym", "smackthesir", "--synonym", "slapthestaff")
@@ -41,6 +42,7 @@ def test_watchlist_synonyms_and_tags_match(settings, tmp_path):
     (["resurfacing", "--since", "lately"], "cannot read the period"),
     (["resurfacing", "--format", "xml"], "invalid choice"),
 ])
+@pytest.mark.slow
 def test_radar_commands_refuse_bad_input_and_change_nothing(settings, args, message):
     run(settings, "watchlist", "add", "slapateacher", "--synonym", "smackthesir")
     before = query(settings, "SELECT * FROM watchlist"), query(settings, "SELECT * FROM watchlist_synonyms")
@@ -74,6 +76,7 @@ def _seed_warehouse(settings):
                                                               tags != ["teacherlife"]])
 
 
+@pytest.mark.slow
 def test_resurfacing_one_alert_proposals_and_decisions(settings):
     _seed_warehouse(settings)
     view = json.loads(run(settings, "resurfacing", "--since", "1d", "--format", "json").stdout)

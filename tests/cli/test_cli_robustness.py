@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -18,16 +19,31 @@ def run(settings, *args, stdout=subprocess.PIPE):
                           env=env, timeout=300)
 
 
-@pytest.fixture
-def warehouse(settings, tmp_path):
-    """A warehouse with a few imported TikTok posts and one open case."""
-    export = tmp_path / "export.ndjson"
+@pytest.fixture(scope="module")
+def _filled_data_dir(tmp_path_factory, trained_models_dir):
+    """Built once per module: a data dir with a few imported TikTok posts and one open case."""
+    from tagwatch.config import Settings
+
+    root = tmp_path_factory.mktemp("robustness")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TAGWATCH_DATA_DIR", str(root / "data"))
+        env.setenv("TAGWATCH_DB", str(root / "data" / "tagwatch.duckdb"))
+        env.setenv("TAGWATCH_MODELS_DIR", str(trained_models_dir))
+        template = Settings.from_env()
+    export = root / "export.ndjson"
     export.write_text("\n".join(json.dumps({"id": str(100 + i), "desc": text, "createTime": 1767225600})
                                 for i, text in enumerate([
                                     "ms jones the maths teacher is a disgusting liar, slap her",
                                     "lovely school trip today", "our head teacher is useless trash"])))
-    assert run(settings, "import", "--format", "4cat", str(export)).returncode == 0
-    assert run(settings, "case", "open", "--platform", "tiktok", "--post-id", "101").returncode == 0
+    assert run(template, "import", "--format", "4cat", str(export)).returncode == 0
+    assert run(template, "case", "open", "--platform", "tiktok", "--post-id", "101").returncode == 0
+    return template.data_dir
+
+
+@pytest.fixture
+def warehouse(settings, _filled_data_dir):
+    """Each test's own copy of the module's filled data dir (a test may try to change it)."""
+    shutil.copytree(_filled_data_dir, settings.data_dir)
     return settings
 
 

@@ -103,6 +103,7 @@ def test_score_output(settings, tmp_path, capsys):
     assert_no_formula((tmp_path / "out.csv").read_text(encoding="utf-8"), FORMULA)
 
 
+@pytest.mark.slow
 def test_the_report_csvs(settings, tmp_path, capsys):
     reportkit.build(settings)
     with session(settings.db_path) as con:
@@ -121,3 +122,32 @@ def test_the_report_csvs(settings, tmp_path, capsys):
 ])
 def test_neutralise(value, written):
     assert neutralise(value) == written
+
+
+# Files that write CSV without common/csvout.py, and why that is right: they write training
+# data, whose text must stay exactly as labelled (an apostrophe would change what the model
+# learns), never a file handed to analysts.
+RAW_CSV_ALLOWED = {
+    "classifiers/corpora.py": "converts a downloaded corpus to the training CSV, byte for byte "
+                              "the shared converted copy",
+    "classifiers/eval/make_staff_eval.py": "generates the committed staff evaluation set",
+    "scripts/make_seed.py": "generates the committed seed set",
+}
+
+
+def test_every_csv_output_goes_through_the_one_safe_writer():
+    """grep for csv.writer / DictWriter / pandas to_csv / DuckDB COPY ... (FORMAT CSV) in the
+    product code: only common/csvout.py (and the training-data writers above) may use them."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    pattern = re.compile(r"csv\.writer\(|csv\.DictWriter\(|\.to_csv\(|\bCOPY\b[^\n]*\bTO\b[^\n]*csv",
+                         re.IGNORECASE)
+    found = set()
+    for folder in ("classifiers", "collectors", "common", "dags", "radar", "reports", "review",
+                   "scripts", "tagwatch", "warehouse", "webapp", "bench"):
+        for path in (root / folder).rglob("*.py"):
+            if pattern.search(path.read_text(encoding="utf-8")):
+                found.add(path.relative_to(root).as_posix())
+    assert found - {"common/csvout.py"} == set(RAW_CSV_ALLOWED)

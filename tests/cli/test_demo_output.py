@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 LOAD = "import airflow.api_fastapi.execution_api.app"
 
 
@@ -16,6 +18,7 @@ def output_of(code: str) -> str:
     return done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_the_demo_silences_starlettes_deprecation_warning_and_only_it():
     assert "StarletteDeprecationWarning" in output_of(f"from tagwatch import demo; {LOAD}")
     quiet = output_of("from tagwatch import demo; demo.quiet_known_warnings(); "

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import duckdb
+import pytest
 
 TAGWATCH = [sys.executable, "-m", "tagwatch.cli"]
 
@@ -19,6 +20,7 @@ def run(settings, *args):
     return subprocess.run([*TAGWATCH, *args], capture_output=True, text=True, env=env, timeout=300)
 
 
+@pytest.mark.slow
 def test_doctor_passes_a_healthy_installation_and_names_each_problem(settings, tmp_path):
     models = tmp_path / "models"
     shutil.copytree(settings.models_dir, models)

@@ -8,6 +8,7 @@ Examples are few per parser (max_examples) so the file stays quick.
 """
 from __future__ import annotations
 
+import gzip
 import json
 import tempfile
 import threading
@@ -132,12 +133,14 @@ def _page(items) -> bytes:
     return json.dumps(items, allow_nan=True).encode()
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.one_of(st.lists(shaped(MASTODON_KEYS), max_size=5), any_json))
 def test_mastodon_answers_of_any_shape_end_as_a_manifest(server, statuses):
     collect_and_load(server, mastodon.collect_tag, _page(statuses))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.one_of(st.fixed_dictionaries({"posts": st.lists(shaped(BLUESKY_KEYS), max_size=5)},
                                        optional={"cursor": any_json, "hitsTotal": any_json}),
@@ -146,6 +149,7 @@ def test_bluesky_answers_of_any_shape_end_as_a_manifest(server, body):
     collect_and_load(server, bluesky.collect_tag, _page(body))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.one_of(st.fixed_dictionaries({"data": st.fixed_dictionaries(
     {"videos": st.lists(shaped(TIKTOK_KEYS), max_size=5)},
@@ -162,6 +166,7 @@ html_bits = st.sampled_from(["<article>", "</article>", "<div class='h-entry'>",
                              "<feed xmlns='http://www.w3.org/2005/Atom'><entry>", "&#0;", "\x00"])
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.lists(st.one_of(html_bits, st.text(max_size=20)), max_size=30),
        st.sampled_from(["text/html", "application/rss+xml", "application/atom+xml"]))
@@ -208,6 +213,7 @@ tiktok_items = st.lists(st.one_of(
     st.text(max_size=40)), min_size=1, max_size=6)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(lines=tiktok_items, fmt=st.sampled_from(["zeeschuimer", "4cat"]))
 def test_import_of_any_file_refuses_cleanly_or_imports(warehouse, tmp_path, capsys, lines, fmt):
@@ -226,6 +232,7 @@ def test_import_of_any_file_refuses_cleanly_or_imports(warehouse, tmp_path, caps
 label_rows = st.lists(st.tuples(any_json, any_json, any_json), min_size=0, max_size=5)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(rows=label_rows, kind=st.sampled_from(["csv", "ndjson"]), header=st.booleans())
 def test_labels_import_of_any_file_refuses_cleanly_or_imports(warehouse, tmp_path, capsys,
@@ -245,6 +252,7 @@ def test_labels_import_of_any_file_refuses_cleanly_or_imports(warehouse, tmp_pat
         assert counts(warehouse.db_path) == before
 
 
+@pytest.mark.slow
 @hsettings(max_examples=12, deadline=None, derandomize=True,
            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(body=st.one_of(st.text(max_size=200), st.lists(st.text(max_size=20), max_size=5).map(
@@ -288,3 +296,77 @@ def test_hostile_files_never_give_a_traceback(warehouse, tmp_path, capsys, name,
     if code == 1:
         assert counts(warehouse.db_path) == before
     assert orphans(warehouse.staging_dir) == []
+
+
+# Issue 15 "Done when": 40 malformed inputs to `import`, `labels import` and `score` give no
+# traceback, leave the warehouse unchanged and no orphan staging file. Each of these is
+# refused by all three commands (a file one command accepts, e.g. an empty export, is not here).
+_GOOD = b"".join(b'{"id": "%d", "desc": "lovely assembly %d"}\n' % (i, i) for i in range(1000, 1500))
+MALFORMED = {
+    **{name: body for name, body in HOSTILE_FILES.items()
+       if name not in ("huge-count.ndjson", "nan-count.ndjson", "empty.ndjson")},  # import takes these
+    "binary.bin": bytes(range(256)) * 16,
+    "nul-only.bin": b"\x00" * 4096,
+    "gzipped.ndjson": gzip.compress(b'{"id": "1", "desc": "x"}\n'),
+    "utf16.csv": "txt,label\nhello,1\n".encode("utf-16"),
+    "truncated.ndjson": b'{"id": "1", "desc": "x"',
+    "top-array.ndjson": b"[1, 2, 3]",
+    "top-string.ndjson": b'"just a string"',
+    "top-number.ndjson": b"42",
+    "top-null.ndjson": b"null",
+    "top-true.ndjson": b"true",
+    "top-nan.ndjson": b"NaN",
+    "typo-header.csv": b"txt,label\nthe head is useless,1\n",
+    "no-header.csv": b"the head is useless,1\nlovely day,0\n",
+    "semicolons.csv": b"texte;label\nthe head;1\n",
+    "unclosed-quote.csv": b'"txt,label\n"oops,1\n',
+    "many-columns.csv": b",".join(b"c%d" % i for i in range(5000)) + b"\n" + b"1," * 4999 + b"1\n",
+    "html.csv": b"<html><body>not a file</body></html>",
+    "xml.ndjson": b'<?xml version="1.0"?><items><item id="1"/></items>',
+    "yaml.ndjson": b"- id: 1\n  desc: x\n",
+    "bom-garbage.ndjson": b"\xef\xbb\xbf\xef\xbb\xbf{{{",
+    "control-chars.ndjson": b"\x01\x02\x03\x1b[31m\x7f",
+    "lone-surrogate.ndjson": b'{"id": "12", "desc": "\\ud800"',
+    "cut-key.ndjson": b'{"id": "13", "id": ',
+    "trailing-comma.ndjson": b'{"id": "14", "desc": "x",}',
+    "single-quotes.ndjson": b"{'id': '15', 'desc': 'x'}",
+    "inf-id.ndjson": b'{"id": Infinity, "desc": "x"}',
+    "bool-id.ndjson": b'{"id": true, "desc": "x"}',
+    "empty-id.ndjson": b'{"id": "", "desc": "x"}',
+    "no-id.ndjson": b'{"desc": "x"}',
+    "time-in-words.ndjson": b'{"id": "20", "desc": "x", "createTime": "yesterday"}',
+    "time-overflow.ndjson": b'{"id": "17", "desc": "x", "createTime": -1e309}',
+    "long-line-cut.ndjson": b'{"id": "18", "desc": "' + b"A" * 3_000_000,
+    "data-not-a-list.ndjson": b'{"data": "not a list"}',
+    "data-bad-items.ndjson": b'{"data": [1, "x", null]}',
+    "500-good-then-cut.ndjson": _GOOD + b'{"id": "21", "desc": "x"',
+    "500-good-then-binary.ndjson": _GOOD + bytes(range(256)),
+    "500-good-then-deep.ndjson": _GOOD + b"[" * 100_000 + b"]" * 100_000 + b"\n",
+}
+
+
+@pytest.mark.parametrize("command", ["import", "labels", "score"])
+def test_forty_malformed_inputs_are_refused_cleanly_by_each_file_command(warehouse, tmp_path, capsys,
+                                                                         command):
+    assert len(MALFORMED) >= 40
+    seed = tmp_path / "seed.ndjson"   # a warehouse with posts and labels in it, not an empty one
+    seed.write_bytes(b"".join(_GOOD.splitlines(keepends=True)[:5]))
+    db = ["--db", str(warehouse.db_path)]
+    assert run_cli(capsys, "import", "--format", "4cat", str(seed), "--no-score", *db)[0] == 0
+    labels = tmp_path / "labels.csv"
+    labels.write_text("text,label\nthe head is useless,1\nlovely assembly,0\n")
+    assert run_cli(capsys, "labels", "import", str(labels), *db)[0] == 0
+    before = counts(warehouse.db_path)
+    assert before["posts"] and before["labels"]
+    for name, body in sorted(MALFORMED.items()):
+        path = tmp_path / name
+        path.write_bytes(body)
+        out = tmp_path / "scored" / "out.csv"
+        args = {"import": ["import", "--format", "4cat", str(path), "--no-score"],
+                "labels": ["labels", "import", str(path)],
+                "score": ["score", "--input", str(path), "--output", str(out)]}[command]
+        code, err = run_cli(capsys, *args, *db)   # no traceback, one line
+        assert code == 1 and err.startswith("tagwatch: error:"), (name, err)
+        assert counts(warehouse.db_path) == before, name
+        assert orphans(warehouse.staging_dir) == [], name
+        assert not out.exists(), name

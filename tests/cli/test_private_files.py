@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import duckdb
+import pytest
 
 from fakes.mastodon import MastodonReplayServer, make_status
 from warehouse.db import session
@@ -28,12 +29,13 @@ def run(env, *args):
     return proc
 
 
-def test_data_files_are_private_and_the_key_lives_where_configured(tmp_path):
+@pytest.mark.slow
+def test_data_files_are_private_and_the_key_lives_where_configured(tmp_path, trained_models_dir):
     data, secrets_dir = tmp_path / "data", tmp_path / "secrets"
     key_file = secrets_dir / "tagwatch.key"
     env = {k: v for k, v in os.environ.items() if k != "TAGWATCH_PSEUDONYM_KEY"}
     env.update(TAGWATCH_DATA_DIR=str(data), TAGWATCH_DB=str(data / "tagwatch.duckdb"),
-               TAGWATCH_PSEUDONYM_KEY_FILE=str(key_file))
+               TAGWATCH_PSEUDONYM_KEY_FILE=str(key_file), TAGWATCH_MODELS_DIR=str(trained_models_dir))
     with MastodonReplayServer([make_status(1, username="invented")], max_lifetime=120) as server:
         run(env, "collect", "--platform", "mastodon", "--base-url", server.url, "--tag", "teachersoftiktok")
     assert mode(data) == 0o700 and mode(data / "tagwatch.duckdb") == 0o600

@@ -7,6 +7,8 @@ import pty
 import subprocess
 import sys
 
+import pytest
+
 TAGWATCH = [sys.executable, "-m", "tagwatch.cli"]
 
 
@@ -38,6 +40,7 @@ def import_with_stderr(settings, tmp_path, terminal: bool) -> str:
     return seen.decode("utf-8", "replace")
 
 
+@pytest.mark.slow
 def test_import_shows_progress_on_a_terminal_only(settings, tmp_path):
     on_terminal = import_with_stderr(settings, tmp_path, terminal=True)
     assert "staging export-True.ndjson" in on_terminal

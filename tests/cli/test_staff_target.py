@@ -6,6 +6,8 @@ import csv
 import io
 import json
 
+import pytest
+
 from casekit import load, seed
 from review import cases as cs
 from tagwatch import pipeline
@@ -36,6 +38,7 @@ def test_migration_011_moves_staff_target_out_of_categories(tmp_path):
     assert json.loads(rows[1][2]) == {"insult": 0.1} and rows[2][2] is None
 
 
+@pytest.mark.slow
 def test_scoring_writes_staff_target_and_the_flagged_list_shows_it(settings):
     with MastodonReplayServer(max_lifetime=60) as server:
         posts = load(settings, server, [make_status(1, content=AIMED), make_status(2, content=NOT_AIMED)])
@@ -76,6 +79,7 @@ def test_strongest_category_is_a_real_one():
     assert pick({"categories": None}) is None and pick(None) is None
 
 
+@pytest.mark.slow
 def test_cli_confirm_defaults_to_the_strongest_real_category(settings):
     # Categories as scorers before migration 011 wrote them: staff_target 1.0 among them.
     with MastodonReplayServer(max_lifetime=60) as server:

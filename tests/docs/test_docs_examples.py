@@ -121,6 +121,7 @@ def test_the_examples_were_found():
     assert len(sql_statements()) >= 10 and len(cli_examples()) >= 40
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where, statement", sql_statements(),
                          ids=[s.splitlines()[0][:50] for _, s in sql_statements()])
 def test_sql_example_runs_on_the_demo_warehouse(demo_warehouse, where, statement):
@@ -128,6 +129,7 @@ def test_sql_example_runs_on_the_demo_warehouse(demo_warehouse, where, statement
         con.execute(statement).fetchall()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where, line", cli_examples(), ids=[line[:60] for _, line in cli_examples()])
 def test_cli_example_parses_and_runs_or_says_why_not(demo_warehouse, where, line, capsys):
     from tagwatch import cli

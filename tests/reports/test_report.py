@@ -87,6 +87,25 @@ def test_figures_match_the_hand_computed_ones(warehouse):
     assert models == {"model-a": (4, 4, 1), "model-b": (2, 1, 0)}
     assert cur["models"]["current"] == "model-b"
     assert (cur["models"]["labels_from_review"], prev["models"]["labels_from_review"]) == (5, 2)
+    # per platform: mastodon reported p1 p2 p4, p1 removed in 10 h (p4's removal came after the
+    # end); p2 verified offline 48 h after its report, p1 found online after "removed";
+    # bluesky reported p6, account suspended in 24 h, offline 26 h after the report
+    by = {r["platform"]: r for r in cur["by_platform_decisions"]}
+    assert [r["platform"] for r in cur["by_platform_decisions"]] == ["mastodon", "bluesky"]
+    assert {k: by["mastodon"][k] for k in ("reported", "removed_48h", "taken_down", "removed_claims")} == \
+        {"reported": 3, "removed_48h": 1, "taken_down": 1, "removed_claims": 1}
+    assert by["mastodon"]["takedown_rate"] == pytest.approx(1 / 3)
+    assert by["mastodon"]["median_hours_offline"] == pytest.approx(48.0)
+    assert by["mastodon"]["mismatch_rate"] == 1.0
+    assert (by["mastodon"]["ground_illegal"], by["mastodon"]["ground_terms"],
+            by["mastodon"]["automated_decisions"]) == (0, 1, 0)
+    assert (by["bluesky"]["reported"], by["bluesky"]["removed_48h"], by["bluesky"]["takedown_rate"],
+            by["bluesky"]["median_hours_offline"], by["bluesky"]["mismatch_rate"]) == (1, 1, 1.0, 26.0, 0.0)
+    assert (by["bluesky"]["ground_illegal"], by["bluesky"]["ground_terms"],
+            by["bluesky"]["automated_decisions"]) == (1, 0, 1)
+    # the previous period: q1 reported on Mastodon, never answered
+    assert [(r["platform"], r["reported"], r["taken_down"]) for r in prev["by_platform_decisions"]] == \
+        [("mastodon", 1, 0)]
 
 
 # --- the files ------------------------------------------------------------------------------
@@ -157,6 +176,7 @@ def built(warehouse, tmp_path):
     return out, cases
 
 
+@pytest.mark.slow
 def test_the_html_is_self_contained_and_its_tables_are_the_csv_files(built):
     out, _ = built
     page = parse(out / "report.html")
@@ -185,6 +205,7 @@ def test_the_html_is_self_contained_and_its_tables_are_the_csv_files(built):
     assert mail.tables == page.tables
 
 
+@pytest.mark.slow
 def test_the_pdf_says_the_same_figures(built):
     out, cases = built
     text = " ".join(pdf_text(out / "report.pdf").split())
@@ -196,6 +217,7 @@ def test_the_pdf_says_the_same_figures(built):
     assert "48 h to 7 d 3 1" in text
 
 
+@pytest.mark.slow
 def test_no_output_names_an_author_or_a_person_even_with_excerpts(warehouse, tmp_path):
     settings, _ = warehouse
     out = tmp_path / "with-excerpts"
@@ -212,6 +234,7 @@ def test_no_output_names_an_author_or_a_person_even_with_excerpts(warehouse, tmp
         assert "pseudo-" not in lowered and "/@" not in lowered and "statuses/" not in lowered
 
 
+@pytest.mark.slow
 def test_excerpts_are_off_unless_asked_for(built):
     out, _ = built
     assert read_csv(out / "mismatches.csv")[0] == ["case", "platform", "report reference", "platform said",
@@ -245,6 +268,7 @@ def test_all_text_is_escaped_in_the_html():
     assert hostile in "".join(page.text)
 
 
+@pytest.mark.slow
 def test_a_period_without_data_says_so(warehouse, tmp_path):
     settings, _ = warehouse
     out = tmp_path / "quiet"
@@ -266,6 +290,7 @@ def test_a_period_without_data_says_so(warehouse, tmp_path):
     (["--send"], "nobody to send the report to"),
     (["--send", "--to", "not-an-address"], "not an email address: not-an-address"),
 ])
+@pytest.mark.slow
 def test_bad_input_gets_a_clear_error(warehouse, tmp_path, args, message):
     settings, _ = warehouse
     proc = run(settings, "report", "--out", str(tmp_path / "x"), *args, env={"TAGWATCH_REPORT_TO": ""})
@@ -273,6 +298,7 @@ def test_bad_input_gets_a_clear_error(warehouse, tmp_path, args, message):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_an_unwritable_out_folder_gets_a_clear_error(warehouse, tmp_path):
     settings, _ = warehouse
     blocker = tmp_path / "a-file"
@@ -297,6 +323,7 @@ def attachments(message) -> dict[str, bytes]:
             for part in message.walk() if part.get_filename()}
 
 
+@pytest.mark.slow
 def test_send_delivers_one_email_with_the_report_and_keeps_it(warehouse, tmp_path, smtp_server):
     settings, _ = warehouse
     archive = tmp_path / "sent"
@@ -326,6 +353,7 @@ def test_send_delivers_one_email_with_the_report_and_keeps_it(warehouse, tmp_pat
     assert (archive / "2026-03-08-2" / "sent.json").exists() and len(smtp_server.messages) == 2
 
 
+@pytest.mark.slow
 def test_send_to_a_server_that_is_not_there_fails_clearly(warehouse, tmp_path, free_port):
     settings, _ = warehouse
     proc = run(settings, "report", "--end", "2026-03-08", "--send", "--to", "union@example.org",
@@ -337,6 +365,7 @@ def test_send_to_a_server_that_is_not_there_fails_clearly(warehouse, tmp_path, f
     assert not (tmp_path / "sent").exists()
 
 
+@pytest.mark.slow
 def test_send_without_an_smtp_connection_says_how_to_set_one_and_writes_nothing(warehouse, tmp_path):
     settings, _ = warehouse
     env = {k: v for k, v in os.environ.items() if k != "AIRFLOW_CONN_SMTP_DEFAULT"}
@@ -349,6 +378,7 @@ def test_send_without_an_smtp_connection_says_how_to_set_one_and_writes_nothing(
     assert not (tmp_path / "sent").exists()
 
 
+@pytest.mark.slow
 def test_a_failed_send_leaves_no_dated_folder_behind(warehouse, tmp_path, free_port):
     settings, _ = warehouse
     archive = tmp_path / "sent"

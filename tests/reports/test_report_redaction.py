@@ -19,6 +19,7 @@ SECRETS = ("zorblax", "quentworth", "ploverdale", "willowmere", "fenwick", "ｆ�
            "oakham", "ｏａｋｈａｍ")
 
 
+@pytest.mark.slow
 def test_a_handle_typed_into_a_report_reference_appears_in_no_output(settings, tmp_path):
     reportkit.build(settings)
     with session(settings.db_path) as con:

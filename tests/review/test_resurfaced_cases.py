@@ -54,6 +54,8 @@ def test_the_same_content_under_a_new_post_id_opens_a_linked_child_case(settings
         assert (ev["post_id"], ev["category"], ev["target_role"], ev["frozen_by"]) == (
             copy["uri"], "allegation", "teacher", cs.AUTOMATION)
         assert cs.show(con, parent)["children"] == [child]
+        assert (info["incident"]["incident_id"], info["incident"]["reason"]) == (
+            cs.show(con, parent)["incident"]["incident_id"], "resurfaced")  # one incident with its parent
         assert cs.state_of(con, parent) == st.OFFLINE_VERIFIED
         assert cs.state_of(con, unrelated) == st.DETECTED
         assert cs.open_resurfaced(con) == []  # once only

@@ -115,6 +115,7 @@ def _two_posts(settings, server):
     return _with_hosts(settings, server)
 
 
+@pytest.mark.slow
 def test_one_post_many_schools_one_case_evidence_frozen_at_once(settings):
     _contacts(settings)
     with MastodonReplayServer(max_lifetime=60) as server:
@@ -174,6 +175,7 @@ def test_a_school_report_with_no_model_trained_yet_is_recorded_unscored(settings
         info = cs.show(con, r["case_id"])
         assert info["score"] is None and info["evidence"]["text"] == "Mr Invented at Fernbrook is a creep"
 
+@pytest.mark.slow
 def test_plain_words_states_and_daily_digest(settings, smtp_server, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_server.url)
     _contacts(settings)

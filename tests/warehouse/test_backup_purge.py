@@ -41,6 +41,7 @@ def filled(settings, tmp_path):
     return settings
 
 
+@pytest.mark.slow
 def test_backup_then_restore_gives_the_same_rows_in_every_table(filled, tmp_path):
     proc = run(filled, "backup", "--out", str(tmp_path / "bk"))
     assert "pseudonym key is NOT in the backup" in proc.stdout
@@ -58,6 +59,7 @@ def test_backup_then_restore_gives_the_same_rows_in_every_table(filled, tmp_path
     run(restored, "restore", str(tmp_path / "bk"), "--force")
 
 
+@pytest.mark.slow
 def test_a_damaged_backup_is_refused_and_nothing_is_replaced(filled, tmp_path):
     run(filled, "backup", "--out", str(tmp_path / "bk"), "--include-key")
     assert (tmp_path / "bk" / "pseudonym.key").read_text() == "test-key-not-secret"
@@ -70,6 +72,7 @@ def test_a_damaged_backup_is_refused_and_nothing_is_replaced(filled, tmp_path):
     assert not restored.db_path.exists()
 
 
+@pytest.mark.slow
 def test_purge_strips_old_posts_outside_open_cases_records_it_and_shrinks_the_file(filled, capsys):
     db = str(filled.db_path)
     with duckdb.connect(db) as con:
@@ -108,6 +111,7 @@ def test_purge_strips_old_posts_outside_open_cases_records_it_and_shrinks_the_fi
     assert "of 0 post(s)" in again.stdout
 
 
+@pytest.mark.slow
 def test_purge_strips_the_evidence_of_cases_closed_long_enough_ago(filled):
     db = str(filled.db_path)
     case = run(filled, "case", "list", "--format", "json")
@@ -128,6 +132,7 @@ def test_purge_strips_the_evidence_of_cases_closed_long_enough_ago(filled):
     assert purge == (1,)
 
 
+@pytest.mark.slow
 def test_the_weekly_backup_keeps_the_last_n(filled, tmp_path):
     from tagwatch.commands.maintenance import backup_and_rotate
 

@@ -107,8 +107,10 @@ def test_a_load_holding_the_file_too_long_gives_a_busy_page_but_decisions_are_jo
     db, (first, _) = app_db
     client = TestClient(create_app(db, lock_wait=0.5))
     token = login(client, "ana")
+    # A load takes the file as every tagwatch process does (warehouse.db.connect): the app,
+    # keeping its connection since the login, lets go when asked.
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+        [sys.executable, "-c", "import sys, time; from warehouse.db import connect; c = connect(sys.argv[1]); "
          "print('held', flush=True); time.sleep(8)", str(db)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"

@@ -81,3 +81,22 @@ def test_bulk_confirm_then_undo_then_assign(queue):
     assert re.findall(r'data-case="(\d+)"', client.get("/?assigned=me").text) == [str(ids[1])]
     r = client.post(f"/cases/{ids[1]}/assign", data={"csrf": token, "assignee": "una"})
     assert "cases are assigned to analysts" in r.text
+
+
+def test_every_open_case_of_one_incident_decided_at_once(settings):
+    same = "<p>The same invented allegation about a teacher at Fernbrook, posted twice</p>"
+    with MastodonReplayServer(max_lifetime=60) as server:
+        ids = seed(settings, server, [make_status(1, content=same, username="a"), make_status(2),
+                                      make_status(3, content=same, username="b")], [0.9, 0.8, 0.7])
+    with session(settings.db_path) as con:
+        users.add_user(con, "ana", "analyst", PASSWORD)
+    client = TestClient(create_app(settings.db_path, settings=settings))
+    token = login(client, "ana")
+    incident = re.search(r'href="/\?incident=(\d+)"', client.get("/").text).group(1)
+    narrowed = client.get(f"/?incident={incident}").text
+    picked = re.findall(r'class="pick" name="case" value="(\d+)"', narrowed)
+    assert sorted(picked) == sorted(str(i) for i in (ids[0], ids[2]))
+    r = client.post("/queue/decide", data={"csrf": token, "case": picked, "decision": "confirm",
+                                            "severity": "high", "back": f"/?incident={incident}"})
+    assert "2 cases confirmed" in r.text and "Nothing waiting for review" in r.text
+    assert [state(client, i) for i in ids] == ["CONFIRMED", "DETECTED", "CONFIRMED"]

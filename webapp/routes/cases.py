@@ -24,20 +24,31 @@ router = APIRouter()
 
 
 QUEUE_LIMIT = 500
+# The plain queue's first page: rendering is what a page costs once the rows are cached
+# (about 0.4 s for 500 rows on a busy two-core machine, under 0.1 s for 100), and a reviewer
+# works from the top. A narrowed view (one author, one tag, mine) still lists up to QUEUE_LIMIT.
+QUEUE_PAGE = 100
 
 
 @router.get("/")
-def queue(page: StaffPage, assigned: str | None = None, author: str | None = None, tag: str | None = None):
-    """The open cases, worst first; `assigned=me`, `author=PSEUDONYM` or `tag=TAG` narrow it
-    (all open cases of one author or tag: the bulk form then takes them at once)."""
+def queue(page: StaffPage, assigned: str | None = None, author: str | None = None, tag: str | None = None,
+          origin: str | None = None, incident: str | None = None):
+    """The open cases, worst first; `assigned=me`, `author=PSEUDONYM`, `tag=TAG`, `origin=` (one of
+    cs.ORIGIN_FILTERS) or `incident=N` narrow it (all open cases of one author, tag or incident:
+    the bulk form then takes them at once)."""
+    origin = origin if origin in cs.ORIGIN_FILTERS else None
     narrowed = {"assigned_to": page.user if assigned == "me" else None,
-                "author": (author or "")[:200] or None, "tag": (tag or "").lstrip("#")[:100] or None}
+                "author": (author or "")[:200] or None, "tag": (tag or "").lstrip("#")[:100] or None,
+                "origins": (origin,) if origin else None,
+                "incident": int(incident) if (incident or "").isdigit() and len(incident) < 12 else None}
+    limit = QUEUE_LIMIT if any(narrowed.values()) else QUEUE_PAGE
     with page.connect() as con:
-        rows = cs.list_cases(con, st.OPEN_FOR_REVIEW, limit=QUEUE_LIMIT, **narrowed)
+        rows = cs.list_cases(con, st.OPEN_FOR_REVIEW, limit=limit, **narrowed)
         undo = decisions.undoable(con, page.user, cs.utcnow(), undo_window(page))
     for r in rows:
         r["suggested"] = decisions.suggestion(r)
-    return page.render("queue.html", rows=rows, undo=undo, narrowed=narrowed, limit=QUEUE_LIMIT,
+    return page.render("queue.html", rows=rows, undo=undo, narrowed=narrowed, limit=limit,
+                       origin=origin, origin_filters=cs.ORIGIN_FILTERS,
                        here=page.request.url.path + ("?" + page.request.url.query if page.request.url.query else ""))
 
 

@@ -1,0 +1,76 @@
+"""`tagwatch import` of large exports: the capture time the extension recorded is the posts'
+first sighting (an export gathered over weeks keeps its days, so the day's lists read only
+the day), repeats are dropped with a few bytes per id, and a broken time is a one-line error."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from collectors.staging import SeenIds
+from tagwatch import cli
+from warehouse.db import session
+
+NOW = datetime.now(timezone.utc)
+
+
+def item(n: int, captured_ms=None) -> str:
+    data = {"id": str(7300000000000000000 + n), "desc": f"invented post {n} #schoollife",
+            "createTime": 1767225600 + n, "author": {"uniqueId": f"pupil{n}"},
+            "challenges": [{"title": "schoollife"}]}
+    record = {"item_id": data["id"], "source_platform": "tiktok.com", "data": data}
+    if captured_ms is not None:
+        record["timestamp_collected"] = captured_ms
+    return json.dumps(record)
+
+
+def run(capsys, *args) -> tuple[int, str]:
+    code = cli.main(list(args))
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err
+
+
+def test_capture_time_becomes_first_seen_and_a_future_one_is_now(settings, tmp_path, capsys):
+    week_ago = NOW - timedelta(days=7)
+    export = tmp_path / "export.ndjson"
+    export.write_text("\n".join([
+        item(1, int(week_ago.timestamp() * 1000)),
+        item(2, int((NOW + timedelta(days=400)).timestamp() * 1000)),   # a clock gone wrong
+        item(3),                                                         # 4CAT-like: no capture time
+        item(1, int(week_ago.timestamp() * 1000)),                       # a repeat
+    ]) + "\n", encoding="utf-8")
+    code, err = run(capsys, "import", "--format", "zeeschuimer", str(export), "--no-score")
+    assert code == 0, err
+    with session(settings.db_path, read_only=True) as con:
+        seen = dict(con.execute("SELECT post_id, first_seen_at FROM posts").fetchall())
+        duplicates = con.execute("SELECT sum(duplicates) FROM collection_runs").fetchone()[0]
+    assert len(seen) == 3 and duplicates == 1
+    assert abs(seen["7300000000000000001"] - week_ago) < timedelta(seconds=1)
+    for later in ("7300000000000000002", "7300000000000000003"):
+        assert abs(seen[later] - NOW) < timedelta(minutes=5)
+    code, err = run(capsys, "flagged", "--since", "1d", "--format", "csv")   # the day only
+    assert code == 0
+
+
+def test_a_capture_time_that_is_not_a_time_is_refused_and_nothing_changes(settings, tmp_path, capsys):
+    export = tmp_path / "bad.ndjson"
+    export.write_text(item(1, 1767225600000) + "\n" + item(2, "yesterday") + "\n", encoding="utf-8")
+    code, err = run(capsys, "import", "--format", "zeeschuimer", str(export), "--no-score")
+    assert code == 1
+    assert "line 2" in err and "timestamp_collected" in err and len(err.strip().splitlines()) == 1
+    with session(settings.db_path) as con:
+        assert con.execute("SELECT count(*) FROM posts").fetchone()[0] == 0
+    big = tmp_path / "big.ndjson"
+    big.write_text(item(1, 10 ** 30) + "\n", encoding="utf-8")
+    code, err = run(capsys, "import", "--format", "zeeschuimer", str(big), "--no-score")
+    assert code == 1 and "timestamp_collected" in err
+
+
+def test_seen_ids_drop_repeats_across_merges_in_eight_bytes_an_id():
+    seen = SeenIds()
+    seen.MERGE_EVERY = 64
+    assert all(seen.add(f"https://example.invalid/{n}") for n in range(1000))
+    assert not any(seen.add(f"https://example.invalid/{n}") for n in range(1000))
+    assert "https://example.invalid/999" in seen and "https://example.invalid/1000" not in seen
+    assert len(seen) == 1000
+    assert 8 * 900 <= seen.merged_bytes <= 8 * 1000
