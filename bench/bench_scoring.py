@@ -8,9 +8,13 @@ Also the model's load time and peak memory, of training (in a process of its
 own) and of scoring (this process: model, texts and alt-profanity-check). The machine is
 shared, so each figure is the median of a few passes, and the two scorers'
 passes alternate, so a change in the load hits both alike: still noisy.
+
+    python bench/bench_scoring.py [--models-dir DIR]   # DIR: score with its current model,
+                                                       # skipping the training figures
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import multiprocessing
 import os
@@ -58,6 +62,28 @@ def _train(models_dir: str, out) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description="scoring throughput beside alt-profanity-check")
+    parser.add_argument("--models-dir", type=Path,
+                        help="score with this folder's current model instead of training one")
+    args = parser.parse_args()
+    if args.models_dir is not None:
+        scorer, loads, trained = _loaded(args.models_dir)
+    else:
+        scorer, loads, trained = _trained()
+    _compare(scorer, loads, trained)
+
+
+def _loaded(models_dir: Path):
+    loads = []
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        scorer = store.load(models_dir)
+        loads.append(time.perf_counter() - t0)
+    size = (models_dir / scorer.version / store.MODEL_FILE).stat().st_size / 1e6
+    return scorer, loads, {"size_mb": size}
+
+
+def _trained():
     with tempfile.TemporaryDirectory() as tmp:
         spawn = multiprocessing.get_context("spawn")
         results = spawn.Queue()
@@ -70,6 +96,10 @@ def main() -> None:
             t0 = time.perf_counter()
             scorer = store.load(tmp)
             loads.append(time.perf_counter() - t0)
+    return scorer, loads, trained
+
+
+def _compare(scorer, loads: list[float], trained: dict) -> None:
     sample = texts(20_000)
     scorer.score(sample[:100])  # warm-up
     try:
@@ -84,8 +114,9 @@ def main() -> None:
         if predict_prob is not None:
             theirs.append(rate(predict_prob, sample))
     explained = rate(scorer.details, sample[:5000])
-    print(f"training: {trained['texts']:,} texts in {trained['seconds']:.1f} s, peak memory of "
-          f"the training process {trained['peak_mb']:,.0f} MB")
+    if "seconds" in trained:
+        print(f"training: {trained['texts']:,} texts in {trained['seconds']:.1f} s, peak memory "
+              f"of the training process {trained['peak_mb']:,.0f} MB")
     print(f"model file {trained['size_mb']:.1f} MB; load (checksum + skops) median {statistics.median(loads):.2f} s "
           f"of {REPEATS}")
     print(f"scoring (score only): {statistics.median(ours):,.0f} texts/s, median of {REPEATS} passes "

@@ -8,9 +8,16 @@ sets, every corpus the promoted model knows present. It refuses, saying why,
 when the new model was trained on less data than the promoted one (a dataset
 missing or smaller: e.g. a plain shell without TAGWATCH_CORPORA_DIR), when a
 corpus the promoted model was trained on is missing from the yardstick, or
-when it is worse there: PR-AUC per set (each source counts,
-not just the biggest), no set losing more than MAX_DROP and the mean not
-lower than the promoted model's less TOLERANCE.
+when it is worse there, judged by PR-AUC per set:
+
+- the watched sets (the analysts' labels, the staff sets): none may lose more
+  than MAX_DROP;
+- the public corpora: their mean may not lose more than MAX_DROP (one corpus
+  may lose more: what its annotators called abuse is not always what the
+  analysts call abuse, and the analysts decide);
+- the mean over all sets, the labels weighing as they do in training
+  (`training.LABEL_SHARE` x the number of corpora), may not be lower than the
+  promoted model's less TOLERANCE.
 
 Which model scores is recorded twice, kept in step by `promote`: the
 `promoted` flag here (what analysts query) and the CURRENT file in the models
@@ -32,13 +39,15 @@ from classifiers.data import CORPUS, LABELS, Dataset, staff_set
 from classifiers.errors import ModelIntegrityError
 from classifiers.scoring import Scorer
 from classifiers.store import MODEL_FILE, current_version, remove_abandoned, set_current
-from classifiers.training import HeldOut, TrainedModel, held_out_of
+from classifiers.training import LABEL_SHARE, HeldOut, TrainedModel, held_out_of
 from collectors.crashpoints import crashpoint
 from warehouse.db import WarehouseError, transaction
 
 TOLERANCE = 0.002
-# Analysts' labels weigh a lot, so a model that learns a watched source can lose a little
-# on a public corpus: up to MAX_DROP on any one set, while the mean must not fall.
+# Analysts' labels weigh a lot, so a model that learns a watched source can lose on a public
+# corpus: the watched sets may each lose up to MAX_DROP, the public corpora as much in the mean.
+# Measured with 2,000 labels of misogyny (Reddit): gh_incivility -0.13, the public mean -0.04,
+# the labels' own held-out fifth up (docs/classifier.md, "The learning loop").
 MAX_DROP = 0.05
 STAFF_SETS = ("staff_select", "staff_eval")
 
@@ -152,6 +161,7 @@ class Yardstick:
 
     held: HeldOut
     present: set[str]
+    labels: frozenset[str] = frozenset()  # the analysts' labels' datasets (watched sources)
 
 
 def yardstick(datasets: Sequence[Dataset]) -> Yardstick:
@@ -165,7 +175,8 @@ def yardstick(datasets: Sequence[Dataset]) -> Yardstick:
         labels.append(staff.labels)
         names.append(np.array([name] * len(staff.texts), dtype=object))
     return Yardstick(HeldOut(texts, np.concatenate(labels), np.concatenate(names)),
-                     {d.name for d in real} | set(STAFF_SETS))
+                     {d.name for d in real} | set(STAFF_SETS),
+                     frozenset(d.name for d in real if d.kind == LABELS))
 
 
 def compare(trained: TrainedModel, current: Scorer | None, yard: Yardstick) -> Decision:
@@ -191,14 +202,29 @@ def compare(trained: TrainedModel, current: Scorer | None, yard: Yardstick) -> D
     if not new:
         return Decision(False, "the comparison set has too few of each label to compare models",
                         new, old)
-    drops = {name: old[name] - new[name] for name in new if name in old}
-    mean_new, mean_old = np.mean(list(new.values())), np.mean([old[n] for n in new if n in old])
-    summary = (f"PR-AUC on the comparison set, mean over {len(new)} sets: new {mean_new:.4f}, "
-               f"promoted {current.version} {mean_old:.4f}")
-    worst = max(drops, key=drops.get)
-    if drops[worst] > MAX_DROP:
+    return _judge(new, old, yard, current.version)
+
+
+def _judge(new: dict, old: dict, yard: Yardstick, version: str) -> Decision:
+    """The PR-AUC rules of the module doc, on the sets both models were measured on."""
+    both = [name for name in new if name in old]
+    watched = [n for n in both if n in yard.labels or n in STAFF_SETS]
+    public = [n for n in both if n not in watched]
+    weight = {n: LABEL_SHARE * max(1, len(public)) if n in yard.labels else 1.0 for n in both}
+    mean_new, mean_old = (float(np.average([m[n] for n in both], weights=[weight[n] for n in both]))
+                          if both else 0.0 for m in (new, old))
+    summary = (f"PR-AUC on the comparison set, weighted mean over {len(both)} sets: new "
+               f"{mean_new:.4f}, promoted {version} {mean_old:.4f}")
+    drops = {n: old[n] - new[n] for n in watched}
+    worst = max(drops, key=drops.get) if drops else None
+    if worst is not None and drops[worst] > MAX_DROP:
         return Decision(False, f"{summary}; worse on {worst} ({new[worst]:.4f} < "
                                f"{old[worst]:.4f} by more than {MAX_DROP})", new, old)
+    if public:
+        public_new, public_old = (float(np.mean([m[n] for n in public])) for m in (new, old))
+        if public_old - public_new > MAX_DROP:
+            return Decision(False, f"{summary}; worse on the public corpora ({public_new:.4f} < "
+                                   f"{public_old:.4f} in the mean by more than {MAX_DROP})", new, old)
     if mean_new < mean_old - TOLERANCE:
         return Decision(False, f"{summary}: worse", new, old)
     return Decision(True, f"{summary}: not worse", new, old)

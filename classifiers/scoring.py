@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.base import BaseEstimator
-from sklearn.feature_extraction.text import TfidfTransformer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfTransformer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from classifiers.data import CATEGORIES, allow_long_csv_fields
@@ -31,7 +31,7 @@ from classifiers.estimator import StackedLinearClassifier
 from classifiers.explain import explanation_text
 from classifiers.features import ApcPrior, staff_prior
 from classifiers.signals import aimed_at_staff_many, staff_signals, staff_terms
-from classifiers.text import EncodedBatch, HashedNgrams
+from classifiers.text import EMAIL, EMOJI, URL, USER, EncodedBatch, HashedNgrams
 from common.csvout import SafeWriter
 
 log = logging.getLogger(__name__)
@@ -44,11 +44,16 @@ EXPLAIN_WORDS = 40  # distinct words tried per post: bounds the cost of a long p
 EXPLAIN_MIN_DROP = 0.1  # log-odds: a word that moves the score less explains nothing
 _WORD_RE = re.compile(r"\w+")
 # Words too common to explain anything on their own (their weight is the model's
-# reading of the sentence around them, which the content words show better).
-FUNCTION_WORDS = frozenset(
-    "a an the is are was were be been am i im you your he she his her him they them their it its "
-    "this that these those to of in on at for with and or but so if as by from my me we our us "
-    "do does did not no just all what who how when rt".split())
+# reading of the sentence around them, which the content words show better): English
+# function words (scikit-learn's stop list, less the few content words in it), light
+# verbs and chat forms, the honorifics (a post that names staff lists them as the staff
+# signal instead) and normalisation's placeholders (xxemoji: an emoji was there). Single
+# characters ("s" of "Miss Ray's") are never named either.
+FUNCTION_WORDS = frozenset(ENGLISH_STOP_WORDS - {
+    "fire", "thick", "thin", "cry", "kill", "bill", "serious", "sincere", "empty"}) | frozenset(
+    "im ive id youre dont doesnt didnt cant wont isnt thats whats theres rt u ur ya "
+    "got gets getting make makes making know knows gonna wanna going let lets say says said "
+    "like ain lol mr mrs ms miss sir".split()) | {USER, URL, EMAIL, EMOJI}
 
 
 @dataclass
@@ -315,7 +320,7 @@ class Scorer:
         owner, words = [], []
         for n, text in enumerate(texts):
             candidates = [w for w in dict.fromkeys(_WORD_RE.findall(text))
-                          if w not in FUNCTION_WORDS]
+                          if len(w) > 1 and w not in FUNCTION_WORDS]
             owner += [n] * min(len(candidates), EXPLAIN_WORDS)
             words += candidates[:EXPLAIN_WORDS]
         if not words:

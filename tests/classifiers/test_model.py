@@ -577,6 +577,20 @@ def test_explanations_name_the_words_that_push_the_score_up(scorer):
             assert all("weight" not in e for e in d.explanation)
 
 
+def test_explanations_never_name_function_words_honorifics_or_placeholders(scorer):
+    # Issue 12: `why` named "everyone", "before", "got", "go" (sentence shapes); the staff
+    # head's explanations named "mr", "ms" and the "s" of "Ms Rook's". None may be named.
+    texts = ["Mr Halloway's a nonce and a paedo, everyone knows it lol 😀 @someone",
+             "Ms Rook's got to go, she is a vile liar and a thief, before she gets sacked",
+             "everyone go before you got it, nobody makes it after all"]
+    for d in scorer.details(texts):
+        for term in (e["term"] for e in d.explanation if "weight" in e):
+            assert len(term) > 1 and term not in scoring.FUNCTION_WORDS, term
+    assert {"everyone", "before", "got", "go", "mr", "ms", "miss", "sir", "xxemoji",
+            "xxuser"} <= scoring.FUNCTION_WORDS
+    assert "fire" not in scoring.FUNCTION_WORDS and "thick" not in scoring.FUNCTION_WORDS
+
+
 def test_explanation_shortcut_adds_up_to_the_words_own_features(scorer):
     # A one-word post that names no staff: its word owns every n-gram feature, so its
     # contribution is the n-gram part of the margin, plus its first-order share of the
