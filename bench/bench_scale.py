@@ -79,6 +79,7 @@ def build(work: Path, size: int) -> dict:
     version = load_model(settings.models_dir).version
     started = time.perf_counter()
     with session(settings.db_path) as con:
+        con.execute("SET memory_limit = '16GB'")   # generating 10M posts at once, keyed in one go
         con.execute("SET preserve_insertion_order = false")
         _posts(con, size)
         _scores_and_cases(con, version, utcnow())

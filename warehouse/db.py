@@ -26,6 +26,11 @@ LOCK_WAIT_SECONDS = 60.0
 # every retry; a process that keeps a connection open between uses (the web app's Store)
 # lets go as soon as it sees a fresh one, so keeping a connection never holds up a load.
 WANT_FRESH_SECONDS = 3.0
+# DuckDB may keep up to 80% of the machine's memory by default (mostly pages it has read or
+# written, kept in case they are needed again): a 1,000,000-item import then peaked at 1.15 GB
+# and grew with the file. With this limit it writes out or spills instead, and a process's
+# peak stays near the limit plus Python's own (about 0.5 GB with scikit-learn and the model).
+MEMORY_LIMIT = "1GB"
 
 
 class WarehouseError(Exception):
@@ -113,6 +118,11 @@ def connect(db_path: str | Path, *, read_only: bool = False,
             delay = min(delay * 2, 1.0)
         except duckdb.Error as exc:
             raise WarehouseError(f"cannot open the warehouse {path}: {exc}") from exc
+    try:
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    except duckdb.Error as exc:
+        con.close()
+        raise WarehouseError(f"cannot open the warehouse {path}: {exc}") from exc
     if not read_only:
         for private in (path, path.with_name(path.name + ".wal")):
             private_file(private)   # password hashes and school addresses live here
