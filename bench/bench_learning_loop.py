@@ -6,6 +6,7 @@ For each real corpus C given (default: convabuse, stormfront, toxicr), in a fres
    (links to the shared copies; C is absent): the model before any label, promoted;
 2. 2,000 of C's posts (whole groups: a thread or conversation is never split between the
    labels and the test) written to a CSV and imported with `tagwatch labels import`;
+   (at most half of a small corpus: the rest is the test);
 3. `tagwatch train --offline` again: the model with the labels, and whether it was promoted
    (it must be, or the analysts' work would not reach the scores);
 4. both models score the rest of C (no imported text, no imported group): PR-AUC, ROC-AUC,
@@ -83,7 +84,8 @@ def one_round(name: str, shared: Path, n_labels: int, work: Path) -> dict:
 
     corpus = load_training_corpus(name, shared)
     rng = np.random.default_rng(SEED)
-    imported = split_by_group(corpus.groups, n_labels, rng)
+    # A small corpus gives at most half of its posts: the rest is the test.
+    imported = split_by_group(corpus.groups, min(n_labels, len(corpus.texts) // 2), rng)
     labels_csv = work / "labels.csv"
     with labels_csv.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
