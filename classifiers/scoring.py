@@ -432,6 +432,8 @@ def score_csv(in_path: str | Path, out_path: str | Path, scorer: Scorer,
     Rows that cannot be scored get empty `score`, `label` and `explanation`.
     """
     in_path, out_path = Path(in_path), Path(out_path)
+    if not in_path.is_file():
+        raise FileNotFoundError(f"{in_path}: no such file")
     rows = 0
     added = list(SCORE_COLUMNS)
     with in_path.open(newline="", encoding="utf-8-sig", errors="replace") as src:

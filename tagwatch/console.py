@@ -65,19 +65,22 @@ def table(rows: list[dict], columns: list[str], fmt: str = "table") -> None:
         return
     widths = {"text": 70, "url": 60, "note": 40, "why": 100}
     values = [[_shown(r.get(c)) for c in columns] for r in rows]
-    sizes = [max([len(c)] + [len(cell(row[i], widths.get(c, 40))) for row in values])
-             for i, c in enumerate(columns)]
     width = _terminal_width()
+    headers = [SHORT_HEADERS.get(c, c) if width else c for c in columns]
+    sizes = [max([len(headers[i])] + [len(cell(row[i], widths.get(c, 40))) for row in values])
+             for i, c in enumerate(columns)]
     if width:
         sizes = _fit(columns, sizes, width)
-    out("  ".join(c[:sizes[i]].ljust(sizes[i]) for i, c in enumerate(columns)).rstrip())
+    out("  ".join(h[:sizes[i]].ljust(sizes[i]) for i, h in enumerate(headers)).rstrip())
     for row in values:
         out("  ".join(cell(v, sizes[i]).ljust(sizes[i]) for i, v in enumerate(row)).rstrip())
 
 
 # Columns of free text that give up width first when a table is wider than the terminal.
 SHRINKABLE = ("text", "why", "url", "note", "tags", "categories", "synonyms", "base_url", "post_id")
-MIN_SHRUNK = 12
+MIN_SHRUNK = 8
+# Shorter headings on a narrow terminal (CSV and JSON keep the column names).
+SHORT_HEADERS = {"incident_id": "incident", "incident_cases": "cases", "staff_target": "staff"}
 
 
 def _shown(value):
