@@ -170,6 +170,7 @@ def test_training_reports_held_out_metrics_and_a_threshold(trained):
     assert trained.metrics["split"]["held_out_sha256"] == trained.held_out.sha256
 
 
+@pytest.mark.slow
 def test_abusive_staff_posts_score_above_harmless_ones(trained):
     scores = training.score_texts(trained, UNSEEN_ABUSE + UNSEEN_HARMLESS)
     assert np.all((scores >= 0) & (scores <= 1))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import duckdb
+import pytest
 
 from casekit import seed
 from fakes.mastodon import MastodonReplayServer, make_status
@@ -27,6 +28,7 @@ def _query(settings, sql, params=()):
         return con.execute(sql, list(params)).fetchall()
 
 
+@pytest.mark.slow
 def test_several_ids_in_review_and_report_and_the_undo_of_the_last_decision(settings):
     ids = [str(i) for i in _seed(settings, 5)]
     out = run(settings, "case", "review", *ids[:3], "--decision", "confirm", "--category", "threat",
@@ -85,6 +87,7 @@ def test_several_ids_in_review_and_report_and_the_undo_of_the_last_decision(sett
     assert _query(settings, "SELECT count(*) FROM labels WHERE withdrawn_at IS NOT NULL") == [(1,)]
 
 
+@pytest.mark.slow
 def test_a_case_the_platform_actioned_can_be_closed_by_hand_and_cases_can_be_assigned(settings):
     ids = [str(i) for i in _seed(settings, 2)]
     with session(settings.db_path) as con:

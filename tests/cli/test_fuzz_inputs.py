@@ -346,6 +346,7 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("command", ["import", "labels", "score"])
+@pytest.mark.slow
 def test_forty_malformed_inputs_are_refused_cleanly_by_each_file_command(warehouse, tmp_path, capsys,
                                                                          command):
     assert len(MALFORMED) >= 40

@@ -88,6 +88,7 @@ def case_of(settings, post_id: str) -> str:
         return str(con.execute("SELECT case_id FROM cases WHERE post_id = ?", [post_id]).fetchone()[0])
 
 
+@pytest.mark.slow
 def test_shadow_start_compare_stop_on_a_real_model(settings, monkeypatch, tmp_path, trained_model,
                                                   scores, capsys):
     threshold = trained_model.threshold
@@ -166,6 +167,7 @@ def test_shadow_start_compare_stop_on_a_real_model(settings, monkeypatch, tmp_pa
     assert later["scored"] == 1 and later["shadow_model"] is None and later["shadow_scored"] == 0
 
 
+@pytest.mark.slow
 def test_compare_lists_what_the_candidate_would_drop_and_promote_ends_the_shadow(
         settings, monkeypatch, tmp_path, trained_model, scores, capsys):
     # The candidate's threshold just above the second post's score: it drops that post.
@@ -201,6 +203,7 @@ def test_compare_lists_what_the_candidate_would_drop_and_promote_ends_the_shadow
     assert cli_run(capsys, "models", "shadow")[1].strip() == "no shadow model is running"
 
 
+@pytest.mark.slow
 def test_a_shadow_model_that_cannot_be_loaded_never_stops_the_real_scoring(
         settings, monkeypatch, tmp_path, trained_model, scores, capsys):
     settings, candidate = registered(settings, monkeypatch, tmp_path, trained_model, threshold=0.01)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from incidentkit import bluesky_post, mastodon_post, open_cases, tiktok_post
 from reports import build as rb
 from reports import document
@@ -14,6 +16,7 @@ from warehouse.db import session
 COPY = "Mr Pendleby at Larchwood Primary hit a pupil, share this before the school deletes it"
 
 
+@pytest.mark.slow
 def test_the_report_counts_incidents_beside_posts(settings, tmp_path):
     a, b, c = open_cases(settings, [mastodon_post(1, COPY), bluesky_post(2, COPY),
                                     tiktok_post(3, "an ordinary clip of a school fair in the rain")])

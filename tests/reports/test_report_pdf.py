@@ -41,6 +41,7 @@ def shown(value: str) -> str:
         return value
 
 
+@pytest.mark.slow
 def test_no_rendered_page_has_text_across_a_column_or_outside_the_margins(report):
     pages = pdfcheck.render(report / "report.pdf")
     assert len(pages) >= 3

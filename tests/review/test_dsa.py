@@ -106,6 +106,7 @@ def test_bad_values_are_refused_in_one_line_and_nothing_is_written(reported):
     assert answers(settings) == []
 
 
+@pytest.mark.slow
 def test_the_command_line_records_and_shows_the_fields_and_refuses_bad_ones(reported):
     settings, (first, second) = reported
     out = run(settings, "case", "answer", str(first), "--outcome", "removed", "--text", "Removed.",

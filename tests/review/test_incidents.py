@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from incidentkit import bluesky_post, cli, mastodon_post, open_cases, tiktok_post
 from review import cases as cs
 from review import incidents as inc
@@ -88,6 +90,7 @@ def test_short_texts_are_never_near_duplicates_and_odd_links_are_no_keys():
     assert sum(kind == "link" for kind, _ in keys) == inc.MAX_LINKS
 
 
+@pytest.mark.slow
 def test_cases_opened_before_incidents_existed_get_them_by_the_backfill(settings):
     text = "Ms Madeup from Oakfield Primary is a disgrace to teaching and should be reported"
     ids = open_cases(settings, [mastodon_post(1, text), bluesky_post(2, text), tiktok_post(3, "unrelated clip")])

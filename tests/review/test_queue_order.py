@@ -45,6 +45,7 @@ def test_human_reports_rank_above_classifier_cases_of_a_similar_score(settings, 
     assert [r["human_report"] for r in rows] == [False, True, False, True, False]
 
 
+@pytest.mark.slow
 def test_the_origin_filter(settings, mixed):
     (a, b, c, d, e), _, _ = mixed
     with session(settings.db_path) as con:

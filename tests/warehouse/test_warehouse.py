@@ -208,6 +208,7 @@ def test_a_writer_waits_for_another_process_to_release_the_file(tmp_path):
     assert waited > 0.2  # it had to wait, and then it got in
 
 
+@pytest.mark.slow
 def test_a_writer_gives_up_with_a_clear_message_when_the_lock_stays(tmp_path):
     db = tmp_path / "w.duckdb"
     connect(db).close()

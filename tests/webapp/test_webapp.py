@@ -100,6 +100,7 @@ def test_login_only_redirects_within_the_app(app_db):
     assert r.status_code == 303 and r.headers["location"] == "/"
 
 
+@pytest.mark.slow
 def test_a_load_holding_the_file_too_long_gives_a_busy_page_but_decisions_are_journalled(app_db):
     import subprocess
     import sys

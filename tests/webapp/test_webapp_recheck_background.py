@@ -60,6 +60,7 @@ def analyst(url: str) -> requests.Session:
     return http
 
 
+@pytest.mark.slow
 def test_a_recheck_of_a_slow_host_runs_in_the_background_and_the_page_shows_its_progress(reported):
     settings, server, case, _ = reported
     server.latency = 2.0  # every answer of the platform takes 2 s; the page waits 0.2 s
