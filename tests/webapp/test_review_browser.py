@@ -38,7 +38,10 @@ def test_reviewer_confirms_reports_and_records_an_answer(settings, browser):
         assert first_row.locator(".staff-target").inner_text() == "staff target 1.00"
         page.keyboard.press("j")
         page.keyboard.press("k")
-        page.keyboard.press("c")  # confirm the current (first) case
+        page.keyboard.press("c")  # the confirm form of the current (first) case, pre-filled
+        page.wait_for_selector("#confirm-dialog[open]")
+        page.locator("#confirm-submit").focus()
+        page.keyboard.press("Enter")
         page.wait_for_selector("text=reviewed")
         assert page.locator("tr.queue-row").count() == 1  # only the calm one is left
 
