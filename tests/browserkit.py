@@ -21,3 +21,11 @@ def browser():
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield b
         b.close()
+
+
+def log_in(page, name: str, password: str, then: str = "tr.queue-row") -> None:
+    """Fill the login form the page shows and wait for `then` (the queue, by default)."""
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector(then)

@@ -3,7 +3,7 @@ against `tagwatch serve`: boxes ticked with a click and a shift-click range, one
 target and severity for all, then the Undo button puts every case back where it was."""
 from __future__ import annotations
 
-from browserkit import BROWSER, browser  # noqa: F401 (fixture)
+from browserkit import BROWSER, browser, log_in  # noqa: F401 (fixture)
 from casekit import seed, served_app
 from fakes.mastodon import MastodonReplayServer, make_status
 from review import users
@@ -20,10 +20,7 @@ def test_bulk_confirm_with_a_shift_click_range_then_undo(settings, browser):
     with served_app(settings) as url:
         page = browser.new_page()
         page.goto(url + "/login")
-        page.fill("input[name=name]", "ana")
-        page.fill("input[name=password]", "a long passphrase")
-        page.click("button[type=submit]")
-        page.wait_for_selector("tr.queue-row")
+        log_in(page, "ana", "a long passphrase")
         boxes = page.locator("input.pick")
         boxes.nth(1).click()
         boxes.nth(3).click(modifiers=["Shift"])  # the range 2..4

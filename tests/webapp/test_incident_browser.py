@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from browserkit import BROWSER, browser  # noqa: F401 (fixture)
+from browserkit import BROWSER, browser, log_in  # noqa: F401 (fixture)
 from casekit import HOSTILE, served_app
 from incidentkit import bluesky_post, mastodon_post, open_cases, tiktok_post
 from review import users
@@ -27,10 +27,7 @@ def test_an_incident_page_lists_its_two_sibling_cases(settings, browser):
         dialogs = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(url + "/login")
-        page.fill("input[name=name]", "una")
-        page.fill("input[name=password]", "a long passphrase")
-        page.click("button[type=submit]")
-        page.wait_for_selector("tr.queue-row")
+        log_in(page, "una", "a long passphrase")
         order = [r.get_attribute("data-case") for r in page.locator("tr.queue-row").all()]
         assert order == [str(linking), str(copy), str(tiktok_case), str(other)]   # the incident together
         badges = page.locator("tr.queue-row .incident")

@@ -4,7 +4,7 @@ without a referrer (http(s) addresses only: a javascript: URL is not a link), an
 decision the selection stays at the same place in the queue."""
 from __future__ import annotations
 
-from browserkit import BROWSER, browser  # noqa: F401 (fixture)
+from browserkit import BROWSER, browser, log_in  # noqa: F401 (fixture)
 from casekit import seed, served_app
 from fakes.mastodon import MastodonReplayServer, make_status
 from review import users
@@ -24,10 +24,7 @@ def test_dates_original_links_and_the_selection_keeps_its_place(settings, browse
     with served_app(settings) as url:
         page = browser.new_page()
         page.goto(url + "/login")
-        page.fill("input[name=name]", "ana")
-        page.fill("input[name=password]", "a long passphrase")
-        page.click("button[type=submit]")
-        page.wait_for_selector("tr.queue-row")
+        log_in(page, "ana", "a long passphrase")
         rows = page.locator("tr.queue-row")
         assert [rows.nth(i).get_attribute("data-case") for i in range(4)] == [str(i) for i in ids]
         first = rows.nth(0)

@@ -2,7 +2,7 @@
 log in, confirm with the keyboard, record a report and an answer; hostile text stays text."""
 from __future__ import annotations
 
-from browserkit import BROWSER, browser  # noqa: F401 (fixture)
+from browserkit import BROWSER, browser, log_in  # noqa: F401 (fixture)
 from casekit import HOSTILE, hostile_content, seed, served_app
 from review import users
 from fakes.mastodon import MastodonReplayServer, make_status
@@ -28,10 +28,7 @@ def test_reviewer_confirms_reports_and_records_an_answer(settings, browser):
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(url + "/")
         assert page.url.startswith(url + "/login")
-        page.fill("input[name=name]", "ana")
-        page.fill("input[name=password]", "a long passphrase")
-        page.click("button[type=submit]")
-        page.wait_for_selector("tr.queue-row")
+        log_in(page, "ana", "a long passphrase")
         first_row = page.locator("tr.queue-row").first
         assert first_row.get_attribute("data-case") == str(hostile)  # worst first
         assert HOSTILE in first_row.locator(".post-text").inner_text()  # shown as text
