@@ -626,11 +626,11 @@ for _category, _extra in FOURTH_ROUND.items():
 # school or an authority with made-up complaints until they are suspended). Written for the
 # seed set, not from the evaluation sets or the demo sample: test_model.py checks that no
 # template here shares four words in a row with any of them. Measured with a seed-only
-# model (its staff head is the full model's), staff_select at the same recall 0.93: false
-# positives 0.11 -> 0.05-0.06 over two fillings (docs/classifier.md). Harmless counterparts
-# (praise and ratings of lessons, retirements, jokes with "kill me" or "fire", homework
-# complaints, harmless calls to act, news of vandalism, 64 templates) were tried with them and
-# raised staff_select's false positives at recall 0.93 to 0.10-0.12: not kept.
+# model (its staff head is the full model's), staff_select's false positives at recall 0.93:
+# 0.09-0.11 -> 0.04-0.05 over two fillings, with the staff head's C = 2 (docs/classifier.md).
+# Harmless counterparts (praise and ratings of lessons, retirements, jokes with "kill me" or
+# "fire", homework complaints, harmless calls to act, news of vandalism: 64 templates) were
+# tried with them and raised those false positives in every group tried: not kept.
 FIFTH_ROUND: dict[str, list[str]] = {
     "allegation": [
         "{T} grabbed a year 7 by the collar and {S} swept it under the carpet",
