@@ -192,15 +192,16 @@ def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
 
 
 def _list_ranked(con, where: str, params: list, limit: int | None) -> list[dict]:
-    """list_cases ranked by the kept keys (warehouse.queue_keys); posts read for its rows only."""
+    """list_cases ranked by the keys kept per case (warehouse.queue_keys): the listed rows'
+    text, tags and explanation are read after ranking, for those rows only."""
     sql = f"""
         WITH {_SELECTED.format(where=where)},
         {_INCIDENTS},
         ranked AS (
-            SELECT c.case_id, c.state, c.state_since, c.platform, c.post_id, k.post_rowid, k.score,
-                   k.reach, k.model_version, k.explanation, k.categories, k.staff_target, c.origin,
-                   c.opened_at, coalesce(rq.requesters, 0) AS requesters, asg.assignee,
-                   c.human_report, inc.incident_id, coalesce(inc.incident_cases, 1) AS incident_cases
+            SELECT c.case_id, c.state, c.state_since, c.platform, c.post_id, k.score, k.reach,
+                   k.staff_target, c.origin, c.opened_at, coalesce(rq.requesters, 0) AS requesters,
+                   asg.assignee, c.human_report, inc.incident_id,
+                   coalesce(inc.incident_cases, 1) AS incident_cases
             FROM sel c
             JOIN queue_keys k USING (case_id)
             LEFT JOIN case_assignee asg USING (case_id)
@@ -211,11 +212,10 @@ def _list_ranked(con, where: str, params: list, limit: int | None) -> list[dict]
     if limit:
         sql += f" LIMIT {int(limit)}"
     rows = dict_rows(con.execute(sql, params))
-    posts = queue_keys.posts_by_rowid(con, [(r["post_rowid"], r["platform"], r["post_id"]) for r in rows])
-    unknown = dict.fromkeys(queue_keys.POST_FIELDS)
+    shown = queue_keys.shown(con, [r["case_id"] for r in rows])
     listed = []
     for r in rows:
-        r.update(posts.get((r["platform"], r["post_id"]), unknown))
+        r.update(shown[r["case_id"]])
         r["explanation"] = _json(r["explanation"])
         r["categories"] = _json(r["categories"])
         listed.append({k: r[k] for k in LISTED})

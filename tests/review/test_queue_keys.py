@@ -6,7 +6,7 @@ from __future__ import annotations
 from incidentkit import bluesky_post, load_posts, mastodon_post
 from review import cases as cs
 from review import states as st
-from warehouse import queries, queue_keys
+from warehouse import maintenance, queries, queue_keys
 from warehouse.db import session
 
 TEXTS = ["first invented post about a maths lesson that went badly wrong today",
@@ -92,13 +92,15 @@ def test_a_case_inserted_without_keys_is_ranked_from_posts_and_scores(settings):
     assert len(agreed(settings)) == 3
 
 
-def test_a_post_found_under_another_key_at_its_rowid_is_looked_up_by_its_key(settings):
+def test_a_stripped_post_leaves_no_copy_in_the_queue(settings):
     posts = [mastodon_post(i + 1, t) for i, t in enumerate(TEXTS[:2])]
     load_posts(settings, posts, [0.9, 0.8])
     with session(settings.db_path) as con:
         cs.open_flagged(con)
-        low, high = con.execute("SELECT min(post_rowid), max(post_rowid) FROM queue_keys").fetchall()[0]
-        con.execute("UPDATE queue_keys SET post_rowid = ? - post_rowid", [low + high])   # the other's post
-        assert cs.list_cases(con, st.OPEN_FOR_REVIEW) == cs.list_cases(con, st.OPEN_FOR_REVIEW, recompute=True)
-        con.execute("UPDATE queue_keys SET post_rowid = NULL")
-        assert cs.list_cases(con, st.OPEN_FOR_REVIEW) == cs.list_cases(con, st.OPEN_FOR_REVIEW, recompute=True)
+        maintenance.strip_posts(con, "SELECT 'mastodon' AS platform, ? AS post_id", [posts[0]["post_id"]],
+                                reason="test", actor="ana")
+        kept = dict((r[0], r[1:]) for r in con.execute(
+            "SELECT post_id, url, text, author_key FROM queue_keys").fetchall())
+    assert kept[posts[0]["post_id"]] == (None, None, None)
+    assert None not in kept[posts[1]["post_id"]]
+    assert agreed(settings)
