@@ -139,16 +139,24 @@ _INCIDENTS = """inc AS (SELECT i.case_id, i.incident_id, count(*) OVER (PARTITIO
                 FROM case_incidents i WHERE i.incident_id IN (
                     SELECT incident_id FROM case_incidents SEMI JOIN sel USING (case_id)))"""
 _REQUESTERS = "(SELECT case_id, count(*) AS requesters FROM case_requesters GROUP BY case_id)"
+_WORST_ORDER = f"""coalesce(staff_target, 0) >= {STAFF_AIMED} DESC,
+    score + CASE WHEN human_report THEN {HUMAN_REPORT_BAND} ELSE 0 END DESC NULLS LAST,
+    reach DESC, case_id"""
 # Worst first (list_cases), the cases of one incident where its worst one stands.
 _WORST_FIRST = f"""
         SELECT * EXCLUDE (rank, group_rank) FROM (
             SELECT *, min(rank) OVER (PARTITION BY coalesce(incident_id, -case_id)) AS group_rank
-            FROM (SELECT *, row_number() OVER (
-                      ORDER BY coalesce(staff_target, 0) >= {STAFF_AIMED} DESC,
-                               score + CASE WHEN human_report THEN {HUMAN_REPORT_BAND} ELSE 0 END
-                                   DESC NULLS LAST,
-                               reach DESC, case_id) AS rank
-                  FROM ranked))
+            FROM (SELECT *, row_number() OVER (ORDER BY {_WORST_ORDER}) AS rank FROM ranked))
+        ORDER BY group_rank, rank"""
+# The same order from the kept keys, on the chosen cases' ids and keys alone (sorting whole
+# rows of every open case cost twice as much); the rows are then read for the ids listed.
+_RANKED_IDS = f"""
+        WITH {_SELECTED},
+        keys AS (SELECT c.case_id, c.human_report, k.score, k.reach, k.staff_target, i.incident_id
+                 FROM sel c JOIN queue_keys k USING (case_id) LEFT JOIN case_incidents i USING (case_id)),
+        r AS (SELECT case_id, coalesce(incident_id, -case_id) AS grp,
+                     row_number() OVER (ORDER BY {_WORST_ORDER}) AS rank FROM keys)
+        SELECT case_id FROM r JOIN (SELECT grp, min(rank) AS group_rank FROM r GROUP BY grp) USING (grp)
         ORDER BY group_rank, rank"""
 # The columns of a listed case, in this order.
 LISTED = ("case_id", "state", "state_since", "platform", "post_id", "url", "score", "reach", "text",
@@ -192,34 +200,32 @@ def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
 
 
 def _list_ranked(con, where: str, params: list, limit: int | None) -> list[dict]:
-    """list_cases ranked by the keys kept per case (warehouse.queue_keys): the listed rows'
-    text, tags and explanation are read after ranking, for those rows only."""
-    sql = f"""
-        WITH {_SELECTED.format(where=where)},
-        {_INCIDENTS},
-        ranked AS (
-            SELECT c.case_id, c.state, c.state_since, c.platform, c.post_id, k.score, k.reach,
-                   k.staff_target, c.origin, c.opened_at, coalesce(rq.requesters, 0) AS requesters,
-                   asg.assignee, c.human_report, inc.incident_id,
-                   coalesce(inc.incident_cases, 1) AS incident_cases
-            FROM sel c
-            JOIN queue_keys k USING (case_id)
-            LEFT JOIN case_assignee asg USING (case_id)
-            LEFT JOIN {_REQUESTERS} rq USING (case_id)
-            LEFT JOIN inc USING (case_id))
-        {_WORST_FIRST}
-    """
-    if limit:
-        sql += f" LIMIT {int(limit)}"
-    rows = dict_rows(con.execute(sql, params))
-    shown = queue_keys.shown(con, [r["case_id"] for r in rows])
-    listed = []
+    """list_cases from the keys kept per case (warehouse.queue_keys): the chosen cases ranked
+    on their keys alone, then the listed ones read (posts and scores are not read)."""
+    sql = _RANKED_IDS.format(where=where) + (f" LIMIT {int(limit)}" if limit else "")
+    ids = [r[0] for r in con.execute(sql, params).fetchall()]
+    if not ids:
+        return []
+    shown = ", ".join(f"k.{c}" for c in queue_keys.SHOWN)
+    rows = dict_rows(con.execute(f"""
+        WITH {_SELECTED.format(where=f"WHERE c.case_id IN ({', '.join(str(int(i)) for i in ids)})")},
+        {_INCIDENTS}
+        SELECT c.case_id, c.state, c.state_since, c.platform, c.post_id, k.score, k.reach,
+               k.staff_target, c.origin, c.opened_at, coalesce(rq.requesters, 0) AS requesters,
+               asg.assignee, c.human_report, inc.incident_id,
+               coalesce(inc.incident_cases, 1) AS incident_cases, {shown}
+        FROM sel c
+        JOIN queue_keys k USING (case_id)
+        LEFT JOIN case_assignee asg USING (case_id)
+        LEFT JOIN {_REQUESTERS} rq USING (case_id)
+        LEFT JOIN inc USING (case_id)
+    """))
+    position = {case_id: n for n, case_id in enumerate(ids)}
+    rows.sort(key=lambda r: position[r["case_id"]])
     for r in rows:
-        r.update(shown[r["case_id"]])
         r["explanation"] = _json(r["explanation"])
         r["categories"] = _json(r["categories"])
-        listed.append({k: r[k] for k in LISTED})
-    return listed
+    return [{k: r[k] for k in LISTED} for r in rows]
 
 
 def show(con, case_id: int) -> dict:
