@@ -77,13 +77,13 @@ def match_tags(con, candidates: list[str]) -> list[Match]:
 
 def refresh_matches(con) -> int:
     """Match the tags not matched yet against the current watchlist (all of them again
-    when the watchlist or its synonyms changed). Returns how many were (re)matched."""
+    when the watchlist or its synonyms changed). Returns how many were (re)matched.
+    The tags come from `tags_seen` (kept by the loader), not from every post's tags."""
     index, _, fingerprint = watch_index(con)
     todo = [r[0] for r in con.execute(
         """
-        SELECT DISTINCT t.tag FROM (SELECT unnest(hashtags) AS tag FROM posts) t
-        LEFT JOIN tag_matches m USING (tag)
-        WHERE t.tag IS NOT NULL AND (m.tag IS NULL OR m.watch_fingerprint <> ?)
+        SELECT s.tag FROM tags_seen s LEFT JOIN tag_matches m USING (tag)
+        WHERE m.tag IS NULL OR m.watch_fingerprint <> ?
         """, [fingerprint]).fetchall()]
     if not todo:
         return 0
