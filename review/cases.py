@@ -148,8 +148,9 @@ _WORST_FIRST = f"""
             SELECT *, min(rank) OVER (PARTITION BY coalesce(incident_id, -case_id)) AS group_rank
             FROM (SELECT *, row_number() OVER (ORDER BY {_WORST_ORDER}) AS rank FROM ranked))
         ORDER BY group_rank, rank"""
-# The same order from the kept keys, on the chosen cases' ids and keys alone (sorting whole
-# rows of every open case cost twice as much); the rows are then read for the ids listed.
+# The same order from the kept keys, sorting the chosen cases' ids and keys alone (sorting whole
+# rows of every open case cost twice as much, as did joining them back); the listed ones are
+# then read by their ids.
 _RANKED_IDS = f"""
         WITH {_SELECTED},
         keys AS (SELECT c.case_id, c.human_report, k.score, k.reach, k.staff_target, i.incident_id
@@ -158,6 +159,23 @@ _RANKED_IDS = f"""
                      row_number() OVER (ORDER BY {_WORST_ORDER}) AS rank FROM keys)
         SELECT case_id FROM r JOIN (SELECT grp, min(rank) AS group_rank FROM r GROUP BY grp) USING (grp)
         ORDER BY group_rank, rank"""
+# The listed cases (`{{ids}}`: their ids, written out), everything read for them only.
+_LISTED_BY_ID = f"""
+        SELECT c.case_id, s.state, s.state_since, c.platform, c.post_id, c.origin, c.opened_at,
+               {_HUMAN} AS human_report, k.score, k.reach, k.staff_target,
+               {", ".join(f"k.{c}" for c in queue_keys.SHOWN)}, coalesce(rq.requesters, 0) AS requesters,
+               asg.assignee, i.incident_id, coalesce(n.incident_cases, 1) AS incident_cases
+        FROM cases c
+        JOIN (SELECT case_id, arg_max(to_state, event_id) AS state, max(occurred_at) AS state_since
+              FROM case_events WHERE case_id IN ({{ids}}) GROUP BY case_id) s USING (case_id)
+        JOIN queue_keys k USING (case_id)
+        LEFT JOIN case_assignee asg USING (case_id)
+        LEFT JOIN {_REQUESTERS} rq USING (case_id)
+        LEFT JOIN case_incidents i USING (case_id)
+        LEFT JOIN (SELECT incident_id, count(*) AS incident_cases FROM case_incidents
+                   WHERE incident_id IN (SELECT incident_id FROM case_incidents WHERE case_id IN ({{ids}}))
+                   GROUP BY incident_id) n USING (incident_id)
+        WHERE c.case_id IN ({{ids}})"""
 # The columns of a listed case, in this order.
 LISTED = ("case_id", "state", "state_since", "platform", "post_id", "url", "score", "reach", "text",
           "hashtags", "model_version", "explanation", "categories", "staff_target", "origin",
@@ -201,25 +219,12 @@ def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
 
 def _list_ranked(con, where: str, params: list, limit: int | None) -> list[dict]:
     """list_cases from the keys kept per case (warehouse.queue_keys): the chosen cases ranked
-    on their keys alone, then the listed ones read (posts and scores are not read)."""
+    on their keys alone, then the listed ones read by id (no posts, no scores)."""
     sql = _RANKED_IDS.format(where=where) + (f" LIMIT {int(limit)}" if limit else "")
-    ids = [r[0] for r in con.execute(sql, params).fetchall()]
+    ids = [int(r[0]) for r in con.execute(sql, params).fetchall()]
     if not ids:
         return []
-    shown = ", ".join(f"k.{c}" for c in queue_keys.SHOWN)
-    rows = dict_rows(con.execute(f"""
-        WITH {_SELECTED.format(where=f"WHERE c.case_id IN ({', '.join(str(int(i)) for i in ids)})")},
-        {_INCIDENTS}
-        SELECT c.case_id, c.state, c.state_since, c.platform, c.post_id, k.score, k.reach,
-               k.staff_target, c.origin, c.opened_at, coalesce(rq.requesters, 0) AS requesters,
-               asg.assignee, c.human_report, inc.incident_id,
-               coalesce(inc.incident_cases, 1) AS incident_cases, {shown}
-        FROM sel c
-        JOIN queue_keys k USING (case_id)
-        LEFT JOIN case_assignee asg USING (case_id)
-        LEFT JOIN {_REQUESTERS} rq USING (case_id)
-        LEFT JOIN inc USING (case_id)
-    """))
+    rows = dict_rows(con.execute(_LISTED_BY_ID.format(ids=", ".join(str(i) for i in ids))))
     position = {case_id: n for n, case_id in enumerate(ids)}
     rows.sort(key=lambda r: position[r["case_id"]])
     for r in rows:
