@@ -70,7 +70,7 @@ def build(work: Path, size: int) -> dict:
     """Generate `size` posts (30 days up to two days ago), scores, cases and tag matches."""
     from classifiers.store import load as load_model
     from review.cases import utcnow
-    from warehouse import queries
+    from warehouse import queries, tag_totals
     from warehouse.db import session
     from warehouse.resurfacing import refresh
 
@@ -82,6 +82,7 @@ def build(work: Path, size: int) -> dict:
         con.execute("SET memory_limit = '16GB'")   # generating 10M posts at once, keyed in one go
         con.execute("SET preserve_insertion_order = false")
         _posts(con, size)
+        tag_totals.recount(con)   # posts written here, not by the loader: count their tags
         _scores_and_cases(con, version, utcnow())
         for tag in TAGS[:20]:
             queries.watchlist_add(con, tag, "flagged")
@@ -143,6 +144,8 @@ def _scores_and_cases(con, version: str, now) -> None:
         SELECT case_id, 'DETECTED', CASE WHEN case_id % 4 = 0 THEN 'CONFIRMED' ELSE 'DISMISSED' END,
                'reviewer', opened_at + INTERVAL 1 DAY, FALSE, NULL
         FROM cases WHERE opened_at < ? - INTERVAL 4 DAY ORDER BY case_id""", [now])
+    from warehouse import queue_keys
+    queue_keys.fill(con)   # what the case openers write beside each case: the queue's keys
 
 
 # --- the daily work ----------------------------------------------------------------------------

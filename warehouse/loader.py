@@ -9,6 +9,8 @@ the posts it covers are committed, and only for a collection that finished.
 A first load into an empty table writes its rows to a scratch table just before
 that transaction (see `build_posts_load`); nothing a reader sees changes until
 the transaction commits, and the scratch table is dropped whatever happens.
+The tag totals the radar reads (warehouse/tag_totals.py) take each load's new posts in the
+same transaction.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ import pyarrow as pa
 
 from collectors.crashpoints import crashpoint
 from collectors.staging import Manifest, find_manifests
+from warehouse import queue_keys
+from warehouse import tag_totals
 from warehouse.db import WarehouseError, transaction
 
 @dataclass
@@ -106,9 +110,12 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path],
             with transaction(con):
                 if bulk:
                     swap_in_posts_load(con)
+                    tag_totals.add_posts(con, _TOTALLED.format(posts="posts"))
                 else:
                     con.execute(f"INSERT INTO posts {POST_COLUMNS} {_rows('k.is_new')}")
+                    tag_totals.add_posts(con, _TOTALLED.format(posts=f"({_rows('k.is_new')})"))
                     _refresh_seen(con, _rows("NOT k.is_new"))
+                    queue_keys.refresh_posts(con, _rows("NOT k.is_new"))   # new counts: reach
                 new_by_file = {files[index]: n for index, n in con.execute(
                     f"SELECT row_key >> {_ROW_BITS}, count(*) FROM keep WHERE is_new GROUP BY ALL"
                 ).fetchall()}
@@ -196,6 +203,11 @@ POST_COLUMNS = """(platform, post_id, url, text, created_at, hashtags, author_ke
     first_seen_at, last_seen_at, parent_post_id)"""
 # Staging columns added after the first release; older staging files lack them.
 _LATER_COLUMNS = ("author_handle", "parent_post_id")
+
+
+# The new posts as the tag totals take them (typed as in posts: staging may differ).
+_TOTALLED = ("SELECT platform, first_seen_at::TIMESTAMPTZ AS first_seen_at, "
+             "created_at::TIMESTAMPTZ AS created_at, hashtags::VARCHAR[] AS hashtags FROM {posts}")
 
 
 _ROW_BITS = 40  # a row's key: the file's index above, its row number below

@@ -23,15 +23,15 @@ MIN_SUPPORT = 3      # focus posts a tag needs before it can be proposed
 MIN_LIFT = 1.5       # how much likelier than average a post with the tag is a focus post
 WINDOW = timedelta(days=7)
 
-# The same for posts first seen since a time: a post is scored after it is loaded, so its
-# scores are all later than its first sighting (a day's margin for clocks of other machines);
-# scores are stored in the order they are written, so older row groups are skipped. Only the
-# posts of the window are aggregated (a warehouse scored in one go has every score "recent").
-# Two parameters: the time, twice.
-_LATEST_LABEL_SINCE = ("SELECT platform, post_id, arg_max(label, scored_at) AS flagged FROM scores "
-                       "SEMI JOIN (SELECT platform, post_id FROM posts WHERE first_seen_at >= ?::TIMESTAMPTZ) "
-                       "USING (platform, post_id) "
-                       "WHERE scored_at >= ?::TIMESTAMPTZ - INTERVAL 1 DAY GROUP BY ALL")
+# The latest label of each post first seen in a period, by the post's row id: a post is
+# scored after it is loaded, so its scores are all later than its first sighting (a day's
+# margin for clocks of other machines); scores are stored in the order they are written, so
+# older row groups are skipped. Only the posts of the period are aggregated (a warehouse
+# scored in one go has every score "recent"). Parameters: the period's start and end.
+_LATEST_LABEL_BETWEEN = ("SELECT p.rowid AS pid, arg_max(s.label, s.scored_at) AS flagged "
+                         "FROM scores s JOIN posts p USING (platform, post_id) "
+                         "WHERE p.first_seen_at >= ?::TIMESTAMPTZ AND p.first_seen_at < ?::TIMESTAMPTZ "
+                         "AND s.scored_at >= ?::TIMESTAMPTZ - INTERVAL 1 DAY GROUP BY p.rowid")
 
 
 # --- synonyms and the index -------------------------------------------------------------
@@ -77,13 +77,13 @@ def match_tags(con, candidates: list[str]) -> list[Match]:
 
 def refresh_matches(con) -> int:
     """Match the tags not matched yet against the current watchlist (all of them again
-    when the watchlist or its synonyms changed). Returns how many were (re)matched."""
+    when the watchlist or its synonyms changed). Returns how many were (re)matched.
+    The tags come from `tags_seen` (kept by the loader), not from every post's tags."""
     index, _, fingerprint = watch_index(con)
     todo = [r[0] for r in con.execute(
         """
-        SELECT DISTINCT t.tag FROM (SELECT unnest(hashtags) AS tag FROM posts) t
-        LEFT JOIN tag_matches m USING (tag)
-        WHERE t.tag IS NOT NULL AND (m.tag IS NULL OR m.watch_fingerprint <> ?)
+        SELECT s.tag FROM tags_seen s LEFT JOIN tag_matches m USING (tag)
+        WHERE m.tag IS NULL OR m.watch_fingerprint <> ?
         """, [fingerprint]).fetchall()]
     if not todo:
         return 0
@@ -110,34 +110,36 @@ def mine_proposals(con, now: datetime | None = None, window: timedelta = WINDOW,
     """Tags that travel with abuse: on posts the classifier flags or that carry a banned or
     flagged tag (the focus posts) far more often than on the average collected post, in
     the last `window`, compared with the window before. Stored as proposals (decided ones
-    keep their decision and are never proposed again); returns the ranked candidates."""
+    keep their decision and are never proposed again); returns the ranked candidates.
+    Posts are told apart by row id (a number: cheaper to group and join than platform and
+    post id); the two windows' tags are matched once and read by every part."""
     now = now or datetime.now(timezone.utc)
     start, previous = now - window, now - 2 * window
     rows = dict_rows(con.execute(
         f"""
-        WITH latest AS ({_LATEST_LABEL_SINCE}),
+        WITH latest AS ({_LATEST_LABEL_BETWEEN}),
         seen AS (
-            SELECT platform, post_id, first_seen_at, unnest(hashtags) AS tag FROM posts
+            SELECT rowid AS pid, first_seen_at, unnest(hashtags) AS tag FROM posts
             WHERE first_seen_at >= ? AND first_seen_at < ?
         ),
-        keyed AS (
+        keyed AS MATERIALIZED (
             SELECT s.*, m.canonical, m.matched_tag, w.status
             FROM seen s JOIN tag_matches m USING (tag) LEFT JOIN watchlist w ON w.tag = m.matched_tag
         ),
-        post_focus AS (
-            SELECT k.platform, k.post_id, any_value(k.first_seen_at) >= ? AS current,
+        post_focus AS MATERIALIZED (
+            SELECT k.pid, any_value(k.first_seen_at) >= ? AS current,
                    bool_or(coalesce(k.status IN ('banned', 'flagged'), FALSE))
                    OR coalesce(any_value(l.flagged), FALSE) AS focus
-            FROM keyed k LEFT JOIN latest l USING (platform, post_id) GROUP BY ALL
+            FROM keyed k LEFT JOIN latest l USING (pid) GROUP BY k.pid
         ),
         totals AS (SELECT count(*) AS n, count(*) FILTER (focus) AS nf FROM post_focus WHERE current),
-        pairs AS (SELECT DISTINCT platform, post_id, canonical FROM keyed WHERE matched_tag IS NULL),
+        pairs AS (SELECT DISTINCT pid, canonical FROM keyed WHERE matched_tag IS NULL),
         counted AS (   -- one row per (post, tag): plain counts instead of three DISTINCT ones
             SELECT p.canonical AS tag,
                    count(*) FILTER (pf.current) AS posts,
                    count(*) FILTER (pf.current AND pf.focus) AS support,
                    count(*) FILTER (NOT pf.current) AS previous_posts
-            FROM pairs p JOIN post_focus pf USING (platform, post_id) GROUP BY p.canonical
+            FROM pairs p JOIN post_focus pf USING (pid) GROUP BY p.canonical
         ),
         stats AS (
             SELECT c.*, s.spelling FROM counted c JOIN (
@@ -149,7 +151,7 @@ def mine_proposals(con, now: datetime | None = None, window: timedelta = WINDOW,
         FROM stats s, totals t
         WHERE t.nf > 0 AND s.support >= ? AND (s.support::DOUBLE / s.posts) / (t.nf::DOUBLE / t.n) >= ?
         ORDER BY lift * ln(1 + s.support) DESC, s.tag
-        """, [previous, previous, previous, now, start, min_support, min_lift]))
+        """, [previous, now, previous, previous, now, start, min_support, min_lift]))
     if rows:
         found = pa.Table.from_pylist(rows)  # noqa: F841 (read by DuckDB below)
         with transaction(con):
@@ -194,11 +196,13 @@ def decide(con, tag: str, accept: bool, by: str, status: str = "watch") -> dict:
 # --- volume and spikes ------------------------------------------------------------------
 
 def daily_volume(con, since: datetime) -> list[dict]:
-    """Posts per day per canonical tag and platform (by when posted, else first seen)."""
+    """Posts per day per canonical tag and platform (by when posted, else first seen).
+    Posts are counted by row id (within a platform, one per post id; a number is cheaper to
+    count distinct). Not from tag_days: a post carrying two spellings of one tag counts once."""
     return dict_rows(con.execute(
         """
-        SELECT m.canonical, p.platform, p.day, count(DISTINCT p.post_id) AS posts
-        FROM (SELECT platform, post_id, coalesce(created_at, first_seen_at)::DATE AS day,
+        SELECT m.canonical, p.platform, p.day, count(DISTINCT p.pid) AS posts
+        FROM (SELECT rowid AS pid, platform, coalesce(created_at, first_seen_at)::DATE AS day,
                      unnest(hashtags) AS tag
               FROM posts WHERE coalesce(created_at, first_seen_at) >= ?
                  -- seen after posted (a day's margin for clocks): skips the older row groups
@@ -288,34 +292,35 @@ def resurfaced(con, since: datetime | None) -> list[dict]:
     # the latest labels of the posts that carry a banned tag only.
     where, params = ("WHERE first_seen_at >= ?", [since]) if since else ("", [])
     hits = f"""
-        hits AS (
+        hits AS MATERIALIZED (
             SELECT p.platform, p.post_id, p.first_seen_at, p.tag AS variant, m.matched_tag AS tag, m.method
             FROM (SELECT platform, post_id, first_seen_at, unnest(hashtags) AS tag FROM posts {where}) p
             JOIN tag_matches m ON m.tag = p.tag
             JOIN watchlist w ON w.tag = m.matched_tag AND w.status = 'banned'),
         latest AS (SELECT platform, post_id, arg_max(label, scored_at) AS flagged FROM scores
                    SEMI JOIN hits USING (platform, post_id) GROUP BY ALL)"""
-    variants = dict_rows(con.execute(
-        f"""
-        WITH {hits}
-        SELECT h.tag, h.variant, h.method, h.platform,
-               min(h.first_seen_at) AS first_seen, count(DISTINCT h.post_id) AS posts,
-               avg(l.flagged::INT) AS share_flagged
-        FROM hits h LEFT JOIN latest l USING (platform, post_id)
-        GROUP BY ALL ORDER BY tag, first_seen, variant, platform
-        """, params))
-    totals = {r["tag"]: r for r in dict_rows(con.execute(
+    # One statement: the hits are found once (materialised) for both the variants and the totals.
+    rows = dict_rows(con.execute(
         f"""
         WITH {hits},
         posts_hit AS (SELECT DISTINCT tag, platform, post_id, first_seen_at FROM hits)
-        SELECT h.tag, min(h.first_seen_at) AS first_seen, count(*) AS posts,
-               avg(l.flagged::INT) AS share_flagged, list(DISTINCT h.platform ORDER BY h.platform) AS platforms
+        SELECT 'variant' AS kind, h.tag, h.variant, h.method, h.platform,
+               min(h.first_seen_at) AS first_seen, count(DISTINCT h.post_id) AS posts,
+               avg(l.flagged::INT) AS share_flagged, NULL AS platforms
+        FROM hits h LEFT JOIN latest l USING (platform, post_id)
+        GROUP BY h.tag, h.variant, h.method, h.platform
+        UNION ALL
+        SELECT 'total', h.tag, NULL, NULL, NULL, min(h.first_seen_at), count(*),
+               avg(l.flagged::INT), list(DISTINCT h.platform ORDER BY h.platform)
         FROM posts_hit h LEFT JOIN latest l USING (platform, post_id) GROUP BY h.tag
-        """, params))}
+        ORDER BY kind DESC, tag, first_seen, variant, platform
+        """, params))
     alerts = []
-    for tag, total in totals.items():
-        vs = [v for v in variants if v["tag"] == tag]
-        alerts.append({**total, "variants": [{k: v[k] for k in v if k != "tag"} for v in vs]})
+    for total in (r for r in rows if r["kind"] == "total"):
+        variants = [{k: v[k] for k in ("variant", "method", "platform", "first_seen", "posts", "share_flagged")}
+                    for v in rows if v["kind"] == "variant" and v["tag"] == total["tag"]]
+        alerts.append({**{k: total[k] for k in ("tag", "first_seen", "posts", "share_flagged", "platforms")},
+                       "variants": variants})
     alerts.sort(key=lambda a: (-a["posts"], a["tag"]))
     return alerts
 

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from test_cli import query, run  # the same subprocess helpers as the other CLI tests
+from warehouse import tag_totals
 from warehouse.db import session
 
 
@@ -74,6 +75,7 @@ def _seed_warehouse(settings):
             con.execute("INSERT INTO scores (platform, post_id, model_version, score, label, scored_at) "
                         "VALUES (?, ?, 'm', ?, ?, now())", [platform, post_id, 0.9 if tags != ["teacherlife"] else 0.1,
                                                               tags != ["teacherlife"]])
+        tag_totals.recount(con)   # written here, not by the loader: count the tags again
 
 
 @pytest.mark.slow

@@ -74,3 +74,21 @@ def test_seen_ids_drop_repeats_across_merges_in_eight_bytes_an_id():
     assert "https://example.invalid/999" in seen and "https://example.invalid/1000" not in seen
     assert len(seen) == 1000
     assert 8 * 900 <= seen.merged_bytes <= 8 * 1000
+
+
+def test_an_import_keeps_the_radar_tag_totals_as_a_recount_finds_them(settings, tmp_path, capsys):
+    """`tagwatch import` goes through the one loader: the tags the radar reads (tags_seen,
+    tag_days) count each imported post once, a re-imported post not again."""
+    from warehouse import tag_totals
+
+    first, second = tmp_path / "first.ndjson", tmp_path / "second.ndjson"
+    first.write_text("\n".join(item(n, 1767225600000 + n) for n in (1, 2, 3)) + "\n", encoding="utf-8")
+    second.write_text("\n".join(item(n, 1767312000000 + n) for n in (3, 4)) + "\n", encoding="utf-8")
+    for export in (first, second, second):
+        code, err = run(capsys, "import", "--format", "zeeschuimer", str(export), "--no-score")
+        assert code == 0, err
+    with session(settings.db_path) as con:
+        kept = tag_totals.totals(con)
+        assert [(r[0], r[3]) for r in kept["tags_seen"]] == [("schoollife", 4)]
+        tag_totals.recount(con)
+        assert tag_totals.totals(con) == kept

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from radar.volume import spikes
-from warehouse import queries, resurfacing
+from warehouse import queries, resurfacing, tag_totals
 from warehouse.db import WarehouseError, session
 
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
@@ -22,6 +22,7 @@ def add_posts(con, rows):
     })
     con.execute("INSERT INTO posts (platform, post_id, text, hashtags, created_at, first_seen_at, last_seen_at) "
                 "SELECT platform, post_id, 'invented', hashtags, seen, seen, seen FROM incoming")
+    tag_totals.recount(con)   # written here, not by the loader: count the tags again
 
 
 def add_scores(con, flagged_ids, all_ids):
