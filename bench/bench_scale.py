@@ -144,6 +144,8 @@ def _scores_and_cases(con, version: str, now) -> None:
         SELECT case_id, 'DETECTED', CASE WHEN case_id % 4 = 0 THEN 'CONFIRMED' ELSE 'DISMISSED' END,
                'reviewer', opened_at + INTERVAL 1 DAY, FALSE, NULL
         FROM cases WHERE opened_at < ? - INTERVAL 4 DAY ORDER BY case_id""", [now])
+    from warehouse import queue_keys
+    queue_keys.fill(con)   # what the case openers write beside each case: the queue's keys
 
 
 # --- the daily work ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from review import dsa
 from review import incidents
 from review import states as st
+from warehouse import queue_keys
 from warehouse.db import WarehouseError, cached, transaction
 from warehouse.queries import MIN_SAME_TEXT, NORMALISED_TEXT, STAFF_AIMED, dict_rows
 
@@ -75,7 +76,7 @@ _HUMAN = (f"(c.origin IN {HUMAN_ORIGINS!r} OR EXISTS (SELECT 1 FROM intake_submi
 def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = None, *,
                assigned_to: str | None = None, author: str | None = None,
                tag: str | None = None, origins: tuple[str, ...] | None = None,
-               incident: int | None = None) -> list[dict]:
+               incident: int | None = None, recompute: bool = False) -> list[dict]:
     """Cases with their state, post, latest score and incident, worst first; only those assigned
     to `assigned_to`, by the author `author` (the pseudonym), carrying the hashtag `tag`, of
     these `origins` (ORIGIN_FILTERS) or of the incident `incident`.
@@ -83,6 +84,10 @@ def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = N
     Worst: aimed at school staff (staff_target >= STAFF_AIMED) before the rest, then by score
     (abusive, to anyone; human reports HUMAN_REPORT_BAND higher), then by reach. The cases of
     one incident follow each other, where its worst one stands.
+
+    The score and reach come from the keys kept per case (warehouse.queue_keys), and posts are
+    read for the listed rows only; `recompute=True` (and a narrowing by author or tag, which
+    reads posts anyway) computes them from posts and scores instead: the same rows.
     """
     conditions, params = [], []
     if states:
@@ -108,8 +113,10 @@ def list_cases(con, states: tuple[str, ...] | None = None, limit: int | None = N
         params.append(int(incident))
     where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
     # Read again and again (every queue page), changed only by a commit: computed once per change.
-    return cached(con, ("list_cases", where, tuple(params), limit),
-                  lambda: _list_cases(con, where, params, limit))
+    full = recompute or bool(author or tag)
+    return cached(con, ("list_cases", where, tuple(params), limit, full),
+                  lambda: _list_cases(con, where, params, limit) if full or queue_keys.missing(con)
+                  else _list_ranked(con, where, params, limit))
 
 
 def _origin_condition(origins: tuple[str, ...]) -> str:
@@ -123,19 +130,68 @@ def _origin_condition(origins: tuple[str, ...]) -> str:
     return "(" + " OR ".join(wanted) + ")"
 
 
+_SELECTED = f"""sel AS (
+            SELECT c.case_id, s.state, s.state_since, c.platform, c.post_id, c.origin, c.opened_at,
+                   {_HUMAN} AS human_report
+            FROM cases c JOIN case_state s USING (case_id) {{where}})"""
+# The incidents of the chosen cases, with how many cases each has (open or not).
+_INCIDENTS = """inc AS (SELECT i.case_id, i.incident_id, count(*) OVER (PARTITION BY i.incident_id) AS incident_cases
+                FROM case_incidents i WHERE i.incident_id IN (
+                    SELECT incident_id FROM case_incidents SEMI JOIN sel USING (case_id)))"""
+_REQUESTERS = "(SELECT case_id, count(*) AS requesters FROM case_requesters GROUP BY case_id)"
+_WORST_ORDER = f"""coalesce(staff_target, 0) >= {STAFF_AIMED} DESC,
+    score + CASE WHEN human_report THEN {HUMAN_REPORT_BAND} ELSE 0 END DESC NULLS LAST,
+    reach DESC, case_id"""
+# Worst first (list_cases), the cases of one incident where its worst one stands.
+_WORST_FIRST = f"""
+        SELECT * EXCLUDE (rank, group_rank) FROM (
+            SELECT *, min(rank) OVER (PARTITION BY coalesce(incident_id, -case_id)) AS group_rank
+            FROM (SELECT *, row_number() OVER (ORDER BY {_WORST_ORDER}) AS rank FROM ranked))
+        ORDER BY group_rank, rank"""
+# The same order from the kept keys, sorting the chosen cases' ids and keys alone (sorting whole
+# rows of every open case cost twice as much, as did joining them back); the listed ones are
+# then read by their ids.
+_RANKED_IDS = f"""
+        WITH {_SELECTED},
+        keys AS (SELECT c.case_id, c.human_report, k.score, k.reach, k.staff_target, i.incident_id
+                 FROM sel c JOIN queue_keys k USING (case_id) LEFT JOIN case_incidents i USING (case_id)),
+        r AS (SELECT case_id, coalesce(incident_id, -case_id) AS grp,
+                     row_number() OVER (ORDER BY {_WORST_ORDER}) AS rank FROM keys)
+        SELECT case_id FROM r JOIN (SELECT grp, min(rank) AS group_rank FROM r GROUP BY grp) USING (grp)
+        ORDER BY group_rank, rank"""
+# The listed cases (`{{ids}}`: their ids, written out), everything read for them only.
+_LISTED_BY_ID = f"""
+        SELECT c.case_id, s.state, s.state_since, c.platform, c.post_id, c.origin, c.opened_at,
+               {_HUMAN} AS human_report, k.score, k.reach, k.staff_target,
+               {", ".join(f"k.{c}" for c in queue_keys.SHOWN)}, coalesce(rq.requesters, 0) AS requesters,
+               asg.assignee, i.incident_id, coalesce(n.incident_cases, 1) AS incident_cases
+        FROM cases c
+        JOIN (SELECT case_id, arg_max(to_state, event_id) AS state, max(occurred_at) AS state_since
+              FROM case_events WHERE case_id IN ({{ids}}) GROUP BY case_id) s USING (case_id)
+        JOIN queue_keys k USING (case_id)
+        LEFT JOIN case_assignee asg USING (case_id)
+        LEFT JOIN {_REQUESTERS} rq USING (case_id)
+        LEFT JOIN case_incidents i USING (case_id)
+        LEFT JOIN (SELECT incident_id, count(*) AS incident_cases FROM case_incidents
+                   WHERE incident_id IN (SELECT incident_id FROM case_incidents WHERE case_id IN ({{ids}}))
+                   GROUP BY incident_id) n USING (incident_id)
+        WHERE c.case_id IN ({{ids}})"""
+# The columns of a listed case, in this order.
+LISTED = ("case_id", "state", "state_since", "platform", "post_id", "url", "score", "reach", "text",
+          "hashtags", "model_version", "explanation", "categories", "staff_target", "origin",
+          "opened_at", "created_at", "first_seen_at", "requesters", "author_key", "assignee",
+          "human_report", "incident_id", "incident_cases")
+
+
 def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
+    """list_cases computed from posts and scores."""
     # The chosen cases first; posts and scores are then read for those posts only (the
     # latest-score aggregate runs over the queue's posts, not over every score ever written).
     sql = f"""
-        WITH sel AS (
-            SELECT c.case_id, s.state, s.state_since, c.platform, c.post_id, c.origin, c.opened_at,
-                   {_HUMAN} AS human_report
-            FROM cases c JOIN case_state s USING (case_id) {where}),
+        WITH {_SELECTED.format(where=where)},
         p AS (SELECT * FROM posts SEMI JOIN sel USING (platform, post_id)),
         sc AS ({_LATEST_SCORE.replace("FROM scores", "FROM scores SEMI JOIN sel USING (platform, post_id)")}),
-        inc AS (SELECT i.case_id, i.incident_id, count(*) OVER (PARTITION BY i.incident_id) AS incident_cases
-                FROM case_incidents i WHERE i.incident_id IN (
-                    SELECT incident_id FROM case_incidents SEMI JOIN sel USING (case_id))),
+        {_INCIDENTS},
         ranked AS (
             SELECT c.case_id, c.state, c.state_since, c.platform, c.post_id, p.url, sc.score,
                    coalesce(p.reply_count, 0) + coalesce(p.share_count, 0) + coalesce(p.like_count, 0)
@@ -146,20 +202,11 @@ def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
                    inc.incident_id, coalesce(inc.incident_cases, 1) AS incident_cases
             FROM sel c
             LEFT JOIN case_assignee asg USING (case_id)
-            LEFT JOIN (SELECT case_id, count(*) AS requesters FROM case_requesters GROUP BY case_id) rq
-                USING (case_id)
+            LEFT JOIN {_REQUESTERS} rq USING (case_id)
             LEFT JOIN p USING (platform, post_id)
             LEFT JOIN sc USING (platform, post_id)
             LEFT JOIN inc USING (case_id))
-        SELECT * EXCLUDE (rank, group_rank) FROM (
-            SELECT *, min(rank) OVER (PARTITION BY coalesce(incident_id, -case_id)) AS group_rank
-            FROM (SELECT *, row_number() OVER (
-                      ORDER BY coalesce(staff_target, 0) >= {STAFF_AIMED} DESC,
-                               score + CASE WHEN human_report THEN {HUMAN_REPORT_BAND} ELSE 0 END
-                                   DESC NULLS LAST,
-                               reach DESC, case_id) AS rank
-                  FROM ranked))
-        ORDER BY group_rank, rank
+        {_WORST_FIRST}
     """
     if limit:
         sql += f" LIMIT {int(limit)}"
@@ -168,6 +215,22 @@ def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
         r["explanation"] = _json(r["explanation"])
         r["categories"] = _json(r["categories"])
     return rows
+
+
+def _list_ranked(con, where: str, params: list, limit: int | None) -> list[dict]:
+    """list_cases from the keys kept per case (warehouse.queue_keys): the chosen cases ranked
+    on their keys alone, then the listed ones read by id (no posts, no scores)."""
+    sql = _RANKED_IDS.format(where=where) + (f" LIMIT {int(limit)}" if limit else "")
+    ids = [int(r[0]) for r in con.execute(sql, params).fetchall()]
+    if not ids:
+        return []
+    rows = dict_rows(con.execute(_LISTED_BY_ID.format(ids=", ".join(str(i) for i in ids))))
+    position = {case_id: n for n, case_id in enumerate(ids)}
+    rows.sort(key=lambda r: position[r["case_id"]])
+    for r in rows:
+        r["explanation"] = _json(r["explanation"])
+        r["categories"] = _json(r["categories"])
+    return [{k: r[k] for k in LISTED} for r in rows]
 
 
 def show(con, case_id: int) -> dict:
@@ -248,6 +311,7 @@ def open_flagged(con, now: datetime | None = None) -> int:
             RETURNING case_id
             """, [now, AUTOMATION]).fetchall()
         _open_events(con, now, "flagged by the classifier")
+        queue_keys.fill(con)
     incidents.assign(con, now)
     return len(opened)
 
@@ -270,6 +334,7 @@ def open_post(con, platform: str, post_id: str, actor: str, origin: str = "membe
             "VALUES (?, ?, ?, ?, ?) RETURNING case_id", [platform, post_id, origin, now, actor]
         ).fetchone()[0]
         _open_events(con, now, "reported by a member" if origin == "member_report" else origin)
+        queue_keys.fill(con)
         incidents.assign(con, now)
     return case_id
 
@@ -325,6 +390,7 @@ def open_resurfaced(con, now: datetime | None = None) -> list[int]:
             freeze_evidence(con, case_id, info["post"], info["score"], parent_evidence["category"],
                              parent_evidence["target_role"], parent_evidence["severity"], AUTOMATION, now)
             opened.append(case_id)
+        queue_keys.fill(con)
         incidents.assign(con, now)
     return opened
 

@@ -35,6 +35,7 @@ from review import incidents
 from review import states as st
 from review import users
 from warehouse import queries
+from warehouse import queue_keys
 from warehouse.db import session, transaction
 from warehouse.loader import load_manifests
 from warehouse.queries import dict_rows
@@ -260,6 +261,7 @@ def submit(settings: IntakeSettings, user: str, urls: list[str], description: st
                             "WHERE submission_id = ?", [case_id, outcome, notes.get(url), submission_id])
                 results.append({"reference": reference(submission_id), "url": url, "outcome": outcome,
                                 "note": notes.get(url), "case_id": case_id})
+            queue_keys.fill(con)
             incidents.assign(con, now)
     if fetched:
         if score is not None:

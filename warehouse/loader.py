@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from collectors.crashpoints import crashpoint
 from collectors.staging import Manifest, find_manifests
+from warehouse import queue_keys
 from warehouse import tag_totals
 from warehouse.db import WarehouseError, transaction
 
@@ -114,6 +115,7 @@ def load_manifests(con: duckdb.DuckDBPyConnection, manifest_paths: list[Path],
                     con.execute(f"INSERT INTO posts {POST_COLUMNS} {_rows('k.is_new')}")
                     tag_totals.add_posts(con, _TOTALLED.format(posts=f"({_rows('k.is_new')})"))
                     _refresh_seen(con, _rows("NOT k.is_new"))
+                    queue_keys.refresh_posts(con, _rows("NOT k.is_new"))   # new counts: reach
                 new_by_file = {files[index]: n for index, n in con.execute(
                     f"SELECT row_key >> {_ROW_BITS}, count(*) FROM keep WHERE is_new GROUP BY ALL"
                 ).fetchall()}

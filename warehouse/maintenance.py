@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 
 import duckdb
 
+from warehouse import queue_keys
 from warehouse.db import WarehouseError, session, transaction
 
 PERSONAL_COLUMNS = ("text", "url", "author_key", "author_handle")
@@ -128,6 +129,7 @@ def strip_posts(con: duckdb.DuckDBPyConnection, selection_sql: str, params: Sequ
                     "WHERE posts.platform = s.platform AND posts.post_id = s.post_id")
         con.execute("INSERT INTO purged_posts SELECT platform, post_id, ? FROM strip_posts",
                     [report.purge_id])
+        queue_keys.refresh_posts(con, "SELECT platform, post_id FROM strip_posts")  # its copy too
         if report.evidence:
             con.execute("UPDATE evidence SET text = NULL, url = NULL "
                         "WHERE case_id IN (SELECT case_id FROM strip_evidence)")

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 import pyarrow as pa
 
+from warehouse import queue_keys
 from warehouse.db import WarehouseError, transaction
 
 WATCH_STATUSES = ("banned", "flagged", "watch")
@@ -155,6 +156,12 @@ def write_scores(con, rows: list[tuple], model_version: str, threshold: float) -
             """,
             [model_version, threshold],
         )
+        # A case's post scored again (a new model): the queue ranks it by its newest score.
+        con.register("scored_batch", scored)
+        try:
+            queue_keys.refresh_posts(con, "SELECT platform, post_id FROM scored_batch")
+        finally:
+            con.unregister("scored_batch")
     return len(rows)
 
 

@@ -298,7 +298,8 @@ class Refused(Exception):
 
 
 def templates() -> Environment:
-    env = Environment(loader=PackageLoader("webapp", "templates"),
+    # Compiled once: no check of the template files' times on every include of every page.
+    env = Environment(loader=PackageLoader("webapp", "templates"), auto_reload=False,
                       autoescape=select_autoescape(default=True, default_for_string=True))
     env.globals.update(css=CSS, js=JS, states=st.STATES, categories=cs.CATEGORIES,
                        roles=cs.TARGET_ROLES, severities=cs.SEVERITIES, channels=cs.CHANNELS,

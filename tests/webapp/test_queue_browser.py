@@ -8,6 +8,7 @@ from browserkit import BROWSER, browser, log_in  # noqa: F401 (fixture)
 from casekit import seed, served_app
 from fakes.mastodon import MastodonReplayServer, make_status
 from review import users
+from warehouse import queue_keys
 from warehouse.db import session
 
 pytestmark = BROWSER
@@ -21,6 +22,8 @@ def test_dates_original_links_and_the_selection_keeps_its_place(settings, browse
         # What a hostile platform could hand us as a post's address.
         con.execute("UPDATE posts SET url = 'javascript:alert(1)' WHERE post_id = "
                     "(SELECT post_id FROM cases WHERE case_id = ?)", [ids[3]])
+        # written behind the writers' back: the queue's copy of the post is refreshed as they do
+        queue_keys.refresh_posts(con, "SELECT platform, post_id FROM cases WHERE case_id = ?", [ids[3]])
     with served_app(settings) as url:
         page = browser.new_page()
         page.goto(url + "/login")
