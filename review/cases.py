@@ -155,16 +155,18 @@ _RANKED_IDS = f"""
         WITH {_SELECTED},
         keys AS (SELECT c.case_id, c.human_report, k.score, k.reach, k.staff_target, i.incident_id
                  FROM sel c JOIN queue_keys k USING (case_id) LEFT JOIN case_incidents i USING (case_id)),
-        r AS (SELECT case_id, coalesce(incident_id, -case_id) AS grp,
+        r AS (SELECT case_id, human_report, score, reach, staff_target, incident_id,
+                     coalesce(incident_id, -case_id) AS grp,
                      row_number() OVER (ORDER BY {_WORST_ORDER}) AS rank FROM keys)
-        SELECT case_id FROM r JOIN (SELECT grp, min(rank) AS group_rank FROM r GROUP BY grp) USING (grp)
+        SELECT case_id, human_report, score, reach, staff_target, incident_id
+        FROM r JOIN (SELECT grp, min(rank) AS group_rank FROM r GROUP BY grp) USING (grp)
         ORDER BY group_rank, rank"""
-# The listed cases (`{{ids}}`: their ids, written out), everything read for them only.
+# The listed cases (`{{ids}}`: their ids, `{{incidents}}`: their incidents, written out), what
+# the page shows of them read for them only.
 _LISTED_BY_ID = f"""
         SELECT c.case_id, s.state, s.state_since, c.platform, c.post_id, c.origin, c.opened_at,
-               {_HUMAN} AS human_report, k.score, k.reach, k.staff_target,
                {", ".join(f"k.{c}" for c in queue_keys.SHOWN)}, coalesce(rq.requesters, 0) AS requesters,
-               asg.assignee, i.incident_id, coalesce(n.incident_cases, 1) AS incident_cases
+               asg.assignee, coalesce(n.incident_cases, 1) AS incident_cases
         FROM cases c
         JOIN (SELECT case_id, arg_max(to_state, event_id) AS state, max(occurred_at) AS state_since
               FROM case_events WHERE case_id IN ({{ids}}) GROUP BY case_id) s USING (case_id)
@@ -173,8 +175,7 @@ _LISTED_BY_ID = f"""
         LEFT JOIN {_REQUESTERS} rq USING (case_id)
         LEFT JOIN case_incidents i USING (case_id)
         LEFT JOIN (SELECT incident_id, count(*) AS incident_cases FROM case_incidents
-                   WHERE incident_id IN (SELECT incident_id FROM case_incidents WHERE case_id IN ({{ids}}))
-                   GROUP BY incident_id) n USING (incident_id)
+                   WHERE incident_id IN ({{incidents}}) GROUP BY incident_id) n USING (incident_id)
         WHERE c.case_id IN ({{ids}})"""
 # The columns of a listed case, in this order.
 LISTED = ("case_id", "state", "state_since", "platform", "post_id", "url", "score", "reach", "text",
@@ -221,16 +222,20 @@ def _list_ranked(con, where: str, params: list, limit: int | None) -> list[dict]
     """list_cases from the keys kept per case (warehouse.queue_keys): the chosen cases ranked
     on their keys alone, then the listed ones read by id (no posts, no scores)."""
     sql = _RANKED_IDS.format(where=where) + (f" LIMIT {int(limit)}" if limit else "")
-    ids = [int(r[0]) for r in con.execute(sql, params).fetchall()]
-    if not ids:
+    ranked = dict_rows(con.execute(sql, params))
+    if not ranked:
         return []
-    rows = dict_rows(con.execute(_LISTED_BY_ID.format(ids=", ".join(str(i) for i in ids))))
-    position = {case_id: n for n, case_id in enumerate(ids)}
-    rows.sort(key=lambda r: position[r["case_id"]])
-    for r in rows:
+    written = {"ids": ", ".join(str(int(r["case_id"])) for r in ranked),
+               "incidents": ", ".join(str(int(r["incident_id"])) for r in ranked
+                                      if r["incident_id"] is not None) or "NULL"}
+    rows = {r["case_id"]: r for r in dict_rows(con.execute(_LISTED_BY_ID.format(**written)))}
+    listed = []
+    for r in ranked:
+        r.update(rows[r["case_id"]])
         r["explanation"] = _json(r["explanation"])
         r["categories"] = _json(r["categories"])
-    return [{k: r[k] for k in LISTED} for r in rows]
+        listed.append({k: r[k] for k in LISTED})
+    return listed
 
 
 def show(con, case_id: int) -> dict:
