@@ -16,22 +16,13 @@ import pyarrow as pa
 from radar.match import Match, WatchIndex, canonical_key, match_all
 from radar.network import MAX_EDGES, Network, build
 from radar.volume import HISTORY_DAYS, spikes
+from warehouse import radar_days
 from warehouse.db import WarehouseError, transaction
 from warehouse.queries import dict_rows, normalise_tag, watchlist_add
 
 MIN_SUPPORT = 3      # focus posts a tag needs before it can be proposed
 MIN_LIFT = 1.5       # how much likelier than average a post with the tag is a focus post
 WINDOW = timedelta(days=7)
-
-# The latest label of each post first seen in a period, by the post's row id: a post is
-# scored after it is loaded, so its scores are all later than its first sighting (a day's
-# margin for clocks of other machines); scores are stored in the order they are written, so
-# older row groups are skipped. Only the posts of the period are aggregated (a warehouse
-# scored in one go has every score "recent"). Parameters: the period's start and end.
-_LATEST_LABEL_BETWEEN = ("SELECT p.rowid AS pid, arg_max(s.label, s.scored_at) AS flagged "
-                         "FROM scores s JOIN posts p USING (platform, post_id) "
-                         "WHERE p.first_seen_at >= ?::TIMESTAMPTZ AND p.first_seen_at < ?::TIMESTAMPTZ "
-                         "AND s.scored_at >= ?::TIMESTAMPTZ - INTERVAL 1 DAY GROUP BY p.rowid")
 
 
 # --- synonyms and the index -------------------------------------------------------------
@@ -109,49 +100,39 @@ def mine_proposals(con, now: datetime | None = None, window: timedelta = WINDOW,
                    min_support: int = MIN_SUPPORT, min_lift: float = MIN_LIFT) -> list[dict]:
     """Tags that travel with abuse: on posts the classifier flags or that carry a banned or
     flagged tag (the focus posts) far more often than on the average collected post, in
-    the last `window`, compared with the window before. Stored as proposals (decided ones
-    keep their decision and are never proposed again); returns the ranked candidates.
-    Posts are told apart by row id (a number: cheaper to group and join than platform and
-    post id); the two windows' tags are matched once and read by every part."""
+    the last `window` (whole UTC days by first sighting: today and the 6 days before),
+    compared with the window before. Stored as proposals (decided ones keep their decision
+    and are never proposed again); returns the ranked candidates.
+    Read from the radar's counts per day (warehouse/radar_days.py), brought up to date
+    first: the days that changed are counted again, the others are not read."""
     now = now or datetime.now(timezone.utc)
-    start, previous = now - window, now - 2 * window
+    refresh_matches(con)
+    radar_days.refresh(con, watch_index(con)[2])
+    today = now.astimezone(timezone.utc).date()
+    start = today - timedelta(days=max(1, window.days) - 1)
+    previous = start - timedelta(days=max(1, window.days))
     rows = dict_rows(con.execute(
-        f"""
-        WITH latest AS ({_LATEST_LABEL_BETWEEN}),
-        seen AS (
-            SELECT rowid AS pid, first_seen_at, unnest(hashtags) AS tag FROM posts
-            WHERE first_seen_at >= ? AND first_seen_at < ?
-        ),
-        keyed AS MATERIALIZED (
-            SELECT s.*, m.canonical, m.matched_tag, w.status
-            FROM seen s JOIN tag_matches m USING (tag) LEFT JOIN watchlist w ON w.tag = m.matched_tag
-        ),
-        post_focus AS MATERIALIZED (
-            SELECT k.pid, any_value(k.first_seen_at) >= ? AS current,
-                   bool_or(coalesce(k.status IN ('banned', 'flagged'), FALSE))
-                   OR coalesce(any_value(l.flagged), FALSE) AS focus
-            FROM keyed k LEFT JOIN latest l USING (pid) GROUP BY k.pid
-        ),
-        totals AS (SELECT count(*) AS n, count(*) FILTER (focus) AS nf FROM post_focus WHERE current),
-        pairs AS (SELECT DISTINCT pid, canonical FROM keyed WHERE matched_tag IS NULL),
-        counted AS (   -- one row per (post, tag): plain counts instead of three DISTINCT ones
-            SELECT p.canonical AS tag,
-                   count(*) FILTER (pf.current) AS posts,
-                   count(*) FILTER (pf.current AND pf.focus) AS support,
-                   count(*) FILTER (NOT pf.current) AS previous_posts
-            FROM pairs p JOIN post_focus pf USING (pid) GROUP BY p.canonical
-        ),
-        stats AS (
-            SELECT c.*, s.spelling FROM counted c JOIN (
-                SELECT canonical AS tag, mode(tag) AS spelling FROM keyed WHERE matched_tag IS NULL
-                GROUP BY canonical) s USING (tag)
-        )
+        """
+        WITH counted AS (
+            SELECT canonical AS tag,
+                   coalesce(sum(posts) FILTER (day >= ?), 0) AS posts,
+                   coalesce(sum(focus_posts) FILTER (day >= ?), 0) AS support,
+                   coalesce(sum(posts) FILTER (day < ?), 0) AS previous_posts
+            FROM radar_days WHERE proposable AND day >= ? AND day <= ? GROUP BY canonical),
+        totals AS (SELECT sum(posts) AS n, sum(focus_posts) AS nf FROM radar_day_totals
+                   WHERE day >= ? AND day <= ?),
+        spelled AS (   -- the most used spelling over both windows (the first in order of a tie)
+            SELECT canonical AS tag, first(spelling ORDER BY uses DESC, spelling) AS spelling
+            FROM (SELECT canonical, spelling, sum(uses) AS uses FROM radar_spellings
+                  WHERE day >= ? AND day <= ? GROUP BY ALL) GROUP BY canonical),
+        stats AS (SELECT c.*, s.spelling FROM counted c JOIN spelled s USING (tag))
         SELECT s.tag, s.spelling, s.posts, s.support, s.previous_posts,
                (s.support::DOUBLE / s.posts) / (t.nf::DOUBLE / t.n) AS lift
         FROM stats s, totals t
         WHERE t.nf > 0 AND s.support >= ? AND (s.support::DOUBLE / s.posts) / (t.nf::DOUBLE / t.n) >= ?
         ORDER BY lift * ln(1 + s.support) DESC, s.tag
-        """, [previous, now, previous, previous, now, start, min_support, min_lift]))
+        """, [start, start, start, previous, today, start, today, previous, today,
+              min_support, min_lift]))
     if rows:
         found = pa.Table.from_pylist(rows)  # noqa: F841 (read by DuckDB below)
         with transaction(con):
