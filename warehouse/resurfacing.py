@@ -177,20 +177,31 @@ def decide(con, tag: str, accept: bool, by: str, status: str = "watch") -> dict:
 # --- volume and spikes ------------------------------------------------------------------
 
 def daily_volume(con, since: datetime) -> list[dict]:
-    """Posts per day per canonical tag and platform (by when posted, else first seen).
-    Posts are counted by row id (within a platform, one per post id; a number is cheaper to
-    count distinct). Not from tag_days: a post carrying two spellings of one tag counts once."""
+    """Posts per day per canonical tag and platform (by when posted, else first seen), in
+    whole days: posted on `since`'s day or later, first seen on the UTC day before it or
+    later. A post carrying two spellings of one tag counts once (so not from tag_days).
+    From the radar's counts per day when they are up to date for those days (the CLI and
+    the DAG refresh them first), else from the posts (a read-only reader after a load)."""
+    since = since.astimezone(timezone.utc)
+    seen_from = (since - timedelta(days=1)).date()
+    if radar_days.fresh_from(con, watch_index(con)[2], seen_from):
+        return dict_rows(con.execute(
+            """
+            SELECT canonical, platform, posted AS day, sum(posts)::BIGINT AS posts FROM radar_days
+            WHERE posted >= ?::TIMESTAMPTZ::DATE AND day >= ?
+            GROUP BY ALL ORDER BY canonical, platform, day
+            """, [since, seen_from]))
     return dict_rows(con.execute(
-        """
+        f"""
         SELECT m.canonical, p.platform, p.day, count(DISTINCT p.pid) AS posts
         FROM (SELECT rowid AS pid, platform, coalesce(created_at, first_seen_at)::DATE AS day,
                      unnest(hashtags) AS tag
-              FROM posts WHERE coalesce(created_at, first_seen_at) >= ?
+              FROM posts WHERE coalesce(created_at, first_seen_at)::DATE >= ?::TIMESTAMPTZ::DATE
                  -- seen after posted (a day's margin for clocks): skips the older row groups
-                 AND first_seen_at >= ?::TIMESTAMPTZ - INTERVAL 1 DAY) p
+                 AND first_seen_at >= ?::TIMESTAMPTZ AND {radar_days.SEEN_DAY} >= ?) p
         JOIN tag_matches m ON m.tag = p.tag
         GROUP BY ALL ORDER BY m.canonical, p.platform, p.day
-        """, [since, since]))
+        """, [since, datetime.combine(seen_from, datetime.min.time(), timezone.utc), seen_from]))
 
 
 def volume_spikes(con, since: datetime, now: datetime | None = None) -> list[dict]:

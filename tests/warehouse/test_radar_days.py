@@ -4,7 +4,7 @@ and a post seen again; and a refresh that fails leaves them as they were."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -124,6 +124,25 @@ def test_the_counts_follow_loads_scores_watchlist_and_posts_seen_again(con, tmp_
     load_staging(con, staging)
     assert radar_days.dirty_days(con, resurfacing.watch_index(con)[2]) == []
     assert refreshed(con) == counted
+
+
+def test_the_daily_volume_is_the_same_from_the_counts_as_from_the_posts(con, tmp_path):
+    staging = tmp_path / "staging"
+    stage(staging, "r1", [post(1, ["maths", "Maths", "exams"]),
+                          post(2, ["m_a_t_h_s"], created=None, collected="2026-03-03T08:00:00Z"),
+                          post(3, ["sl4pateacher"], created="2026-02-20T10:00:00Z"),
+                          post(4, ["maths"], collected="2026-03-09T08:00:00Z")])
+    load_staging(con, staging)
+    resurfacing.refresh_matches(con)
+    fingerprint, since = resurfacing.watch_index(con)[2], datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+    assert not radar_days.fresh_from(con, fingerprint, date(2026, 2, 28))
+    from_posts_now = resurfacing.daily_volume(con, since)                 # the counts are not kept yet
+    radar_days.refresh(con, fingerprint)
+    assert radar_days.fresh_from(con, fingerprint, date(2026, 2, 28))
+    assert resurfacing.daily_volume(con, since) == from_posts_now
+    assert [(r["canonical"], str(r["day"]), r["posts"]) for r in from_posts_now] == [
+        ("exams", "2026-03-01", 1), ("maths", "2026-03-01", 2),           # posts 1 (two spellings) and 4
+        ("maths", "2026-03-03", 1)]                                       # whole days from since's
 
 
 def test_a_failed_refresh_leaves_the_counts_as_they_were(con, tmp_path):
