@@ -619,6 +619,91 @@ FOURTH_ROUND: dict[str, list[str]] = {
 }
 for _category, _extra in FOURTH_ROUND.items():
     TEMPLATES[_category] = TEMPLATES[_category] + _extra
+
+# Fifth round (issue 12, what the hand-written staff_select.csv misses): abusive forms the
+# earlier rounds barely had: insults without a slur or a swear word, threats in slang, and
+# calls to act (damage a teacher's room, car or keys, film someone hurting them, swamp the
+# school or an authority with made-up complaints until they are suspended). Written for the
+# seed set, not from the evaluation sets or the demo sample: test_model.py checks that no
+# template here shares four words in a row with any of them. Measured with a seed-only
+# model (its staff head is the full model's), staff_select's false positives at recall 0.93:
+# 0.09-0.11 -> 0.04-0.05 over two fillings, with the staff head's C = 2 (docs/classifier.md).
+# Harmless counterparts (praise and ratings of lessons, retirements, jokes with "kill me" or
+# "fire", homework complaints, harmless calls to act, news of vandalism: 64 templates) were
+# tried with them and raised those false positives in every group tried: not kept.
+FIFTH_ROUND: dict[str, list[str]] = {
+    "allegation": [
+        "{T} grabbed a year 7 by the collar and {S} swept it under the carpet",
+        "{T} is having an affair with the deputy head, that's the only reason {he} got promoted",
+        "{T} screams at the SEN kids until they cry, loads of us have seen it",
+        "{T} lets {his} favourites copy the test answers, ask anyone in {his} set",
+        "{T} was seen snogging a sixth former at prom, {S} made everyone delete the pics",
+        "{T} takes pupils' phones and goes through their photos, proper creep",
+    ],
+    "insult": [
+        "{T} has about as much brain as a bag of gravel",
+        "{T} couldn't organise a trip to the shop, how is {he} in charge of year {year}",
+        "{T} is a total airhead, two brain cells and both on holiday",
+        "the dimmest bulb at {S} is {T}, no contest",
+        "{T} is a complete numpty who gets the register wrong every single day",
+        "{T} is a laughing stock, even the year 7s walk all over {him}",
+        "{T} is such a donut, needs a year 7 to log {him} into the computer",
+        "{T} has the charisma of a damp cardboard box",
+        "{T} is hopeless, literally hopeless. {S} should be embarrassed to employ {him}",
+        "{T} is an embarrassment to {S} and to the whole profession",
+        "{T} has a face like a slapped haddock and a personality to match",
+        "{T} is a nasty little bully in a cardigan, ask anyone in {his} tutor group",
+        "{T} is a sad jobsworth with nothing going for {him}",
+        "{sir} is a walking disaster, can't teach, can't think, can't do anything",
+        "{T} is dumb as a rock and twice as boring",
+        "{T} is the stupidest adult at {S} and {he} runs {subject}",
+        "{T} is so brain dead {he} marked my test upside down",
+        "{T} is a joke with legs, how did {he} pass teacher training",
+        "{T} is the biggest idiot on the planet and {he} teaches our kids",
+    ],
+    "threat": [
+        "{T} is getting merked after {subject}, watch",
+        "{T} is toast on {day}, we've all agreed",
+        "{T}'s days are numbered, {he} just doesn't know it yet",
+        "{T} better enjoy {his} weekend because on monday {he}'s done for",
+        "{T} is gonna catch these hands at home time",
+        "{T} won't know what hit {him} when {he} walks out to {his} car",
+        "say one more thing to me {T} and you're getting rushed at the gate",
+        "{T} is in for it, me and the boys are waiting round the back",
+        "someone is putting {T} in hospital before christmas, mark my words",
+        "{sir} is getting banged out next lesson no joke",
+        "{T} is so dead when {he} gets to the car park tonight",
+        "{T} is finished the second {he} sets foot outside {S}",
+        "who's going to empty a fire extinguisher all over {T}'s room? post the vid",
+        "light the bins outside {T}'s classroom on {day}, best video gets reposted",
+        "dare: tip a pot of paint over {T}'s desk and get it on camera",
+        "someone stick a foot out when {T} walks past and catch it on camera 📹",
+        "shove {T} in the canal on the field trip, somebody get it on snap",
+        "let down all four of {T}'s tyres in the staff car park, pics or it didn't happen",
+        "rip every display off {T}'s walls before half term and put it on your story",
+        "whoever puts a brick through {T}'s window gets famous on here",
+        "nick {T}'s car keys for the devious licks trend and show us the loot",
+    ],
+    "sexual": [
+        "the lads only turn up to {subject} to stare at {T}, can't blame them 😏",
+        "who's got {T}'s holiday pics in a swimsuit, post them here",
+        "{TF} wants the year 13s, the way {he} leans over our desks",
+    ],
+    "doxxing": [
+        "follow {T} home after school and livestream it so we all know where {he} lives",
+        "get a video of {T} outside {his} house and drop it in the year {year} chat",
+    ],
+    "harassment": [
+        "flood the {S} complaints inbox saying {T} swore at us, true or not we want {him} gone",
+        "ring ofsted and make stuff up about {T}, let's get {him} banned from teaching",
+        "all of year {year} tell the head {T} pushed someone, {he}'ll be sent home by friday",
+        "we need 50 complaints about {T} to {S} by monday, copy and paste this",
+        "everyone say {T} grabbed their arm in {subject}, that'll get {him} suspended",
+        "film {T} in the staff room without {him} knowing and post it everywhere",
+    ],
+}
+for _category, _extra in FIFTH_ROUND.items():
+    TEMPLATES[_category] = TEMPLATES[_category] + _extra
 # Reviewer categories; every other template group is harmless (category "none").
 ABUSE = ("allegation", "sexual", "threat", "insult", "doxxing", "harassment")
 PRONOUNS = {"m": ("he", "him", "his", "sir"), "f": ("she", "her", "her", "miss")}

@@ -26,6 +26,7 @@ from classifiers.signals import aimed_at_staff
 from classifiers.text import HashedNgrams, normalise_many
 from tagwatch.config import Settings
 
+import make_sample  # scripts/make_sample.py
 import make_seed  # scripts/make_seed.py
 
 SHARED = Path(os.environ["TAGWATCH_CORPORA_DIR"]) if os.environ.get("TAGWATCH_CORPORA_DIR") else None
@@ -142,6 +143,29 @@ def test_seed_csv_is_what_make_seed_generates():
         stored = list(csv.DictReader(fh))
     generated = [{k: str(v) for k, v in row.items()} for row in make_seed.generate()]
     assert stored == generated, "run python scripts/make_seed.py"
+
+
+def _four_word_runs(text: str) -> set[tuple[str, ...]]:
+    """Every run of four words of a text or template (never across a {slot})."""
+    runs = set()
+    for part in re.split(r"\{[^}]*\}", text.lower()):
+        words = re.findall(r"[a-z0-9']+", part)
+        runs |= {tuple(words[i:i + 4]) for i in range(len(words) - 3)}
+    return runs
+
+
+def test_the_fifth_round_of_seed_templates_copies_no_evaluation_or_demo_post():
+    # The seed set teaches; staff_select, staff_eval and the demo sample judge. A template
+    # that shares four words in a row with one of their posts would flatter the judges.
+    judged = set()
+    for name in ("staff_select", "staff_eval"):
+        judged |= {run for text in data.staff_set(name).texts for run in _four_word_runs(text)}
+    judged |= {run for text, _ in make_sample.HARMLESS + make_sample.ABUSIVE
+               for run in _four_word_runs(text)}
+    shared = {template: sorted(_four_word_runs(template) & judged)
+              for templates in make_seed.FIFTH_ROUND.values() for template in templates}
+    assert len(shared) >= 50
+    assert not {t: runs for t, runs in shared.items() if runs}
 
 
 def test_seed_set_is_balanced_and_covers_every_category():
