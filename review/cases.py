@@ -161,6 +161,15 @@ _RANKED_IDS = f"""
         SELECT case_id, human_report, score, reach, staff_target, incident_id
         FROM r JOIN (SELECT grp, min(rank) AS group_rank FROM r GROUP BY grp) USING (grp)
         ORDER BY group_rank, rank"""
+# The first N (`{limit}`) of that order without sorting every open case: the first N cases by
+# their own keys (a top-N) hold the best case of every incident that has a case among the
+# first N rows, and those incidents have N cases at least; so only their cases are ranked.
+_FIRST_IDS = _RANKED_IDS.replace(
+    "        r AS (SELECT", """        first AS (SELECT DISTINCT coalesce(incident_id, -case_id) AS grp FROM (
+            SELECT case_id, incident_id FROM keys ORDER BY {_WORST_ORDER} LIMIT {limit})),
+        r AS (SELECT""".replace("{_WORST_ORDER}", _WORST_ORDER)).replace(
+    "rank FROM keys)", "rank FROM keys WHERE coalesce(incident_id, -case_id) IN (SELECT grp FROM first))"
+) + " LIMIT {limit}"
 # The listed cases (`{{ids}}`: their ids, `{{incidents}}`: their incidents, written out), what
 # the page shows of them read for them only.
 _LISTED_BY_ID = f"""
@@ -221,7 +230,7 @@ def _list_cases(con, where: str, params: list, limit: int | None) -> list[dict]:
 def _list_ranked(con, where: str, params: list, limit: int | None) -> list[dict]:
     """list_cases from the keys kept per case (warehouse.queue_keys): the chosen cases ranked
     on their keys alone, then the listed ones read by id (no posts, no scores)."""
-    sql = _RANKED_IDS.format(where=where) + (f" LIMIT {int(limit)}" if limit else "")
+    sql = _FIRST_IDS.format(where=where, limit=int(limit)) if limit else _RANKED_IDS.format(where=where)
     ranked = dict_rows(con.execute(sql, params))
     if not ranked:
         return []

@@ -73,6 +73,12 @@ def test_the_kept_keys_rank_as_the_full_computation(settings):
         x, y = (con.execute("SELECT case_id FROM cases WHERE post_id = ?", [p["post_id"]]).fetchall()[0][0]
                 for p in copy)
     assert agreed(settings) == [d, x, y, a, f, b, c]
+    assert agreed(settings, limit=2) == [d, x] and agreed(settings, limit=3) == [d, x, y]
+    with session(settings.db_path) as con:   # y's own score now ranks it last: x still brings it up
+        queries.write_scores(con, [("bluesky", copy[0]["post_id"], 0.6, None, None, None),
+                                   ("mastodon", copy[1]["post_id"], 0.91, None, None, None)], "model-2", 0.5)
+    assert agreed(settings, limit=3) == [d, y, x]   # x is 7th by its own keys
+    assert agreed(settings, limit=2) == [d, y] and agreed(settings) == [d, y, x, a, f, b, c]
 
 
 def test_a_case_inserted_without_keys_is_ranked_from_posts_and_scores(settings):
