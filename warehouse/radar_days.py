@@ -62,12 +62,49 @@ _KEYED = f"""
 """
 
 
+def hits_sql(per_day: bool) -> str:
+    """CTEs `variant_rows` and `total_rows`: the posts first seen in a range that carry a
+    banned tag, per (day,) banned tag, spelling, rule and platform, and per (day,) banned tag
+    and platform: first seen, distinct posts, rows with a latest label and rows flagged (the
+    share flagged is the one over the other). Parameters: the range's start and end (UTC),
+    then with `per_day` the days (a DATE list)."""
+    days = f"AND {SEEN_DAY} IN (SELECT unnest(?::DATE[]))" if per_day else ""
+    day = "day," if per_day else ""
+    return f"""
+    hits AS MATERIALIZED (
+        SELECT p.day, p.platform, p.post_id, p.first_seen_at, p.tag AS variant, m.matched_tag AS tag, m.method
+        FROM (SELECT {SEEN_DAY} AS day, platform, post_id, first_seen_at, unnest(hashtags) AS tag
+              FROM posts WHERE first_seen_at >= ?::TIMESTAMPTZ AND first_seen_at < ?::TIMESTAMPTZ {days}) p
+        JOIN tag_matches m ON m.tag = p.tag
+        JOIN watchlist w ON w.tag = m.matched_tag AND w.status = 'banned'),
+    latest AS (SELECT platform, post_id, arg_max(label, scored_at) AS flagged FROM scores
+               SEMI JOIN hits USING (platform, post_id) GROUP BY ALL),
+    variant_rows AS (
+        SELECT {day} h.tag, h.variant, h.method, h.platform, min(h.first_seen_at) AS first_seen,
+               count(DISTINCT h.post_id) AS posts, count(l.flagged) AS labelled,
+               count(*) FILTER (l.flagged) AS flagged
+        FROM hits h LEFT JOIN latest l USING (platform, post_id) GROUP BY ALL),
+    total_rows AS (
+        SELECT {day} h.tag, h.platform, min(h.first_seen_at) AS first_seen, count(*) AS posts,
+               count(l.flagged) AS labelled, count(*) FILTER (l.flagged) AS flagged
+        FROM (SELECT DISTINCT day, tag, platform, post_id, first_seen_at FROM hits) h
+        LEFT JOIN latest l USING (platform, post_id) GROUP BY ALL)"""
+
+
+def _count_hits(con: duckdb.DuckDBPyConnection, days: list[date], start: datetime, end: datetime) -> None:
+    for table in ("radar_hits", "radar_hit_posts"):
+        con.execute(f"DELETE FROM {table} WHERE day IN (SELECT unnest(?::DATE[]))", [days])
+    con.execute(f"INSERT INTO radar_hits WITH {hits_sql(True)} SELECT * FROM variant_rows", [start, end, days])
+    con.execute(f"INSERT INTO radar_hit_posts WITH {hits_sql(True)} SELECT * FROM total_rows", [start, end, days])
+
+
 def _count_days(con: duckdb.DuckDBPyConnection, days: list[date]) -> None:
     """Count `days` again from their posts (their old rows are deleted first)."""
     start = datetime.combine(min(days), time(), timezone.utc)
     end = datetime.combine(max(days) + timedelta(days=1), time(), timezone.utc)
     for table in ("radar_days", "radar_day_totals", "radar_spellings"):
         con.execute(f"DELETE FROM {table} WHERE day IN (SELECT unnest(?::DATE[]))", [days])
+    _count_hits(con, days, start, end)
     con.execute(f"CREATE OR REPLACE TEMP TABLE radar_keyed AS {_KEYED}",
                 [start, end, days, start, end, start])
     try:
@@ -166,4 +203,6 @@ def counts(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
         "radar_days": con.execute("SELECT * FROM radar_days ORDER BY ALL").fetchall(),
         "radar_day_totals": con.execute("SELECT * FROM radar_day_totals ORDER BY ALL").fetchall(),
         "radar_spellings": con.execute("SELECT * FROM radar_spellings ORDER BY ALL").fetchall(),
+        "radar_hits": con.execute("SELECT * FROM radar_hits ORDER BY ALL").fetchall(),
+        "radar_hit_posts": con.execute("SELECT * FROM radar_hit_posts ORDER BY ALL").fetchall(),
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
 
@@ -279,34 +279,37 @@ def refresh(con, now: datetime | None = None) -> dict:
 
 def resurfaced(con, since: datetime | None) -> list[dict]:
     """Banned tags seen again, one alert per watched tag however many platforms and
-    spellings: each with its variants (spelling, method, platform, first seen, posts)."""
-    # The tags in the select list (a lateral unnest would join each tag back to its post), and
-    # the latest labels of the posts that carry a banned tag only.
-    where, params = ("WHERE first_seen_at >= ?", [since]) if since else ("", [])
-    hits = f"""
-        hits AS MATERIALIZED (
-            SELECT p.platform, p.post_id, p.first_seen_at, p.tag AS variant, m.matched_tag AS tag, m.method
-            FROM (SELECT platform, post_id, first_seen_at, unnest(hashtags) AS tag FROM posts {where}) p
-            JOIN tag_matches m ON m.tag = p.tag
-            JOIN watchlist w ON w.tag = m.matched_tag AND w.status = 'banned'),
-        latest AS (SELECT platform, post_id, arg_max(label, scored_at) AS flagged FROM scores
-                   SEMI JOIN hits USING (platform, post_id) GROUP BY ALL)"""
-    # One statement: the hits are found once (materialised) for both the variants and the totals.
+    spellings: each with its variants (spelling, method, platform, first seen, posts).
+    The whole days after `since`'s day come from the radar's counts per day when they are up
+    to date (the CLI and the DAG refresh them first); `since`'s own day, from `since` on,
+    from its posts; everything from the posts when the counts are not up to date."""
+    start = since.astimezone(timezone.utc) if since else None
+    edge = start.date() if start else date.min
+    if radar_days.fresh_from(con, watch_index(con)[2], edge):
+        end = datetime.combine(edge + timedelta(days=1), datetime.min.time(), timezone.utc) if start else None
+        kept = ("SELECT tag, variant, method, platform, first_seen, posts, labelled, flagged "
+                "FROM radar_hits WHERE day > ?", "SELECT tag, platform, first_seen, posts, labelled, "
+                "flagged FROM radar_hit_posts WHERE day > ?", [edge])
+    else:
+        end, kept = "infinity", ("SELECT * FROM variant_rows WHERE FALSE",
+                                 "SELECT * FROM total_rows WHERE FALSE", [])
+    if start is None and end is None:      # everything kept: an empty range of posts
+        start = end = datetime(1970, 1, 1, tzinfo=timezone.utc)
     rows = dict_rows(con.execute(
         f"""
-        WITH {hits},
-        posts_hit AS (SELECT DISTINCT tag, platform, post_id, first_seen_at FROM hits)
-        SELECT 'variant' AS kind, h.tag, h.variant, h.method, h.platform,
-               min(h.first_seen_at) AS first_seen, count(DISTINCT h.post_id) AS posts,
-               avg(l.flagged::INT) AS share_flagged, NULL AS platforms
-        FROM hits h LEFT JOIN latest l USING (platform, post_id)
-        GROUP BY h.tag, h.variant, h.method, h.platform
+        WITH {radar_days.hits_sql(False)},
+        variants AS (SELECT * FROM variant_rows UNION ALL {kept[0]}),
+        totals AS (SELECT * FROM total_rows UNION ALL {kept[1]})
+        SELECT 'variant' AS kind, tag, variant, method, platform, min(first_seen) AS first_seen,
+               sum(posts)::BIGINT AS posts, sum(flagged) / nullif(sum(labelled), 0) AS share_flagged,
+               NULL AS platforms
+        FROM variants GROUP BY tag, variant, method, platform
         UNION ALL
-        SELECT 'total', h.tag, NULL, NULL, NULL, min(h.first_seen_at), count(*),
-               avg(l.flagged::INT), list(DISTINCT h.platform ORDER BY h.platform)
-        FROM posts_hit h LEFT JOIN latest l USING (platform, post_id) GROUP BY h.tag
+        SELECT 'total', tag, NULL, NULL, NULL, min(first_seen), sum(posts)::BIGINT,
+               sum(flagged) / nullif(sum(labelled), 0), list(DISTINCT platform ORDER BY platform)
+        FROM totals GROUP BY tag
         ORDER BY kind DESC, tag, first_seen, variant, platform
-        """, params))
+        """, [start or "-infinity", end] + kept[2] * 2))
     alerts = []
     for total in (r for r in rows if r["kind"] == "total"):
         variants = [{k: v[k] for k in ("variant", "method", "platform", "first_seen", "posts", "share_flagged")}

@@ -64,7 +64,29 @@ def from_posts(con) -> dict[str, list[tuple]]:
                 spellings[(day, match[t], t)] += 1
     return {"radar_days": sorted((*k, *v) for k, v in groups.items()),
             "radar_day_totals": sorted((k, *v) for k, v in totals.items()),
-            "radar_spellings": sorted((*k, v) for k, v in spellings.items())}
+            "radar_spellings": sorted((*k, v) for k, v in spellings.items()),
+            **hits_from_posts(con, labels)}
+
+
+def hits_from_posts(con, labels) -> dict[str, list[tuple]]:
+    """The resurfaced alerts' counts per day, worked out in Python (the oracle)."""
+    banned = {t: (w, method) for t, w, method in con.execute(
+        "SELECT m.tag, m.matched_tag, m.method FROM tag_matches m JOIN watchlist w ON w.tag = m.matched_tag "
+        "WHERE w.status = 'banned'").fetchall()}
+    variants, totals = defaultdict(list), defaultdict(dict)
+    for key, platform, seen, tags in con.execute(
+            "SELECT platform || post_id, platform, first_seen_at, hashtags FROM posts").fetchall():
+        day = seen.astimezone(timezone.utc).date()
+        for t in [t for t in tags or [] if t in banned]:
+            variants[(day, banned[t][0], t, banned[t][1], platform)].append((seen, key))
+            totals[(day, banned[t][0], platform)][key] = seen
+
+    def counted(rows):   # first seen, distinct posts, rows labelled, rows flagged
+        return (min(r[0] for r in rows), len({r[1] for r in rows}),
+                sum(labels.get(r[1]) is not None for r in rows), sum(bool(labels.get(r[1])) for r in rows))
+    return {"radar_hits": sorted((*k, *counted(v)) for k, v in variants.items()),
+            "radar_hit_posts": sorted((*k, *counted([(seen, key) for key, seen in v.items()]))
+                                      for k, v in totals.items())}
 
 
 def refreshed(con) -> dict:
@@ -126,23 +148,32 @@ def test_the_counts_follow_loads_scores_watchlist_and_posts_seen_again(con, tmp_
     assert refreshed(con) == counted
 
 
-def test_the_daily_volume_is_the_same_from_the_counts_as_from_the_posts(con, tmp_path):
+def test_volume_and_alerts_are_the_same_from_the_counts_as_from_the_posts(con, tmp_path):
     staging = tmp_path / "staging"
     stage(staging, "r1", [post(1, ["maths", "Maths", "exams"]),
                           post(2, ["m_a_t_h_s"], created=None, collected="2026-03-03T08:00:00Z"),
                           post(3, ["sl4pateacher"], created="2026-02-20T10:00:00Z"),
-                          post(4, ["maths"], collected="2026-03-09T08:00:00Z")])
+                          post(4, ["maths"], collected="2026-03-09T08:00:00Z"),
+                          post(5, ["slapateacher", "slap_a_teacher"], collected="2026-03-01T08:00:00Z"),
+                          post(6, ["slap_a_teacher"], collected="2026-03-01T13:00:00Z")])
+    stage(staging, "r2", [post(7, ["SlapATeacher"], collected="2026-03-05T13:00:00Z")], platform="bluesky")
     load_staging(con, staging)
+    score(con, 5, True, "2026-03-06T10:00:00Z")
+    score(con, 6, False, "2026-03-06T10:00:00Z")
     resurfacing.refresh_matches(con)
     fingerprint, since = resurfacing.watch_index(con)[2], datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
     assert not radar_days.fresh_from(con, fingerprint, date(2026, 2, 28))
     from_posts_now = resurfacing.daily_volume(con, since)                 # the counts are not kept yet
+    alerts = {s: resurfacing.resurfaced(con, s) for s in (since, None)}
     radar_days.refresh(con, fingerprint)
     assert radar_days.fresh_from(con, fingerprint, date(2026, 2, 28))
     assert resurfacing.daily_volume(con, since) == from_posts_now
+    assert {s: resurfacing.resurfaced(con, s) for s in alerts} == alerts
+    assert [(a["tag"], a["posts"], a["share_flagged"]) for a in alerts[since]] == [("slapateacher", 3, 0.0)]
+    assert [(a["tag"], a["posts"], a["share_flagged"]) for a in alerts[None]] == [("slapateacher", 4, 0.5)]
     assert [(r["canonical"], str(r["day"]), r["posts"]) for r in from_posts_now] == [
         ("exams", "2026-03-01", 1), ("maths", "2026-03-01", 2),           # posts 1 (two spellings) and 4
-        ("maths", "2026-03-03", 1)]                                       # whole days from since's
+        ("maths", "2026-03-03", 1), ("slapateacher", "2026-03-01", 3)]    # whole days from since's
 
 
 def test_a_failed_refresh_leaves_the_counts_as_they_were(con, tmp_path):

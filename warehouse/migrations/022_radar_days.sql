@@ -30,6 +30,30 @@ CREATE TABLE radar_spellings (
     uses       BIGINT NOT NULL
 );
 
+-- Posts carrying a banned tag, per day first seen, banned tag, spelling, rule and platform
+-- (the resurfaced alerts' variants), and per day, banned tag and platform (their totals).
+CREATE TABLE radar_hits (
+    day         DATE NOT NULL,
+    tag         VARCHAR NOT NULL,             -- the banned tag (tag_matches.matched_tag)
+    variant     VARCHAR NOT NULL,             -- the spelling carried
+    method      VARCHAR,                      -- the rules that matched it
+    platform    VARCHAR NOT NULL,
+    first_seen  TIMESTAMPTZ NOT NULL,         -- the earliest first_seen_at among them
+    posts       BIGINT NOT NULL,              -- distinct posts
+    labelled    BIGINT NOT NULL,              -- rows (a post per spelling) with a latest label
+    flagged     BIGINT NOT NULL               -- ... of which flagged
+);
+
+CREATE TABLE radar_hit_posts (
+    day         DATE NOT NULL,
+    tag         VARCHAR NOT NULL,
+    platform    VARCHAR NOT NULL,
+    first_seen  TIMESTAMPTZ NOT NULL,
+    posts       BIGINT NOT NULL,              -- distinct posts (whatever spellings they carry)
+    labelled    BIGINT NOT NULL,              -- posts with a latest label
+    flagged     BIGINT NOT NULL
+);
+
 -- What the counts were made against: the watchlist's fingerprint and the latest score read.
 CREATE TABLE radar_days_state (
     id                 INTEGER PRIMARY KEY CHECK (id = 1),
