@@ -66,8 +66,9 @@ def hits_sql(per_day: bool) -> str:
     """CTEs `variant_rows` and `total_rows`: the posts first seen in a range that carry a
     banned tag, per (day,) banned tag, spelling, rule and platform, and per (day,) banned tag
     and platform: first seen, distinct posts, rows with a latest label and rows flagged (the
-    share flagged is the one over the other). Parameters: the range's start and end (UTC),
-    then with `per_day` the days (a DATE list)."""
+    share flagged is the one over the other; scores older than the range by more than a day
+    are not read, as for the focus above). Parameters: the range's start and end (UTC), with
+    `per_day` the days (a DATE list), the range's start again."""
     days = f"AND {SEEN_DAY} IN (SELECT unnest(?::DATE[]))" if per_day else ""
     day = "day," if per_day else ""
     return f"""
@@ -78,7 +79,8 @@ def hits_sql(per_day: bool) -> str:
         JOIN tag_matches m ON m.tag = p.tag
         JOIN watchlist w ON w.tag = m.matched_tag AND w.status = 'banned'),
     latest AS (SELECT platform, post_id, arg_max(label, scored_at) AS flagged FROM scores
-               SEMI JOIN hits USING (platform, post_id) GROUP BY ALL),
+               SEMI JOIN hits USING (platform, post_id)
+               WHERE scored_at >= ?::TIMESTAMPTZ - INTERVAL 1 DAY GROUP BY ALL),
     variant_rows AS (
         SELECT {day} h.tag, h.variant, h.method, h.platform, min(h.first_seen_at) AS first_seen,
                count(DISTINCT h.post_id) AS posts, count(l.flagged) AS labelled,
@@ -94,8 +96,10 @@ def hits_sql(per_day: bool) -> str:
 def _count_hits(con: duckdb.DuckDBPyConnection, days: list[date], start: datetime, end: datetime) -> None:
     for table in ("radar_hits", "radar_hit_posts"):
         con.execute(f"DELETE FROM {table} WHERE day IN (SELECT unnest(?::DATE[]))", [days])
-    con.execute(f"INSERT INTO radar_hits WITH {hits_sql(True)} SELECT * FROM variant_rows", [start, end, days])
-    con.execute(f"INSERT INTO radar_hit_posts WITH {hits_sql(True)} SELECT * FROM total_rows", [start, end, days])
+    con.execute(f"INSERT INTO radar_hits WITH {hits_sql(True)} SELECT * FROM variant_rows",
+                [start, end, days, start])
+    con.execute(f"INSERT INTO radar_hit_posts WITH {hits_sql(True)} SELECT * FROM total_rows",
+                [start, end, days, start])
 
 
 def _count_days(con: duckdb.DuckDBPyConnection, days: list[date]) -> None:

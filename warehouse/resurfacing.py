@@ -309,7 +309,7 @@ def resurfaced(con, since: datetime | None) -> list[dict]:
                sum(flagged) / nullif(sum(labelled), 0), list(DISTINCT platform ORDER BY platform)
         FROM totals GROUP BY tag
         ORDER BY kind DESC, tag, first_seen, variant, platform
-        """, [start or "-infinity", end] + kept[2] * 2))
+        """, [start or "-infinity", end, start or "-infinity"] + kept[2] * 2))
     alerts = []
     for total in (r for r in rows if r["kind"] == "total"):
         variants = [{k: v[k] for k in ("variant", "method", "platform", "first_seen", "posts", "share_flagged")}
