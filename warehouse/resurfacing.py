@@ -9,29 +9,20 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
 
 from radar.match import Match, WatchIndex, canonical_key, match_all
 from radar.network import MAX_EDGES, Network, build
 from radar.volume import HISTORY_DAYS, spikes
+from warehouse import radar_days
 from warehouse.db import WarehouseError, transaction
 from warehouse.queries import dict_rows, normalise_tag, watchlist_add
 
 MIN_SUPPORT = 3      # focus posts a tag needs before it can be proposed
 MIN_LIFT = 1.5       # how much likelier than average a post with the tag is a focus post
 WINDOW = timedelta(days=7)
-
-# The latest label of each post first seen in a period, by the post's row id: a post is
-# scored after it is loaded, so its scores are all later than its first sighting (a day's
-# margin for clocks of other machines); scores are stored in the order they are written, so
-# older row groups are skipped. Only the posts of the period are aggregated (a warehouse
-# scored in one go has every score "recent"). Parameters: the period's start and end.
-_LATEST_LABEL_BETWEEN = ("SELECT p.rowid AS pid, arg_max(s.label, s.scored_at) AS flagged "
-                         "FROM scores s JOIN posts p USING (platform, post_id) "
-                         "WHERE p.first_seen_at >= ?::TIMESTAMPTZ AND p.first_seen_at < ?::TIMESTAMPTZ "
-                         "AND s.scored_at >= ?::TIMESTAMPTZ - INTERVAL 1 DAY GROUP BY p.rowid")
 
 
 # --- synonyms and the index -------------------------------------------------------------
@@ -109,49 +100,39 @@ def mine_proposals(con, now: datetime | None = None, window: timedelta = WINDOW,
                    min_support: int = MIN_SUPPORT, min_lift: float = MIN_LIFT) -> list[dict]:
     """Tags that travel with abuse: on posts the classifier flags or that carry a banned or
     flagged tag (the focus posts) far more often than on the average collected post, in
-    the last `window`, compared with the window before. Stored as proposals (decided ones
-    keep their decision and are never proposed again); returns the ranked candidates.
-    Posts are told apart by row id (a number: cheaper to group and join than platform and
-    post id); the two windows' tags are matched once and read by every part."""
+    the last `window` (whole UTC days by first sighting: today and the 6 days before),
+    compared with the window before. Stored as proposals (decided ones keep their decision
+    and are never proposed again); returns the ranked candidates.
+    Read from the radar's counts per day (warehouse/radar_days.py), brought up to date
+    first: the days that changed are counted again, the others are not read."""
     now = now or datetime.now(timezone.utc)
-    start, previous = now - window, now - 2 * window
+    refresh_matches(con)
+    radar_days.refresh(con, watch_index(con)[2])
+    today = now.astimezone(timezone.utc).date()
+    start = today - timedelta(days=max(1, window.days) - 1)
+    previous = start - timedelta(days=max(1, window.days))
     rows = dict_rows(con.execute(
-        f"""
-        WITH latest AS ({_LATEST_LABEL_BETWEEN}),
-        seen AS (
-            SELECT rowid AS pid, first_seen_at, unnest(hashtags) AS tag FROM posts
-            WHERE first_seen_at >= ? AND first_seen_at < ?
-        ),
-        keyed AS MATERIALIZED (
-            SELECT s.*, m.canonical, m.matched_tag, w.status
-            FROM seen s JOIN tag_matches m USING (tag) LEFT JOIN watchlist w ON w.tag = m.matched_tag
-        ),
-        post_focus AS MATERIALIZED (
-            SELECT k.pid, any_value(k.first_seen_at) >= ? AS current,
-                   bool_or(coalesce(k.status IN ('banned', 'flagged'), FALSE))
-                   OR coalesce(any_value(l.flagged), FALSE) AS focus
-            FROM keyed k LEFT JOIN latest l USING (pid) GROUP BY k.pid
-        ),
-        totals AS (SELECT count(*) AS n, count(*) FILTER (focus) AS nf FROM post_focus WHERE current),
-        pairs AS (SELECT DISTINCT pid, canonical FROM keyed WHERE matched_tag IS NULL),
-        counted AS (   -- one row per (post, tag): plain counts instead of three DISTINCT ones
-            SELECT p.canonical AS tag,
-                   count(*) FILTER (pf.current) AS posts,
-                   count(*) FILTER (pf.current AND pf.focus) AS support,
-                   count(*) FILTER (NOT pf.current) AS previous_posts
-            FROM pairs p JOIN post_focus pf USING (pid) GROUP BY p.canonical
-        ),
-        stats AS (
-            SELECT c.*, s.spelling FROM counted c JOIN (
-                SELECT canonical AS tag, mode(tag) AS spelling FROM keyed WHERE matched_tag IS NULL
-                GROUP BY canonical) s USING (tag)
-        )
+        """
+        WITH counted AS (
+            SELECT canonical AS tag,
+                   coalesce(sum(posts) FILTER (day >= ?), 0) AS posts,
+                   coalesce(sum(focus_posts) FILTER (day >= ?), 0) AS support,
+                   coalesce(sum(posts) FILTER (day < ?), 0) AS previous_posts
+            FROM radar_days WHERE proposable AND day >= ? AND day <= ? GROUP BY canonical),
+        totals AS (SELECT sum(posts) AS n, sum(focus_posts) AS nf FROM radar_day_totals
+                   WHERE day >= ? AND day <= ?),
+        spelled AS (   -- the most used spelling over both windows (the first in order of a tie)
+            SELECT canonical AS tag, first(spelling ORDER BY uses DESC, spelling) AS spelling
+            FROM (SELECT canonical, spelling, sum(uses) AS uses FROM radar_spellings
+                  WHERE day >= ? AND day <= ? GROUP BY ALL) GROUP BY canonical),
+        stats AS (SELECT c.*, s.spelling FROM counted c JOIN spelled s USING (tag))
         SELECT s.tag, s.spelling, s.posts, s.support, s.previous_posts,
                (s.support::DOUBLE / s.posts) / (t.nf::DOUBLE / t.n) AS lift
         FROM stats s, totals t
         WHERE t.nf > 0 AND s.support >= ? AND (s.support::DOUBLE / s.posts) / (t.nf::DOUBLE / t.n) >= ?
         ORDER BY lift * ln(1 + s.support) DESC, s.tag
-        """, [previous, now, previous, previous, now, start, min_support, min_lift]))
+        """, [start, start, start, previous, today, start, today, previous, today,
+              min_support, min_lift]))
     if rows:
         found = pa.Table.from_pylist(rows)  # noqa: F841 (read by DuckDB below)
         with transaction(con):
@@ -196,20 +177,31 @@ def decide(con, tag: str, accept: bool, by: str, status: str = "watch") -> dict:
 # --- volume and spikes ------------------------------------------------------------------
 
 def daily_volume(con, since: datetime) -> list[dict]:
-    """Posts per day per canonical tag and platform (by when posted, else first seen).
-    Posts are counted by row id (within a platform, one per post id; a number is cheaper to
-    count distinct). Not from tag_days: a post carrying two spellings of one tag counts once."""
+    """Posts per day per canonical tag and platform (by when posted, else first seen), in
+    whole days: posted on `since`'s day or later, first seen on the UTC day before it or
+    later. A post carrying two spellings of one tag counts once (so not from tag_days).
+    From the radar's counts per day when they are up to date for those days (the CLI and
+    the DAG refresh them first), else from the posts (a read-only reader after a load)."""
+    since = since.astimezone(timezone.utc)
+    seen_from = (since - timedelta(days=1)).date()
+    if radar_days.fresh_from(con, watch_index(con)[2], seen_from):
+        return dict_rows(con.execute(
+            """
+            SELECT canonical, platform, posted AS day, sum(posts)::BIGINT AS posts FROM radar_days
+            WHERE posted >= ?::TIMESTAMPTZ::DATE AND day >= ?
+            GROUP BY ALL ORDER BY canonical, platform, day
+            """, [since, seen_from]))
     return dict_rows(con.execute(
-        """
+        f"""
         SELECT m.canonical, p.platform, p.day, count(DISTINCT p.pid) AS posts
         FROM (SELECT rowid AS pid, platform, coalesce(created_at, first_seen_at)::DATE AS day,
                      unnest(hashtags) AS tag
-              FROM posts WHERE coalesce(created_at, first_seen_at) >= ?
+              FROM posts WHERE coalesce(created_at, first_seen_at)::DATE >= ?::TIMESTAMPTZ::DATE
                  -- seen after posted (a day's margin for clocks): skips the older row groups
-                 AND first_seen_at >= ?::TIMESTAMPTZ - INTERVAL 1 DAY) p
+                 AND first_seen_at >= ?::TIMESTAMPTZ AND {radar_days.SEEN_DAY} >= ?) p
         JOIN tag_matches m ON m.tag = p.tag
         GROUP BY ALL ORDER BY m.canonical, p.platform, p.day
-        """, [since, since]))
+        """, [since, datetime.combine(seen_from, datetime.min.time(), timezone.utc), seen_from]))
 
 
 def volume_spikes(con, since: datetime, now: datetime | None = None) -> list[dict]:
@@ -287,34 +279,37 @@ def refresh(con, now: datetime | None = None) -> dict:
 
 def resurfaced(con, since: datetime | None) -> list[dict]:
     """Banned tags seen again, one alert per watched tag however many platforms and
-    spellings: each with its variants (spelling, method, platform, first seen, posts)."""
-    # The tags in the select list (a lateral unnest would join each tag back to its post), and
-    # the latest labels of the posts that carry a banned tag only.
-    where, params = ("WHERE first_seen_at >= ?", [since]) if since else ("", [])
-    hits = f"""
-        hits AS MATERIALIZED (
-            SELECT p.platform, p.post_id, p.first_seen_at, p.tag AS variant, m.matched_tag AS tag, m.method
-            FROM (SELECT platform, post_id, first_seen_at, unnest(hashtags) AS tag FROM posts {where}) p
-            JOIN tag_matches m ON m.tag = p.tag
-            JOIN watchlist w ON w.tag = m.matched_tag AND w.status = 'banned'),
-        latest AS (SELECT platform, post_id, arg_max(label, scored_at) AS flagged FROM scores
-                   SEMI JOIN hits USING (platform, post_id) GROUP BY ALL)"""
-    # One statement: the hits are found once (materialised) for both the variants and the totals.
+    spellings: each with its variants (spelling, method, platform, first seen, posts).
+    The whole days after `since`'s day come from the radar's counts per day when they are up
+    to date (the CLI and the DAG refresh them first); `since`'s own day, from `since` on,
+    from its posts; everything from the posts when the counts are not up to date."""
+    start = since.astimezone(timezone.utc) if since else None
+    edge = start.date() if start else date.min
+    if radar_days.fresh_from(con, watch_index(con)[2], edge):
+        end = datetime.combine(edge + timedelta(days=1), datetime.min.time(), timezone.utc) if start else None
+        kept = ("SELECT tag, variant, method, platform, first_seen, posts, labelled, flagged "
+                "FROM radar_hits WHERE day > ?", "SELECT tag, platform, first_seen, posts, labelled, "
+                "flagged FROM radar_hit_posts WHERE day > ?", [edge])
+    else:
+        end, kept = "infinity", ("SELECT * FROM variant_rows WHERE FALSE",
+                                 "SELECT * FROM total_rows WHERE FALSE", [])
+    if start is None and end is None:      # everything kept: an empty range of posts
+        start = end = datetime(1970, 1, 1, tzinfo=timezone.utc)
     rows = dict_rows(con.execute(
         f"""
-        WITH {hits},
-        posts_hit AS (SELECT DISTINCT tag, platform, post_id, first_seen_at FROM hits)
-        SELECT 'variant' AS kind, h.tag, h.variant, h.method, h.platform,
-               min(h.first_seen_at) AS first_seen, count(DISTINCT h.post_id) AS posts,
-               avg(l.flagged::INT) AS share_flagged, NULL AS platforms
-        FROM hits h LEFT JOIN latest l USING (platform, post_id)
-        GROUP BY h.tag, h.variant, h.method, h.platform
+        WITH {radar_days.hits_sql(False)},
+        variants AS (SELECT * FROM variant_rows UNION ALL {kept[0]}),
+        totals AS (SELECT * FROM total_rows UNION ALL {kept[1]})
+        SELECT 'variant' AS kind, tag, variant, method, platform, min(first_seen) AS first_seen,
+               sum(posts)::BIGINT AS posts, sum(flagged) / nullif(sum(labelled), 0) AS share_flagged,
+               NULL AS platforms
+        FROM variants GROUP BY tag, variant, method, platform
         UNION ALL
-        SELECT 'total', h.tag, NULL, NULL, NULL, min(h.first_seen_at), count(*),
-               avg(l.flagged::INT), list(DISTINCT h.platform ORDER BY h.platform)
-        FROM posts_hit h LEFT JOIN latest l USING (platform, post_id) GROUP BY h.tag
+        SELECT 'total', tag, NULL, NULL, NULL, min(first_seen), sum(posts)::BIGINT,
+               sum(flagged) / nullif(sum(labelled), 0), list(DISTINCT platform ORDER BY platform)
+        FROM totals GROUP BY tag
         ORDER BY kind DESC, tag, first_seen, variant, platform
-        """, params))
+        """, [start or "-infinity", end] + kept[2] * 2))
     alerts = []
     for total in (r for r in rows if r["kind"] == "total"):
         variants = [{k: v[k] for k in ("variant", "method", "platform", "first_seen", "posts", "share_flagged")}
