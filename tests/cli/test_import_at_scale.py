@@ -92,3 +92,45 @@ def test_an_import_keeps_the_radar_tag_totals_as_a_recount_finds_them(settings, 
         assert [(r[0], r[3]) for r in kept["tags_seen"]] == [("schoollife", 4)]
         tag_totals.recount(con)
         assert tag_totals.totals(con) == kept
+
+
+
+class Undone(Exception):
+    """Raised to roll a transaction back."""
+
+
+def test_resurfacing_keeps_the_radar_counts_per_day_as_a_recount_finds_them(settings, tmp_path, capsys):
+    """`tagwatch resurfacing` refreshes the radar's counts per day after each import (the new
+    days only) and all of them after a watchlist change: each time what a recount finds (the
+    recount rolled back, so that the next refresh starts from the kept counts)."""
+    from warehouse import radar_days, resurfacing
+    from warehouse.db import transaction
+
+    first, second = tmp_path / "first.ndjson", tmp_path / "second.ndjson"
+    now_ms = int(datetime.now(timezone.utc).timestamp() * 1000)
+    first.write_text("\n".join(item(n, now_ms - 3 * 86_400_000 + n) for n in (1, 2, 3)) + "\n", encoding="utf-8")
+    second.write_text("\n".join(item(n, now_ms - 3_600_000 + n) for n in (3, 4)) + "\n", encoding="utf-8")
+    steps = [("import", "--format", "zeeschuimer", str(first), "--no-score"), ("resurfacing",),
+             ("import", "--format", "zeeschuimer", str(second), "--no-score"), ("resurfacing",),
+             ("watchlist", "add", "schoollife", "--status", "banned"), ("resurfacing",)]
+    for step in steps:
+        code, err = run(capsys, *step)
+        assert code == 0, err
+        if step[0] != "resurfacing":
+            continue
+        with session(settings.db_path) as con:
+            kept = radar_days.counts(con)
+            try:
+                with transaction(con):
+                    radar_days.recount(con, resurfacing.watch_index(con)[2])
+                    assert radar_days.counts(con) == kept
+                    raise Undone
+            except Undone:
+                pass
+    assert [(r[1], r[4], r[5], r[6]) for r in kept["radar_days"]] == [
+        ("schoollife", False, 3, 3), ("schoollife", False, 1, 1)]         # banned: focus posts
+    assert [(r[1], r[2], r[4]) for r in kept["radar_hit_posts"]] == [
+        ("schoollife", "tiktok", 3), ("schoollife", "tiktok", 1)]
+    assert cli.main(["resurfacing", "--format", "json"]) == 0
+    alerts = json.loads(capsys.readouterr().out)["resurfaced"]
+    assert [(a["tag"], a["posts"]) for a in alerts] == [("schoollife", 4)]
