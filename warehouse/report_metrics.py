@@ -67,6 +67,7 @@ _PERIOD_POSTS = f"""
     LEFT JOIN ({_DECISION}) d USING (platform, post_id)
     WHERE p.first_seen_at >= $start AND p.first_seen_at < $end
 """
+PERIOD = "report_period_posts"   # _PERIOD_POSTS of the period figures() is computing
 _COUNTS = """
     count(*) AS posts,
     count(*) FILTER (flagged) AS flagged,
@@ -94,12 +95,14 @@ def figures(con, start: datetime, end: datetime) -> dict:
     p = {"start": start, "end": end}
     _register_tag_map(con, start - (end - start), end)
     try:
+        # The period's posts with their verdict and decision, read once: six tables count them.
+        con.register(PERIOD, con.sql(_PERIOD_POSTS, params=p).to_arrow_table())
         return {
             "start": start, "end": end,
-            "totals": dict_rows(_run(con, f"SELECT {_COUNTS} FROM ({_PERIOD_POSTS})", p))[0],
+            "totals": dict_rows(_run(con, f"SELECT {_COUNTS} FROM {PERIOD}", p))[0],
             "incidents": incidents(con, p),
             "by_platform": dict_rows(_run(con,
-                f"SELECT platform, {_COUNTS} FROM ({_PERIOD_POSTS}) GROUP BY platform "
+                f"SELECT platform, {_COUNTS} FROM {PERIOD} GROUP BY platform "
                 "ORDER BY flagged DESC, platform", p)),
             "by_tag": by_tag(con, p),
             "reports": reports_sent(con, p),
@@ -114,6 +117,7 @@ def figures(con, start: datetime, end: datetime) -> dict:
         }
     finally:
         con.unregister("report_tag_map")
+        con.unregister(PERIOD)
 
 
 def _register_tag_map(con, since: datetime, end: datetime) -> None:
@@ -135,7 +139,7 @@ def _register_tag_map(con, since: datetime, end: datetime) -> None:
 def by_tag(con, p: dict) -> list[dict]:
     """Per watched tag (variants folded in); a post under two watched tags counts under each."""
     return dict_rows(_run(con, f"""
-        WITH pp AS ({_PERIOD_POSTS}),
+        WITH pp AS (FROM {PERIOD}),
         watched AS (
             SELECT DISTINCT pp.platform, pp.post_id, pp.flagged, pp.decision, m.watched AS tag
             FROM (SELECT platform, post_id, flagged, decision, unnest(hashtags) AS tag FROM pp) pp
@@ -162,7 +166,7 @@ def incidents(con, p: dict) -> dict:
         pp AS (
             SELECT pp.flagged, pp.decision, coalesce(s.platforms, 1) AS platforms,
                    coalesce(i.incident_id::VARCHAR, pp.platform || ' ' || pp.post_id) AS incident
-            FROM ({_PERIOD_POSTS}) pp LEFT JOIN per_post i USING (platform, post_id)
+            FROM {PERIOD} pp LEFT JOIN per_post i USING (platform, post_id)
             LEFT JOIN spread s USING (incident_id))
         SELECT count(DISTINCT incident) FILTER (flagged) AS flagged,
                count(DISTINCT incident) FILTER (decision = 'CONFIRMED') AS confirmed,
@@ -299,18 +303,18 @@ def resurfacing(con, p: dict) -> dict:
     """Banned tags seen again (any spelling) on posts first seen in the period."""
     tags = dict_rows(_run(con, f"""
         WITH hits AS (
-            SELECT DISTINCT m.watched AS tag, po.tag AS spelling, m.method, po.platform, po.post_id
-            FROM (SELECT platform, post_id, unnest(hashtags) AS tag FROM posts
-                  WHERE first_seen_at >= $start AND first_seen_at < $end) po
+            SELECT DISTINCT m.watched AS tag, po.tag AS spelling, m.method, po.platform, po.post_id,
+                   po.flagged
+            FROM (SELECT platform, post_id, flagged, unnest(hashtags) AS tag FROM {PERIOD}) po
             JOIN report_tag_map m ON m.tag = po.tag
             WHERE m.status = 'banned')
         SELECT h.tag, count(DISTINCT (h.platform, h.post_id)) AS posts,
-               count(DISTINCT (h.platform, h.post_id)) FILTER (v.flagged) AS flagged,
+               count(DISTINCT (h.platform, h.post_id)) FILTER (h.flagged) AS flagged,
                count(DISTINCT h.spelling) FILTER (h.spelling <> h.tag) AS variant_spellings,
                string_agg(DISTINCT h.platform, ', ' ORDER BY h.platform) AS platforms,
                string_agg(DISTINCT h.method, ', ' ORDER BY h.method)
                    FILTER (h.spelling <> h.tag) AS matched_by
-        FROM hits h LEFT JOIN ({_VERDICT}) v USING (platform, post_id)
+        FROM hits h
         GROUP BY h.tag ORDER BY posts DESC, h.tag""", p))
     cases = _run(con,
         "SELECT count(DISTINCT case_id) FROM case_events WHERE to_state = 'RESURFACED' "
@@ -326,7 +330,7 @@ def models(con, p: dict) -> dict:
                count(*) FILTER (decision = 'DISMISSED') AS overturned,
                count(*) FILTER (decision = 'DISMISSED')::DOUBLE
                    / nullif(count(*) FILTER (decision IS NOT NULL), 0) AS overturn_rate
-        FROM ({_PERIOD_POSTS}) WHERE flagged GROUP BY model_version ORDER BY model_version""", p))
+        FROM {PERIOD} WHERE flagged GROUP BY model_version ORDER BY model_version""", p))
     newest = _run(con, "SELECT arg_max(model_version, scored_at) FROM scores WHERE scored_at < $end",
                          p).fetchall()[0][0]
     labels = _run(con, "SELECT count(*) FROM labels WHERE source = 'review' AND added_at >= $start "
