@@ -62,6 +62,9 @@ def cmd_import(args) -> int:
         ensure_model(settings)
         scored = pipeline.score_new(settings)
         out(f"scored {scored['scored']} new post(s): {scored['flagged']} flagged")
+        # The radar's matches and counts of the new days, as the DAG does after each load.
+        radar = pipeline.refresh_radar(settings)
+        out(f"radar: {radar['matched']} new tag(s) matched, {radar['proposals']} proposal(s)")
     return 0
 
 

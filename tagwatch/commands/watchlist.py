@@ -48,12 +48,14 @@ def cmd_watchlist(args) -> int:
         for tag in added:
             also = f", synonyms {', '.join('#' + w for w in words)}" if words else ""
             out(cell(f"watching #{tag} ({args.status}{also})", 200))
+        radar_again(settings)
     elif args.action == "remove":
         with session(settings.db_path) as con:
             for tag in args.tags:
                 if not queries.watchlist_remove(con, tag):
                     raise UserError(f"#{queries.normalise_tag(tag)} is not on the watchlist")
                 out(f"removed #{queries.normalise_tag(tag)}")
+        radar_again(settings)
     else:
         from warehouse.resurfacing import synonyms
 
@@ -64,6 +66,16 @@ def cmd_watchlist(args) -> int:
             r["synonyms"] = " ".join(words.get(r["tag"], []))
         table(rows, ["tag", "status", "note", "added_at", "synonyms"], args.format)
     return 0
+
+
+def radar_again(settings) -> None:
+    """A changed watchlist changes how every seen tag groups: match the tags and count the
+    radar's days again now, so the day's `tagwatch resurfacing` does not (it reads all posts
+    once: seconds at millions of posts)."""
+    from tagwatch import pipeline
+
+    done = pipeline.refresh_radar(settings)
+    out(f"radar: {done['matched']} tag(s) matched again, {done['proposals']} proposal(s)")
 
 
 def cmd_sources(args) -> int:
