@@ -68,6 +68,13 @@ _PERIOD_POSTS = f"""
     WHERE p.first_seen_at >= $start AND p.first_seen_at < $end
 """
 PERIOD = "report_period_posts"   # _PERIOD_POSTS of the period figures() is computing
+PERIOD_TAGS = "report_period_tags"   # their watched tags, one row per (post, spelling)
+_PERIOD_TAGS = f"""
+    SELECT pp.platform, pp.post_id, pp.flagged, pp.decision, pp.tag AS spelling, m.watched, m.status, m.method
+    FROM (SELECT platform, post_id, flagged, decision, unnest(hashtags) AS tag FROM {PERIOD}) pp
+    JOIN report_tag_map m ON m.tag = pp.tag
+    WHERE m.watched IS NOT NULL
+"""
 _COUNTS = """
     count(*) AS posts,
     count(*) FILTER (flagged) AS flagged,
@@ -97,6 +104,7 @@ def figures(con, start: datetime, end: datetime) -> dict:
     try:
         # The period's posts with their verdict and decision, read once: six tables count them.
         con.register(PERIOD, con.sql(_PERIOD_POSTS, params=p).to_arrow_table())
+        con.register(PERIOD_TAGS, con.sql(_PERIOD_TAGS).to_arrow_table())
         return {
             "start": start, "end": end,
             "totals": dict_rows(_run(con, f"SELECT {_COUNTS} FROM {PERIOD}", p))[0],
@@ -118,6 +126,7 @@ def figures(con, start: datetime, end: datetime) -> dict:
     finally:
         con.unregister("report_tag_map")
         con.unregister(PERIOD)
+        con.unregister(PERIOD_TAGS)
 
 
 def _register_tag_map(con, since: datetime, end: datetime) -> None:
@@ -141,10 +150,7 @@ def by_tag(con, p: dict) -> list[dict]:
     return dict_rows(_run(con, f"""
         WITH pp AS (FROM {PERIOD}),
         watched AS (
-            SELECT DISTINCT pp.platform, pp.post_id, pp.flagged, pp.decision, m.watched AS tag
-            FROM (SELECT platform, post_id, flagged, decision, unnest(hashtags) AS tag FROM pp) pp
-            JOIN report_tag_map m ON m.tag = pp.tag
-            WHERE m.watched IS NOT NULL),
+            SELECT DISTINCT platform, post_id, flagged, decision, watched AS tag FROM {PERIOD_TAGS}),
         tagged AS (
             SELECT * FROM watched
             UNION ALL
@@ -166,7 +172,8 @@ def incidents(con, p: dict) -> dict:
         pp AS (
             SELECT pp.flagged, pp.decision, coalesce(s.platforms, 1) AS platforms,
                    coalesce(i.incident_id::VARCHAR, pp.platform || ' ' || pp.post_id) AS incident
-            FROM {PERIOD} pp LEFT JOIN per_post i USING (platform, post_id)
+            FROM (FROM {PERIOD} WHERE flagged OR decision = 'CONFIRMED') pp    -- all that is counted
+            LEFT JOIN per_post i USING (platform, post_id)
             LEFT JOIN spread s USING (incident_id))
         SELECT count(DISTINCT incident) FILTER (flagged) AS flagged,
                count(DISTINCT incident) FILTER (decision = 'CONFIRMED') AS confirmed,
@@ -303,11 +310,8 @@ def resurfacing(con, p: dict) -> dict:
     """Banned tags seen again (any spelling) on posts first seen in the period."""
     tags = dict_rows(_run(con, f"""
         WITH hits AS (
-            SELECT DISTINCT m.watched AS tag, po.tag AS spelling, m.method, po.platform, po.post_id,
-                   po.flagged
-            FROM (SELECT platform, post_id, flagged, unnest(hashtags) AS tag FROM {PERIOD}) po
-            JOIN report_tag_map m ON m.tag = po.tag
-            WHERE m.status = 'banned')
+            SELECT DISTINCT watched AS tag, spelling, method, platform, post_id, flagged
+            FROM {PERIOD_TAGS} WHERE status = 'banned')
         SELECT h.tag, count(DISTINCT (h.platform, h.post_id)) AS posts,
                count(DISTINCT (h.platform, h.post_id)) FILTER (h.flagged) AS flagged,
                count(DISTINCT h.spelling) FILTER (h.spelling <> h.tag) AS variant_spellings,
