@@ -8,23 +8,10 @@ from datetime import timezone
 
 import pytest
 
-from collectors.staging import StagingWriter
+from loadkit import post, stage
 from warehouse import tag_totals
 from warehouse.db import session
 from warehouse.loader import load_staging
-
-
-def post(n: int, tags, created="2026-03-01T23:30:00Z", collected="2026-03-02T08:00:00Z") -> dict:
-    return {"platform": "mastodon", "post_id": f"https://school.example/users/u{n}/statuses/{n}",
-            "url": f"https://school.example/@u{n}/{n}", "text": f"post number {n}",
-            "created_at": created, "hashtags": tags, "author_key": f"{n:032x}",
-            "source": "https://school.example", "source_post_id": str(n), "collected_at": collected}
-
-
-def stage(staging, run_id, posts, platform="mastodon"):
-    with StagingWriter(staging, run_id, platform, "https://school.example", "t") as writer:
-        writer.write_posts(posts)
-        return writer.close("ok", None)
 
 
 def from_posts(con) -> dict[str, list[tuple]]:
