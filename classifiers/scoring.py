@@ -29,7 +29,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from classifiers.data import CATEGORIES, allow_long_csv_fields
 from classifiers.estimator import StackedLinearClassifier
 from classifiers.explain import explanation_text
-from classifiers.features import ApcPrior, staff_prior
+from classifiers.features import ApcPrior
 from classifiers.signals import aimed_at_staff_many, staff_signals, staff_terms
 from classifiers.text import EMAIL, EMOJI, URL, USER, EncodedBatch, HashedNgrams
 from common.csvout import SafeWriter
@@ -247,9 +247,7 @@ class Scorer:
 
     def staff_margins(self, normalised: list[str]) -> np.ndarray:
         """The staff head's log-odds for posts that name staff (these only: the head is theirs)."""
-        features = sp.hstack([self.staff.features.transform(normalised),
-                              staff_prior(self.pipeline, normalised).reshape(-1, 1)], format="csr")
-        return self.staff.classifier.decision_function(features)
+        return self.staff.margins(self.pipeline, normalised)
 
     def _scores(self, texts: list[str]) -> tuple[np.ndarray, list[int], list[str], np.ndarray]:
         """Each text's probability, which texts have content, normalised, which name staff.
@@ -348,7 +346,7 @@ class Scorer:
         """Each (post, word)'s part of the staff head's margin (its own n-grams, and b x its part
         of alt-profanity-check's log-odds)."""
         own, _ = word_columns(self.staff.features, distinct, texts)
-        features = self.staff.features.transform(texts)
+        features = self.staff.columns(texts)  # a masked name is never a reason
         coef = self.staff.classifier.coef_
         weighted = features[owner].multiply(own[rows])
         return np.asarray(weighted @ coef[:-1]).ravel() + coef[-1] * apc_part

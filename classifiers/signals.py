@@ -62,6 +62,31 @@ def staff_terms(normalised: str, limit: int = 3) -> list[str]:
     return found
 
 
+NAME_PLACEHOLDER = "xxname"
+_NAMED_RE = re.compile(rf"^((?:{_HONORIFICS})\.? )([a-z'-]+?)('s)?$")
+
+
+def mask_staff_names(normalised: str) -> str:
+    """The post with each staff member's name after an honorific replaced by a placeholder
+    ("mr castellane's class" -> "mr xxname's class").
+
+    The staff head reads posts this way: a name says who is meant, never whether it is
+    abuse. Unmasked, the seed set's invented names and their character n-grams took
+    weight (0.12-0.16 of a harmless post's log-odds, and `why` named them); masked,
+    staff_select's ROC-AUC rose from 0.968 to 0.973 (docs/classifier.md).
+    """
+    def masked(match: re.Match) -> str:
+        named = _NAMED_RE.match(match.group())
+        if named is None:  # a role ("the caretaker") or a lone "miss": no name to hide
+            return match.group()
+        return f"{named.group(1)}{NAME_PLACEHOLDER}{named.group(3) or ''}"
+    return _STAFF_RE.sub(masked, normalised)
+
+
+def mask_staff_names_many(normalised: list[str]) -> list[str]:
+    return [mask_staff_names(t) for t in normalised]
+
+
 def aimed_at_staff(normalised: str) -> bool:
     """Whether a normalised post mentions school staff at all (cheaper than `staff_terms`)."""
     return _STAFF_RE.search(normalised) is not None

@@ -30,7 +30,9 @@ from classifiers.training import StaffHead, TrainedModel
 
 # 1: one calibrated pipeline trained with the seed set (tagwatch before the cross-corpus
 # model). 2: the general model stacked with alt-profanity-check, a staff head, staff_target.
-FORMAT = 2
+# 3: the staff head reads posts with staff names masked (2's head would be fed columns it
+# never learned).
+FORMAT = 3
 MODEL_FILE, META_FILE, CURRENT_FILE = "model.skops", "meta.json", "CURRENT"
 _VERSION_RE = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 RETRAIN = "train a new one with `tagwatch train`"

@@ -43,7 +43,7 @@ from sklearn.pipeline import Pipeline
 from classifiers.data import CATEGORIES, CORPUS, LABELS, SEED, Dataset
 from classifiers.estimator import StackedLinearClassifier, text_model
 from classifiers.features import general_pipeline, staff_features, staff_prior
-from classifiers.signals import aimed_at_staff_many, staff_signals
+from classifiers.signals import aimed_at_staff_many, mask_staff_names_many, staff_signals
 from classifiers.text import HashedNgrams, normalise_many
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,20 @@ class HeldOut:
 class StaffHead:
     """Abuse aimed at school staff: applied only to posts that name staff (see module doc)."""
 
-    features: Pipeline  # staff-gated word n-grams, TF-IDF
+    features: Pipeline  # word and character n-grams, TF-IDF, of the post with names masked
     classifier: StackedLinearClassifier  # over [features, alt-profanity-check log-odds]
+
+    def columns(self, normalised: list[str]):
+        """The head's n-gram columns of normalised posts (staff names masked first)."""
+        return self.features.transform(mask_staff_names_many(normalised))
+
+    def margins(self, general: Pipeline, normalised: list[str]) -> np.ndarray:
+        """The head's log-odds: its n-grams and alt-profanity-check's log-odds (the general
+        pipeline's last block), both of the posts with staff names masked."""
+        masked = mask_staff_names_many(normalised)
+        return self.classifier.decision_function(sp.hstack(
+            [self.features.transform(masked), staff_prior(general, masked).reshape(-1, 1)],
+            format="csr"))
 
 
 @dataclass
@@ -335,15 +347,15 @@ def _fit_staff_head(rows: _Rows, normalised: list[str], general: Pipeline,
     general model fitted to a few hundred analyst labels dragged the head with it.
     """
     staff = aimed_at_staff_many(normalised)
-    margins = np.zeros(len(normalised))
-    margins[staff] = staff_prior(general, [t for t, s in zip(normalised, staff) if s])
     seed = staff & (rows.kinds == SEED)
     y = rows.labels[staff]
     if seed.sum() < 2 * MIN_PER_LABEL or len(np.unique(rows.labels[seed])) < 2:
         return None
-    texts = [t for t, s in zip(normalised, staff) if s]
-    features = staff_features().fit(texts)
-    X = sp.hstack([features.transform(texts), margins[staff].reshape(-1, 1)], format="csr")
+    # Everything the head reads has the names masked (signals.mask_staff_names).
+    masked = mask_staff_names_many([t for t, s in zip(normalised, staff) if s])
+    features = staff_features().fit(masked)
+    X = sp.hstack([features.transform(masked), staff_prior(general, masked).reshape(-1, 1)],
+                  format="csr")
     classifier = StackedLinearClassifier(text_model(STAFF_C), priors=1).fit(
         X, y, sample_weight=_staff_weights(rows, staff)[staff],
         folds=rows.folds[staff])  # seed folds are template-grouped (its groups)

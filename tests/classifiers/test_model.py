@@ -17,7 +17,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from classifiers import data, scoring, store, training
+from classifiers import data, scoring, signals, store, training
 from classifiers.corpora import CORPORA
 from classifiers.errors import ModelFormatError, ModelIntegrityError, ModelNotFound
 from classifiers.estimator import StackedLinearClassifier, text_model
@@ -614,6 +614,33 @@ def test_explanations_never_name_function_words_honorifics_or_placeholders(score
     assert {"everyone", "before", "got", "go", "mr", "ms", "miss", "sir", "xxemoji",
             "xxuser"} <= scoring.FUNCTION_WORDS
     assert "fire" not in scoring.FUNCTION_WORDS and "thick" not in scoring.FUNCTION_WORDS
+
+
+def test_the_staff_head_reads_no_names_a_name_never_moves_a_score_nor_is_a_reason(scorer):
+    # Issue 12: on the demo the staff head gave invented teachers' names weight ("achterberg"
+    # +0.14 on a harmless "10/10 would be taught fractions again") and `why` named them.
+    # The head reads posts with names masked: only who is meant changes between these.
+    template = "{} is a useless waste of space and should be sacked, film her crying"
+    names = ["Mrs Achterberg-Quill", "Mrs Dunmore-Pyke", "Mrs Zebedee", "Mrs Tollemache"]
+    details = scorer.details([template.format(n) for n in names])
+    assert max(d.score for d in details) - min(d.score for d in details) < 1e-9
+    for d, name in zip(details, names):
+        reasons = {e["term"] for e in d.explanation if "weight" in e}
+        assert reasons and not reasons & set(name.lower().replace("-", " ").split())
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("shout out to mr castellane for the library", "shout out to mr xxname for the library"),
+    ("trash miss tamsworth's classroom", "trash miss xxname's classroom"),
+    ("ms varga-holt and dr o'neil", "ms xxname and dr xxname"),
+    ("mr. smith told xxuser", "mr. xxname told xxuser"),
+    ("the caretaker deserves a medal", "the caretaker deserves a medal"),  # a role: no name
+    ("i miss lunch", "i miss lunch"),  # the verb
+    ("thank you miss", "thank you miss"),
+    ("mr president is on tv", "mr president is on tv"),  # not staff
+])
+def test_staff_names_are_masked_for_the_staff_head(text, masked):
+    assert signals.mask_staff_names(text) == masked
 
 
 def test_explanation_shortcut_adds_up_to_the_words_own_features(scorer):
