@@ -183,15 +183,31 @@ def test_seed_set_is_balanced_and_covers_every_category():
 @pytest.mark.slow
 def test_training_reports_held_out_metrics_and_a_threshold(trained):
     assert 0 < trained.threshold < 1
-    for key in ("n", "roc_auc", "pr_auc", "precision", "recall", "f1", "brier", "harmless_flagged"):
-        assert key in trained.metrics and key in trained.metrics["by_dataset"]["staff_seed"]
-    seed = trained.metrics["by_dataset"]["staff_seed"]
-    # The staff head's operating point is put on the threshold at STAFF_MIN_RECALL of the
-    # seed set's template-grouped out-of-fold scores; held-out templates land near it.
-    assert seed["recall"] >= training.STAFF_MIN_RECALL - 0.1
-    assert seed["roc_auc"] > 0.75
+    # Held-out metrics are of real posts: the seed set trains whole (see the next test).
+    assert "staff_seed" not in set(trained.held_out.dataset.tolist())
+    assert "staff_seed" not in trained.metrics.get("by_dataset", {})
+    if DAVIDSON_CSV is not None and DAVIDSON_CSV.is_file():
+        for key in ("n", "roc_auc", "pr_auc", "precision", "recall", "f1", "brier",
+                    "harmless_flagged"):
+            assert key in trained.metrics and key in trained.metrics["by_dataset"]["davidson"]
     assert "sha256" in trained.metrics["split"]["rule"]
     assert trained.metrics["split"]["held_out_sha256"] == trained.held_out.sha256
+
+
+def test_the_seed_set_trains_whole_and_real_posts_keep_their_held_out_fifth():
+    # Issue 12: the seed set's fold 0 was held out of training for no comparison (the
+    # yardstick is real posts and the staff sets): a fifth of its templates the staff head
+    # never learned. Real datasets keep fold 0 out: the yardstick compares models on it.
+    seed = slice_of(data.seed_dataset(), 2000)
+    texts = [f"invented post number {i} about the {w} lesson" for i, w in
+             enumerate(["maths", "art", "drama", "french"] * 100)]
+    real = data.Dataset("labels", "x", "0", texts, np.arange(len(texts)) % 2, data.LABELS)
+    rows, kept = training._rows([seed, real], hold_out=True)
+    seed_part, real_part = kept[:len(seed.texts)], kept[len(seed.texts):]
+    assert seed_part.all()
+    assert (real_part == (training.held_out_folds(real) != 0)).all() and not real_part.all()
+    assert set(training.held_out_of([real]).texts) == {
+        t for t, k in zip(real.texts, real_part) if not k}
 
 
 @pytest.mark.slow
