@@ -431,7 +431,9 @@ def count_keys(keys: np.ndarray, col_bits: int) -> tuple[np.ndarray, np.ndarray,
     """
     if len(keys) and keys.max() < (1 << 32):
         keys = keys.astype(np.uint32)
-    keys.sort()
+    # A stable sort gives the same array; numpy's (a merge of runs) is a third faster here than
+    # its default on these keys, which come as one row-ordered run per n-gram length.
+    keys.sort(kind="stable")
     first = np.empty(len(keys), dtype=bool)
     first[:1] = True
     np.not_equal(keys[1:], keys[:-1], out=first[1:])
