@@ -338,12 +338,17 @@ def test_trusted_types_are_exactly_what_a_saved_model_needs(trained):
         == sorted(store.TRUSTED_TYPES)
 
 
-def test_a_model_of_the_previous_format_is_refused_with_a_message_to_retrain(models_dir, tmp_path):
+@pytest.mark.parametrize("older", [1, 2])  # 1: before the cross-corpus model; 2: names unmasked
+def test_a_model_of_the_previous_format_is_refused_with_a_message_to_retrain(models_dir, tmp_path,
+                                                                             older):
     directory, version_dir = copy_model(models_dir, tmp_path)
     meta = json.loads((version_dir / "meta.json").read_text())
-    del meta["format"]  # what tagwatch before the cross-corpus model wrote
+    if older == 1:
+        del meta["format"]  # what tagwatch before the cross-corpus model wrote
+    else:
+        meta["format"] = older
     (version_dir / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(ModelFormatError, match=r"format 1 .*tagwatch train"):
+    with pytest.raises(ModelFormatError, match=rf"format {older} .*tagwatch train"):
         store.load(directory)
     assert issubclass(ModelFormatError, ModelNotFound)  # `make demo` retrains, as with no model
 
