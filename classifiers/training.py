@@ -170,14 +170,21 @@ class _Rows:
     categories: np.ndarray  # abuse category where known, else None
 
 
+def trained_on(datasets: Sequence[Dataset]) -> np.ndarray:
+    """Which posts of these datasets, side by side, `train` learns from: all but the real
+    datasets' fold 0. The seed set trains whole: its fold 0 is in no comparison (the yardstick
+    is real posts and the staff sets), and every template it held back was one the staff head
+    never learned."""
+    return np.concatenate([held_out_folds(d) != 0 if d.kind != SEED else np.ones(len(d.texts), bool)
+                           for d in datasets])
+
+
 def _rows(datasets: Sequence[Dataset], hold_out: bool) -> tuple[_Rows, np.ndarray]:
     folds = np.concatenate([held_out_folds(d) for d in datasets])
     labels = np.concatenate([d.labels for d in datasets])
     origin = np.concatenate([np.full(len(d.texts), i) for i, d in enumerate(datasets)])
     kinds = np.array([d.kind for d in datasets], dtype=object)[origin]
-    # The seed set trains whole: its fold 0 is in no comparison (the yardstick is real posts
-    # and the staff sets), and every template it holds back is one the staff head never learns.
-    kept = (folds != 0) | (kinds == SEED) if hold_out else np.ones(len(labels), bool)
+    kept = trained_on(datasets) if hold_out else np.ones(len(labels), bool)
     texts = [t for d in datasets for t in d.texts]
     categories = np.array([c for d in datasets for c in (d.categories or [None] * len(d.texts))],
                           dtype=object)

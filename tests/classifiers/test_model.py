@@ -202,7 +202,7 @@ def test_the_seed_set_trains_whole_and_real_posts_keep_their_held_out_fifth():
     texts = [f"invented post number {i} about the {w} lesson" for i, w in
              enumerate(["maths", "art", "drama", "french"] * 100)]
     real = data.Dataset("labels", "x", "0", texts, np.arange(len(texts)) % 2, data.LABELS)
-    rows, kept = training._rows([seed, real], hold_out=True)
+    kept = training.trained_on([seed, real])
     seed_part, real_part = kept[:len(seed.texts)], kept[len(seed.texts):]
     assert seed_part.all()
     assert (real_part == (training.held_out_folds(real) != 0)).all() and not real_part.all()
