@@ -30,7 +30,8 @@ from classifiers.data import CATEGORIES, allow_long_csv_fields
 from classifiers.estimator import StackedLinearClassifier
 from classifiers.explain import explanation_text
 from classifiers.features import ApcPrior
-from classifiers.signals import aimed_at_staff_many, staff_signals, staff_terms
+from classifiers.signals import (aimed_at_staff_many, mask_staff_names_many, staff_signals,
+                                 staff_terms)
 from classifiers.text import EMAIL, EMOJI, URL, USER, EncodedBatch, HashedNgrams
 from common.csvout import SafeWriter
 
@@ -336,20 +337,24 @@ class Scorer:
         contributions += apc_part * coef[-1]
         if self.staff is not None and aimed.any():
             contributions = np.where(aimed[owner_arr], self._staff_contributions(
-                texts, owner_arr, distinct, rows, apc_part), contributions)
+                texts, owner_arr, distinct, rows), contributions)
         for n, word, c in sorted(zip(owner, words, contributions), key=lambda x: -x[2]):
             if c >= EXPLAIN_MIN_DROP and len(reasons[n]) < EXPLAIN_TOP:
                 reasons[n].append({"term": word, "weight": round(float(c), 2)})
         return reasons
 
-    def _staff_contributions(self, texts, owner, distinct, rows, apc_part) -> np.ndarray:
-        """Each (post, word)'s part of the staff head's margin (its own n-grams, and b x its part
-        of alt-profanity-check's log-odds)."""
-        own, _ = word_columns(self.staff.features, distinct, texts)
-        features = self.staff.columns(texts)  # a masked name is never a reason
+    def _staff_contributions(self, texts, owner, distinct, rows) -> np.ndarray:
+        """Each (post, word)'s part of the staff head's margin: its own n-grams and b x its part
+        of alt-profanity-check's log-odds, both read, as the head reads them, from the post
+        with staff names masked (a name, "Mrs Butt" too, is never a reason)."""
+        masked = mask_staff_names_many(texts)
+        own, _ = word_columns(self.staff.features, distinct, masked)
+        _, apc_share = word_columns(self.pipeline.named_steps["features"], distinct, masked)
+        features = self.staff.features.transform(masked)
         coef = self.staff.classifier.coef_
         weighted = features[owner].multiply(own[rows])
-        return np.asarray(weighted @ coef[:-1]).ravel() + coef[-1] * apc_part
+        return (np.asarray(weighted @ coef[:-1]).ravel()
+                + coef[-1] * apc_share(owner, np.asarray(rows)))
 
 
 def word_columns(union: FeatureUnion, words: list[str], texts: list[str]):

@@ -97,17 +97,18 @@ class StaffHead:
     features: Pipeline  # word and character n-grams, TF-IDF, of the post with names masked
     classifier: StackedLinearClassifier  # over [features, alt-profanity-check log-odds]
 
-    def columns(self, normalised: list[str]):
-        """The head's n-gram columns of normalised posts (staff names masked first)."""
-        return self.features.transform(mask_staff_names_many(normalised))
-
     def margins(self, general: Pipeline, normalised: list[str]) -> np.ndarray:
-        """The head's log-odds: its n-grams and alt-profanity-check's log-odds (the general
-        pipeline's last block), both of the posts with staff names masked."""
-        masked = mask_staff_names_many(normalised)
-        return self.classifier.decision_function(sp.hstack(
-            [self.features.transform(masked), staff_prior(general, masked).reshape(-1, 1)],
-            format="csr"))
+        """The head's log-odds of normalised posts that name staff."""
+        return self.classifier.decision_function(
+            staff_matrix(self.features, general, mask_staff_names_many(normalised)))
+
+
+def staff_matrix(features: Pipeline, general: Pipeline, masked: list[str]) -> sp.csr_matrix:
+    """What the staff head reads of posts whose staff names are masked
+    (signals.mask_staff_names): its n-grams, then alt-profanity-check's log-odds (the general
+    pipeline's last block)."""
+    return sp.hstack([features.transform(masked), staff_prior(general, masked).reshape(-1, 1)],
+                     format="csr")
 
 
 @dataclass
@@ -147,10 +148,11 @@ def held_out_folds(dataset: Dataset) -> np.ndarray:
 
 
 def held_out_of(datasets: Sequence[Dataset]) -> HeldOut:
-    """The held-out posts (fold 0) of these datasets."""
+    """The held-out posts of these datasets: those `train` never learns from (real datasets'
+    fold 0; the seed set has none)."""
     texts, labels, names = [], [], []
     for d in datasets:
-        held = held_out_folds(d) == 0
+        held = ~trained_on([d])
         texts += [t for t, h in zip(d.texts, held) if h]
         labels.append(d.labels[held])
         names += [d.name] * int(held.sum())
@@ -224,7 +226,7 @@ def train(datasets: Sequence[Dataset], *, notes: Sequence[str] = (),
     model = TrainedModel(general, threshold, {}, [d.summary() for d in datasets], started,
                          list(notes), staff, target, category_model)
     if hold_out:
-        model.held_out = held_out_of([d for d in datasets if d.kind != SEED])
+        model.held_out = held_out_of(datasets)
     model.metrics = _training_metrics(model, datasets, choice)
     model.metrics["train_seconds"] = round(
         (datetime.now(timezone.utc) - started).total_seconds(), 1)
@@ -364,11 +366,9 @@ def _fit_staff_head(rows: _Rows, normalised: list[str], general: Pipeline,
     y = rows.labels[staff]
     if seed.sum() < 2 * MIN_PER_LABEL or len(np.unique(rows.labels[seed])) < 2:
         return None
-    # Everything the head reads has the names masked (signals.mask_staff_names).
     masked = mask_staff_names_many([t for t, s in zip(normalised, staff) if s])
     features = staff_features().fit(masked)
-    X = sp.hstack([features.transform(masked), staff_prior(general, masked).reshape(-1, 1)],
-                  format="csr")
+    X = staff_matrix(features, general, masked)
     classifier = StackedLinearClassifier(text_model(STAFF_C), priors=1).fit(
         X, y, sample_weight=_staff_weights(rows, staff)[staff],
         folds=rows.folds[staff])  # seed folds are template-grouped (its groups)
@@ -460,7 +460,7 @@ def _training_metrics(model: TrainedModel, datasets, choice: dict) -> dict:
         result = {**metrics(y, scores, model.threshold),
                   "by_dataset": {d.name: metrics(y[where == d.name], scores[where == d.name],
                                                  model.threshold)
-                                 for d in datasets if d.kind != SEED}}
+                                 for d in datasets if (where == d.name).any()}}
     stack = model.general[-1].stack_coef_
     result["split"] = {"held_out_fraction": 1 / N_FOLDS,
                        "rule": f"sha256 of the group (else normalised text) mod {N_FOLDS} == 0",

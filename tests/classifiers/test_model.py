@@ -650,6 +650,16 @@ def test_the_staff_head_reads_no_names_a_name_never_moves_a_score_nor_is_a_reaso
         assert reasons and not reasons & set(name.lower().replace("-", " ").split())
 
 
+def test_a_staff_name_that_alt_profanity_check_knows_is_never_a_reason(scorer):
+    # The head reads alt-profanity-check's column of the masked post, so its explanation must
+    # too: "butt" and "dick" are in that vocabulary, and were named as reasons for these.
+    for text, name in [("Mrs Butt teaches year 9 and she is a useless idiot", "butt"),
+                       ("Mr Dick set us a test and he is a useless idiot", "dick")]:
+        [detail] = scorer.details([text])
+        reasons = [e["term"] for e in detail.explanation if "weight" in e]
+        assert "idiot" in reasons and name not in reasons
+
+
 @pytest.mark.parametrize("text, masked", [
     ("shout out to mr castellane for the library", "shout out to mr xxname for the library"),
     ("trash miss tamsworth's classroom", "trash miss xxname's classroom"),
